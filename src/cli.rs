@@ -1,0 +1,164 @@
+//! The command line: every flag and subcommand, with its help text (DESIGN §1).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use backscatter::day::Day;
+
+/// Keeps forged bounces and auto-replies (backscatter) out of your mailboxes.
+///
+/// Sign what you send (`sendmail`), then treat any bounce or auto-reply whose returned original
+/// carries no valid signature as backscatter (`scan`, `watch`, `classify`, `check`).
+#[derive(Debug, Parser)]
+#[command(name = "backscatter", version, propagate_version = true)]
+pub struct Cli {
+    /// Config file [default: $BACKSCATTER_CONFIG, $XDG_CONFIG_HOME/backscatter/config.toml,
+    /// /etc/backscatter/config.toml — the first that exists]
+    #[arg(short = 'c', long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Keyring file, overriding the config's `keyring`
+    /// [default: $XDG_DATA_HOME/backscatter/keyring.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub keyring: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// One-shot cleanup: classify every message in Maildirs and move backscatter aside
+    Scan {
+        /// Report what would move; move nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// One JSON object per message instead of a summary
+        #[arg(long)]
+        json: bool,
+        /// Maildirs to scan
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+    },
+    /// Run the daemon: watch every mailbox in the config (Maildir by inotify, IMAP by IDLE)
+    Watch,
+    /// Classify messages and print what they are; moves nothing
+    Classify {
+        /// One JSON object per message, one per line
+        #[arg(long)]
+        json: bool,
+        /// Message files or directories (every file below; Maildir cur/ and new/); `-` is stdin
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Filter for Sieve/procmail/maildrop: exit 0 = backscatter, 1 = keep, 75 = undecided (keep)
+    Check {
+        /// The message; `-` or nothing reads stdin
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// The signing sendmail drop-in: stamps the message, then hands it to the real sendmail
+    #[command(disable_help_flag = true)]
+    Sendmail {
+        /// sendmail flags and recipients, as Postfix's sendmail takes them
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
+        args: Vec<String>,
+    },
+    /// Manage the keyring and use the carriers by hand
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Undo moves recorded in the journal
+    Restore {
+        /// Only moves at or after this time (YYYY-MM-DD or RFC 3339)
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Every recorded move
+        #[arg(long)]
+        all: bool,
+        /// Journal entry ids to undo
+        #[arg(value_name = "ID")]
+        ids: Vec<String>,
+    },
+    /// What was moved, by kind, reason, day and mailbox
+    Stats {
+        /// Only moves at or after this time (YYYY-MM-DD or RFC 3339)
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+    },
+    /// Validate the config, or print an annotated example
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// "Today" for key and tag commands; tests and scripts pin it.
+#[derive(Debug, Args)]
+pub struct At {
+    /// Act as if today were this UTC day (YYYY-MM-DD)
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub at: Option<Day>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a keyring with one fresh random key (refuses to overwrite)
+    Init {
+        /// Use the passphrase in this file (first line, at least 8 characters) instead of a
+        /// random secret
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Add a new signing key and retire the current one (it still verifies for 7 days)
+    Rotate {
+        #[command(flatten)]
+        at: At,
+    },
+    /// List keys: id, created, retired, state — never the secrets
+    List {
+        #[command(flatten)]
+        at: At,
+    },
+    /// Delete keys retired more than 7 days ago
+    Prune {
+        #[command(flatten)]
+        at: At,
+    },
+    /// Print config for another program that checks the same tags
+    Export {
+        /// Exim config lines that verify our BATV tags at SMTP time
+        #[arg(long, required = true)]
+        exim: bool,
+    },
+    /// Print ADDRESS with a BATV prvs= tag from the signing key (exactly as Exim's ${prvs})
+    Tag {
+        #[arg(value_name = "ADDRESS")]
+        address: String,
+        #[command(flatten)]
+        at: At,
+    },
+    /// Check a prvs= tagged address: valid key=K, expired, forged, unknown-key or not-tagged
+    Verify {
+        #[arg(value_name = "TAGGED")]
+        tagged: String,
+        #[command(flatten)]
+        at: At,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate a config file and report every problem; exit 0 if it is good, 1 if not
+    Check {
+        /// The file to check [default: the config lookup order]
+        #[arg(value_name = "FILE")]
+        file: Option<PathBuf>,
+    },
+    /// Print the annotated example config (config/backscatter.toml)
+    Describe,
+}

@@ -1,0 +1,9 @@
+//! `backscatter keys …`.
+
+use std::process::ExitCode;
+
+use super::Globals;
+
+pub fn run(_globals: &Globals, _command: crate::cli::KeysCommand) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("not built yet")
+}

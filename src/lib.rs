@@ -1,0 +1,18 @@
+//! backscatter: keeps forged bounces and auto-replies out of mailboxes.
+//!
+//! # Layout
+//! The core takes bytes, keys and a day and returns values — no files, no sockets, no clock:
+//! - [`day`]: UTC day numbers, the unit every carrier's lifetime is counted in.
+//! - [`sign`]: the carriers stamped on outgoing mail (BATV `prvs=`, the signature header, the
+//!   signed Message-ID), each with make + verify.
+//! - [`classify`]: message bytes → [`classify::Classification`] (bounce, auto-reply, …).
+//!
+//! The edges read and write files:
+//! - [`config`]: the TOML config, validated, every problem reported at once.
+//! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
+
+pub mod classify;
+pub mod config;
+pub mod day;
+pub mod keys;
+pub mod sign;

@@ -1,0 +1,65 @@
+//! The `backscatter` binary: flags, logging and exit codes; the work is in the library.
+
+mod cli;
+mod cmd;
+mod exit;
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse_from(argv());
+    init_logging(cli.verbose);
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("backscatter: {err:#}");
+            exit::code_for(&err)
+        }
+    }
+}
+
+/// Invoked through a `sendmail` symlink, behave as `backscatter sendmail`.
+fn argv() -> Vec<OsString> {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let invoked_as = args.first().and_then(|a| Path::new(a).file_name()).map(|n| n.to_os_string());
+    if invoked_as.is_some_and(|n| n == "sendmail") {
+        args.insert(1, OsString::from("sendmail"));
+    }
+    args
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let globals = cmd::Globals { config: cli.config, keyring: cli.keyring };
+    match cli.command {
+        Command::Keys(keys) => cmd::keys::run(&globals, keys),
+        Command::Config(config) => cmd::config::run(&globals, config),
+        Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
+        Command::Sendmail { .. } => {
+            // Until the drop-in lands, refuse in the way that makes the caller keep the mail.
+            eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");
+            Ok(ExitCode::from(exit::TEMPFAIL))
+        }
+        Command::Scan { .. } | Command::Watch | Command::Check { .. } | Command::Restore { .. } | Command::Stats { .. } => {
+            eprintln!("backscatter: this command is not built yet");
+            Ok(ExitCode::from(exit::SOFTWARE))
+        }
+    }
+}
