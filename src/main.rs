@@ -57,7 +57,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");
             Ok(ExitCode::from(exit::TEMPFAIL))
         }
-        Command::Scan { .. } | Command::Watch | Command::Check { .. } | Command::Restore { .. } | Command::Stats { .. } => {
+        Command::Scan { .. }
+        | Command::Watch
+        | Command::Check { .. }
+        | Command::Restore { .. }
+        | Command::Stats { .. } => {
             eprintln!("backscatter: this command is not built yet");
             Ok(ExitCode::from(exit::SOFTWARE))
         }
