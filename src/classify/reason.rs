@@ -1,6 +1,14 @@
-//! Bounce reasons (Sisimai's names plus `greylisted`) and temporary vs permanent.
+//! Bounce reasons (Sisimai's names plus `greylisted`) and temporary vs permanent, judged from
+//! the diagnostic text first, then the enhanced status code (RFC 3463), then the SMTP reply code.
+//!
+//! The phrase tables follow Sisimai's `lib/Sisimai/Reason/*.pm` (`match` lists) in spirit and
+//! order: specific reasons (mailbox full, too big, suspended …) are tried before the broad ones
+//! (rejected, blocked), because one diagnostic often says several things ("550 5.7.1 … mailbox
+//! full, message rejected").
 
 use serde::Serialize;
+
+use super::lhost::text::{reply_code_in, status_in};
 
 /// Why a delivery failed or was delayed. Names follow Sisimai so figures compare directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -46,10 +54,620 @@ pub enum Reason {
     VirusDetected,
 }
 
+/// Phrase tables, tried in order; the first reason with a phrase in the (lowercased,
+/// whitespace-collapsed) diagnostic wins.
+const PHRASES: &[(Reason, &[&str])] = &[
+    (
+        Reason::Greylisted,
+        &["greylist", "graylist", "grey-list", "gray-list", "greylisting", "try again in a few minutes"],
+    ),
+    (
+        Reason::MailboxFull,
+        &[
+            "mailbox full",
+            "mailbox is full",
+            "mailbox has exceeded",
+            "mailbox size limit exceeded",
+            "mailbox exceeds allowed size",
+            "mailfolder is full",
+            "mail box full",
+            "box is full",
+            "inbox is full",
+            "over quota",
+            "overquota",
+            "over the quota",
+            "quota exceeded",
+            "exceeded quota",
+            "quota violation",
+            "exceeds quota",
+            "would exceed quota",
+            "exceed mailbox quota",
+            "exceeded storage allocation",
+            "exceeded their storage",
+            "out of storage space",
+            "not enough storage",
+            "user has exhausted allowed storage space",
+            "insufficient disk space",
+            "disk quota",
+            "account is full",
+            "account is over",
+            "recipient's mailbox is full",
+            "maildir over quota",
+            "too much mail data",
+            "user is over",
+            "quota full",
+            "mailbox space",
+            "is over the allowed quota",
+            "the user's space has been used up",
+        ],
+    ),
+    (
+        Reason::MesgTooBig,
+        &[
+            "message too large",
+            "message is too large",
+            "message too big",
+            "message is too big",
+            "message size exceeds",
+            "message size exceeded",
+            "message exceeds maximum",
+            "exceeds the size limit",
+            "size limit",
+            "message length exceeds",
+            "message larger than",
+            "maximum message size",
+            "max message size",
+            "mail size exceeds",
+            "size exceeds maximum",
+            "email size",
+            "too large for",
+        ],
+    ),
+    (
+        Reason::ExceedLimit,
+        &[
+            "message header size exceeds",
+            "exceeded the limit of",
+            "too many recipients for",
+            "recipients limit exceeded",
+        ],
+    ),
+    (
+        Reason::Suspend,
+        &[
+            "account disabled",
+            "account has been disabled",
+            "account is disabled",
+            "account is suspended",
+            "account has been suspended",
+            "account suspended",
+            "mailbox disabled",
+            "mailbox is disabled",
+            "mailbox has been disabled",
+            "mailbox is inactive",
+            "account is inactive",
+            "inactive account",
+            "inactive user",
+            "account has been locked",
+            "recipient suspended",
+            "user suspended",
+            "suspended due to",
+            "is disabled",
+            "has been disabled",
+            "is inactive",
+            "account is frozen",
+            "mailbox unavailable or inactive",
+            "account that you tried to reach is disabled",
+            "temporarily disabled",
+            "not an active address",
+        ],
+    ),
+    (Reason::HasMoved, &["has moved", "has been replaced by", "address has changed"]),
+    (
+        Reason::NoRelaying,
+        &[
+            "relay access denied",
+            "relaying denied",
+            "relay denied",
+            "relay not permitted",
+            "relaying not allowed",
+            "relaying not permitted",
+            "not permitted to relay",
+            "unable to relay",
+            "we do not relay",
+            "relay not allowed",
+            "no relaying allowed",
+            "relaying mail to",
+            "not allowed to relay",
+            "relaying to",
+            "not configured to relay",
+            "relay prohibited",
+        ],
+    ),
+    (
+        Reason::AuthFailure,
+        &[
+            "spf check",
+            "spf fail",
+            "spf validation",
+            "spf record",
+            "sender policy framework",
+            "spf: ",
+            "spf)",
+            "spf=",
+            "dmarc",
+            "dkim",
+            "unauthenticated email",
+            "is not authorized to send",
+            "not designated as permitted sender",
+            "authentication failure",
+            "sender authentication",
+        ],
+    ),
+    (
+        Reason::RequirePtr,
+        &[
+            "ptr record",
+            "reverse dns",
+            "reverse lookup",
+            "reverse-dns",
+            "no ptr",
+            "rdns",
+            "ptr lookup",
+            "cannot find your hostname",
+            "cannot find your reverse hostname",
+            "cannot resolve your address",
+            "no reverse",
+            "reverse hostname",
+            "unresolvable ip",
+            "not have reverse",
+            "ip name lookup failed",
+            "your ip has no",
+            "dns ptr",
+            "client host rejected: cannot find your hostname",
+        ],
+    ),
+    (
+        Reason::NotCompliantRfc,
+        &[
+            "rfc 5322",
+            "rfc5322",
+            "rfc 2822",
+            "rfc2822",
+            "rfc 822",
+            "rfc822",
+            "not rfc compliant",
+            "duplicate header",
+            "multiple addresses in from",
+            "message is not rfc",
+            "header error",
+            "message contains invalid header",
+            "bare lf",
+            "bare <lf>",
+        ],
+    ),
+    (
+        Reason::UserUnknown,
+        &[
+            "user unknown",
+            "unknown user",
+            "no such user",
+            "no such mailbox",
+            "no such recipient",
+            "no such address",
+            "no such account",
+            "no mailbox",
+            "mailbox not found",
+            "mailbox does not exist",
+            "mailbox unavailable",
+            "mailbox is unavailable",
+            "recipient unknown",
+            "unknown recipient",
+            "recipient not found",
+            "recipient address rejected: user unknown",
+            "recipient address rejected: unknown",
+            "invalid recipient",
+            "invalid mailbox",
+            "invalid address",
+            "not a valid mailbox",
+            "user not found",
+            "user not known",
+            "user does not exist",
+            "user doesn't exist",
+            "address does not exist",
+            "account does not exist",
+            "does not exist",
+            "doesn't exist",
+            "unknown local part",
+            "unknown address",
+            "address unknown",
+            "unrouteable address",
+            "no such local user",
+            "not our customer",
+            "unknown or illegal alias",
+            "user doesn't have a",
+            "is not a known user",
+            "bad destination mailbox",
+            "no account by that name",
+            "recipient rejected",
+            "address rejected",
+            "mailbox not available",
+            "no longer available",
+            "destination address does not exist",
+            "unknown mailbox",
+            "user invalid",
+            "no valid recipients",
+            "not a valid user",
+            "not exist",
+            "no user",
+        ],
+    ),
+    (
+        Reason::Filtered,
+        &[
+            "due to the recipient's policy",
+            "due to recipients policy",
+            "refused due to recipient preferences",
+            "rejected by recipient",
+            "user refuses to receive",
+            "user reject",
+            "message filtered",
+            "message rejected due to user rules",
+            "is not accepting any mail",
+            "only accepting mail from specific",
+            "you have been blocked by the recipient",
+            "has restricted sms e-mail",
+            "delivery not authorized",
+            "not accepting mail with attachments",
+            "because the recipient is not accepting",
+        ],
+    ),
+    (
+        Reason::BadReputation,
+        &[
+            "bad reputation",
+            "poor reputation",
+            "low reputation",
+            "ip reputation",
+            "sender reputation",
+            "domain reputation",
+            "reputation of",
+            "temporarily rate limited due to ip reputation",
+        ],
+    ),
+    (Reason::VirusDetected, &["virus", "malware", "infected", "worm"]),
+    (
+        Reason::SpamDetected,
+        &[
+            "spam",
+            "junk mail",
+            "unsolicited",
+            "content filter",
+            "message content rejected",
+            "bulk mail",
+            "considered as spam",
+            "scored too high",
+            "blocked by filter",
+            "classified as",
+            "phishing",
+        ],
+    ),
+    (
+        Reason::Blocked,
+        &[
+            "blocked",
+            "blacklisted",
+            "blacklist",
+            "block list",
+            "blocklist",
+            "denylist",
+            "listed at",
+            "listed in",
+            "listed on",
+            "spamhaus",
+            "spamcop",
+            "sorbs",
+            "barracudacentral",
+            "rbl",
+            "dnsbl",
+            "access denied",
+            "client host rejected",
+            "connection refused",
+            "not allowed to send mail",
+            "your ip",
+            "your host",
+            "your network",
+            "banned",
+            "refused to talk",
+            "service unavailable; client",
+        ],
+    ),
+    (
+        Reason::Speeding,
+        &[
+            "rate limit",
+            "rate-limit",
+            "ratelimit",
+            "too many messages",
+            "sending too fast",
+            "too many emails",
+            "exceeded the rate",
+        ],
+    ),
+    (
+        Reason::TooManyConn,
+        &[
+            "too many connections",
+            "too many simultaneous",
+            "too many concurrent",
+            "connection limit",
+            "too many sessions",
+        ],
+    ),
+    (
+        Reason::PolicyViolation,
+        &[
+            "policy violation",
+            "violates our policy",
+            "violation of our policy",
+            "policy reasons",
+            "local policy",
+            "content policy",
+            "prohibited attachment",
+            "attachment not allowed",
+            "banned attachment",
+            "executable",
+            "policy",
+        ],
+    ),
+    (
+        Reason::Rejected,
+        &[
+            "sender rejected",
+            "sender address rejected",
+            "sender denied",
+            "sender blocked",
+            "domain of sender address",
+            "sender verify failed",
+            "sender verification",
+            "rejected sender",
+            "invalid sender",
+            "sender domain",
+            "from address",
+            "envelope blocked",
+            "mail from",
+            "sender is",
+            "address of sender",
+            "your email address",
+            "access denied",
+        ],
+    ),
+    (
+        Reason::HostUnknown,
+        &[
+            "host unknown",
+            "unknown host",
+            "host not found",
+            "domain not found",
+            "no such domain",
+            "domain does not exist",
+            "name or service not known",
+            "unrouteable mail domain",
+            "unroutable",
+            "name server",
+            "nxdomain",
+            "hostname lookup failed",
+            "all relevant mx records point to non-existent hosts",
+            "no mx",
+            "mx record",
+            "dns error",
+            "domain name not found",
+            "host or domain name not found",
+            "recipient domain",
+            "invalid domain",
+            "unknown domain",
+        ],
+    ),
+    (
+        Reason::NotAccept,
+        &[
+            "does not accept mail",
+            "not accept mail",
+            "doesn't accept mail",
+            "null mx",
+            "accepts no mail",
+            "not accepting mail",
+            "mail is not accepted",
+            "no mail accepted",
+        ],
+    ),
+    (
+        Reason::Expired,
+        &[
+            "retry timeout exceeded",
+            "retry time not reached",
+            "delivery time expired",
+            "delivery expired",
+            "message expired",
+            "has been expired",
+            "queue too long",
+            "too long in queue",
+            "could not be delivered for",
+            "giving up",
+            "given up",
+            "deferred for too long",
+            "timeout",
+            "timed out",
+            "time out",
+            "expired",
+            "i'm not going to try again",
+            "was not delivered within",
+            "no route to host",
+        ],
+    ),
+    (
+        Reason::NetworkError,
+        &[
+            "connection refused",
+            "network is unreachable",
+            "host is unreachable",
+            "could not connect",
+            "unable to connect",
+            "connection reset",
+            "lost connection",
+            "connection dropped",
+            "routing loop",
+            "mail loop",
+            "too many hops",
+            "loop detected",
+        ],
+    ),
+    (
+        Reason::SystemFull,
+        &[
+            "mail system full",
+            "system full",
+            "insufficient system storage",
+            "disk full",
+            "out of disk space",
+            "no space left",
+        ],
+    ),
+    (Reason::FailedStartTls, &["starttls", "tls required", "requires tls", "tls is required", "must issue a starttls"]),
+    (
+        Reason::SystemError,
+        &[
+            "system error",
+            "internal error",
+            "server error",
+            "local error",
+            "temporary failure",
+            "temporarily unavailable",
+            "service not available",
+            "try again later",
+            "configuration error",
+            "system config error",
+            "mail system",
+            "error in processing",
+        ],
+    ),
+    (
+        Reason::SyntaxError,
+        &["syntax error", "command unrecognized", "unrecognized command", "bad sequence", "invalid command"],
+    ),
+    (
+        Reason::MailerError,
+        &[
+            "pipe to",
+            "command failed",
+            "unknown mailer",
+            "mailer error",
+            "x-unix",
+            "exit code",
+            "exited with",
+            "command died",
+        ],
+    ),
+    (Reason::SecurityError, &["authentication required", "security", "not authorized", "tls"]),
+];
+
+/// The reason an enhanced status code (RFC 3463 §3) means on its own, for codes that say
+/// something specific. `x.0.0` and unlisted codes give `None`: the text or reply code decides.
+fn from_status(status: &str) -> Option<Reason> {
+    let rest = status.get(2..)?;
+    let class5 = status.starts_with('5');
+    Some(match rest {
+        "1.0" | "1.7" | "1.8" => Reason::Rejected,
+        "1.1" | "1.3" | "1.4" | "1.5" | "1.351" => Reason::UserUnknown,
+        "1.2" => Reason::HostUnknown,
+        "1.6" => Reason::HasMoved,
+        "1.9" | "2.4" | "3.0" | "3.3" | "3.5" | "4.3" => Reason::SystemError,
+        "1.10" | "3.2" | "7.27" => Reason::NotAccept,
+        "2.0" | "2.1" => Reason::Filtered,
+        "2.2" => Reason::MailboxFull,
+        "2.3" => Reason::ExceedLimit,
+        "3.1" | "4.5" => Reason::SystemFull,
+        "3.4" => Reason::MesgTooBig,
+        "4.0" | "4.2" | "4.6" | "4.8" => Reason::NetworkError,
+        "4.1" if class5 => Reason::Rejected,
+        "4.1" | "4.7" | "4.316" => Reason::Expired,
+        "4.4" => Reason::HostUnknown,
+        "5.0" | "5.1" | "5.2" | "5.4" | "5.5" => Reason::SyntaxError,
+        "5.3" => Reason::ExceedLimit,
+        "6.0" | "6.1" | "6.2" | "6.3" | "6.4" | "6.5" | "6.6" | "6.7" | "6.8" | "6.9" => Reason::ContentError,
+        "7.13" | "7.18" | "7.19" | "7.20" => Reason::Suspend,
+        "7.23" | "7.24" | "7.26" | "7.509" | "7.515" => Reason::AuthFailure,
+        "7.25" => Reason::RequirePtr,
+        "7.7" | "7.9" => Reason::PolicyViolation,
+        "7.0" | "7.1" | "7.2" | "7.3" | "7.4" | "7.5" | "7.6" | "7.8" | "7.10" | "7.11" | "7.12" => {
+            Reason::SecurityError
+        }
+        _ => return None,
+    })
+}
+
 /// The reason and permanence for one recipient, from its enhanced status code (RFC 3463), SMTP
-/// reply code and diagnostic text. The text wins over a misleading code.
+/// reply code and diagnostic text. The text wins over a misleading code; the reply code is read
+/// from the start of the diagnostic (`smtp; 550 …`, `550-5.1.1 …`).
+///
+/// Permanence: class 5 status (else a 5xx reply code) is permanent, class 4 (4xx) temporary;
+/// `greylisted` is always temporary.
 pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<bool>) {
-    let _ = diagnostic;
-    let permanent = status.and_then(|s| s.chars().next()).map(|c| c == '5');
-    (Reason::Undefined, permanent)
+    let diag = diagnostic.map(|d| d.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase());
+    let diag = diag.as_deref().unwrap_or_default();
+    // A DSN's Status field is authoritative; a status stated in the text is the next best.
+    let text_status = status_in(diag);
+    let status = status.map(str::trim).filter(|s| status_in(s).is_some()).map(str::to_string).or(text_status);
+    let reply = reply_code_in(diag);
+    let permanent = match status.as_deref().and_then(|s| s.chars().next()) {
+        Some('5') => Some(true),
+        Some('4') => Some(false),
+        _ => reply.map(|r| r >= 500),
+    };
+    let by_text = PHRASES.iter().find(|(_, phrases)| phrases.iter().any(|p| diag.contains(p))).map(|(r, _)| *r);
+    let by_status = status.as_deref().and_then(from_status);
+    let reason = by_text.or(by_status).or_else(|| reply.and_then(from_reply)).unwrap_or(Reason::Undefined);
+    let permanent = if reason == Reason::Greylisted { Some(false) } else { permanent };
+    (reason, permanent)
+}
+
+/// The reason a bare SMTP reply code (RFC 5321 §4.2.3) suggests when nothing else does.
+fn from_reply(code: u16) -> Option<Reason> {
+    Some(match code {
+        421 => Reason::TooManyConn,
+        450 | 451 => Reason::SystemError,
+        452 => Reason::SystemFull,
+        550 | 551 => Reason::UserUnknown,
+        552 => Reason::MailboxFull,
+        553 => Reason::UserUnknown,
+        554 => Reason::Rejected,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_beats_status() {
+        assert_eq!(judge(Some("5.1.1"), Some("smtp; 550 5.1.1 Mailbox full")).0, Reason::MailboxFull);
+        assert_eq!(
+            judge(Some("5.1.1"), Some("smtp; 550 5.1.1 <a@b.c>... User Unknown")),
+            (Reason::UserUnknown, Some(true))
+        );
+    }
+
+    #[test]
+    fn status_then_reply_code() {
+        assert_eq!(judge(Some("5.2.2"), None), (Reason::MailboxFull, Some(true)));
+        assert_eq!(judge(Some("4.4.7"), Some("")), (Reason::Expired, Some(false)));
+        assert_eq!(judge(None, Some("552 sorry")), (Reason::MailboxFull, Some(true)));
+        assert_eq!(judge(None, None), (Reason::Undefined, None));
+    }
+
+    #[test]
+    fn greylisting_is_temporary() {
+        assert_eq!(judge(Some("5.7.1"), Some("550 Greylisted, come back later")), (Reason::Greylisted, Some(false)));
+    }
 }

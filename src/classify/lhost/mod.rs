@@ -1,8 +1,17 @@
 //! Non-standard bounce formats, one recogniser per MTA family, then a generic fallback.
+//!
+//! Each recogniser gets the [`text::Input`] built once from the message, checks its cheap
+//! fingerprint (sender, subject, a marker sentence) and returns `None` at once when it is not
+//! its format. The first one that finds at least one failed recipient wins.
+
+mod exim;
+mod generic;
+pub(crate) mod text;
 
 use mail_parser::Message;
 
 use super::Recipient;
+use text::Input;
 
 /// What a recogniser found in a bounce that carries no (usable) RFC 3464 report.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +23,21 @@ pub struct Bounce {
     pub original_headers: Option<Vec<u8>>,
 }
 
+/// A recogniser: `None` unless the input is its MTA's format and names a failed recipient.
+type Recogniser = fn(&Input) -> Option<Bounce>;
+
+/// The recognisers in the order they are tried: specific formats before looser ones.
+const RECOGNISERS: &[Recogniser] = &[exim::recognise, generic::recognise];
+
 /// Tries every recogniser on a parsed message. `None` means "not a bounce I recognise".
-pub fn recognise(_message: &Message<'_>) -> Option<Bounce> {
-    None
+///
+/// Contract: the pipeline calls this only for a *bounce candidate* — a message the header fast
+/// path already flagged (null or daemon sender, bounce subject, `X-Failed-Recipients`, …) that
+/// has no usable RFC 3464 report. The per-MTA recognisers still check their own fingerprint, and
+/// the generic fallback demands a daemon-like sender or `X-Failed-Recipients` plus bounce
+/// wording, so ordinary mail that merely quotes an error is not taken for a bounce even if it
+/// reaches here.
+pub fn recognise(message: &Message<'_>) -> Option<Bounce> {
+    let input = Input::new(message);
+    RECOGNISERS.iter().find_map(|r| r(&input)).filter(|b| !b.recipients.is_empty())
 }
