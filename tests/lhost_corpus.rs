@@ -95,9 +95,11 @@ fn corpus_recall_reasons_and_ham() {
         let raw = fs::read(root.join("sisimai").join(path)).expect("corpus file");
         let Some(message) = MessageParser::default().parse(strip_mbox(&raw)) else { continue };
         let labelled: Vec<&str> = reasons.split(',').filter(|r| !r.is_empty()).collect();
+        let mut diags: Vec<String> = Vec::new();
         let got: Vec<String> = match dsn_records(&message) {
             Some(records) if !records.is_empty() => {
                 let got: Vec<String> = records.iter().map(|(s, d)| name(judge(s.as_deref(), d.as_deref()).0)).collect();
+                diags = records.iter().map(|(s, d)| format!("{s:?} {d:?}")).collect();
                 for (l, g) in labelled.iter().zip(&got) {
                     dsn_total += 1;
                     dsn_agree += usize::from(l == g);
@@ -109,6 +111,11 @@ fn corpus_recall_reasons_and_ham() {
                 match lhost::recognise(&message) {
                     Some(b) => {
                         plain_found += 1;
+                        diags = b
+                            .recipients
+                            .iter()
+                            .map(|r| format!("{} {:?} {:?}", r.address, r.status, r.diagnostic))
+                            .collect();
                         b.recipients.iter().map(|r| r.reason.map(name).unwrap_or_default()).collect()
                     }
                     None => {
@@ -124,6 +131,9 @@ fn corpus_recall_reasons_and_ham() {
             if *l == g {
                 agree += 1;
             } else {
+                if std::env::var_os("LHOST_DEBUG").is_some() {
+                    println!("{path}: label {l} got {g}: {}", diags.get(i).map_or("", String::as_str));
+                }
                 confusion.entry((l.to_string(), g)).or_default().push(path.to_string());
             }
         }

@@ -57,9 +57,23 @@ pub enum Reason {
 /// Phrase tables, tried in order; the first reason with a phrase in the (lowercased,
 /// whitespace-collapsed) diagnostic wins.
 const PHRASES: &[(Reason, &[&str])] = &[
+    // Named block lists and content-security wording first: "spamhaus" must not read as spam.
+    (Reason::Blocked, &["spamhaus", "spamcop", "blacklisted", "dnsbl", "invalid ip for sending", "barracudacentral"]),
+    (Reason::PolicyViolation, &["content presents a potential", "violates our policy", "policy violation"]),
     (
         Reason::Greylisted,
         &["greylist", "graylist", "grey-list", "gray-list", "greylisting", "try again in a few minutes"],
+    ),
+    (
+        Reason::SystemFull,
+        &[
+            "mail system full",
+            "system full",
+            "insufficient system storage",
+            "disk full",
+            "out of disk space",
+            "no space left",
+        ],
     ),
     (
         Reason::MailboxFull,
@@ -87,7 +101,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "out of storage space",
             "not enough storage",
             "user has exhausted allowed storage space",
-            "insufficient disk space",
             "disk quota",
             "account is full",
             "account is over",
@@ -160,6 +173,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "account that you tried to reach is disabled",
             "temporarily disabled",
             "not an active address",
+            "temporary locked",
+            "temporarily locked",
         ],
     ),
     (Reason::HasMoved, &["has moved", "has been replaced by", "address has changed"]),
@@ -185,12 +200,27 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (
+        Reason::NotCompliantRfc,
+        &[
+            "rfc 5322",
+            "rfc5322",
+            "rfc 2822",
+            "rfc2822",
+            "not rfc compliant",
+            "duplicate header",
+            "multiple addresses in from",
+            "message is not rfc",
+            "message contains invalid header",
+            "bare lf",
+            "bare <lf>",
+        ],
+    ),
+    (
         Reason::AuthFailure,
         &[
             "spf check",
             "spf fail",
             "spf validation",
-            "spf record",
             "sender policy framework",
             "spf: ",
             "spf)",
@@ -202,6 +232,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "not designated as permitted sender",
             "authentication failure",
             "sender authentication",
+            "authentication information",
+            "fails to pass authentication",
         ],
     ),
     (
@@ -219,6 +251,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "cannot resolve your address",
             "no reverse",
             "reverse hostname",
+            "mismatches client ip",
             "unresolvable ip",
             "not have reverse",
             "ip name lookup failed",
@@ -228,22 +261,47 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (
-        Reason::NotCompliantRfc,
+        Reason::NotAccept,
         &[
-            "rfc 5322",
-            "rfc5322",
-            "rfc 2822",
-            "rfc2822",
-            "rfc 822",
-            "rfc822",
-            "not rfc compliant",
-            "duplicate header",
-            "multiple addresses in from",
-            "message is not rfc",
-            "header error",
-            "message contains invalid header",
-            "bare lf",
-            "bare <lf>",
+            "does not accept mail",
+            "not accept mail",
+            "doesn't accept mail",
+            "null mx",
+            "doesn't receive email",
+            "couldn't find a mail exchanger",
+            "accepts no mail",
+            "not accepting mail",
+            "mail is not accepted",
+            "no mail accepted",
+        ],
+    ),
+    (
+        Reason::HostUnknown,
+        &[
+            "host unknown",
+            "unknown host",
+            "host not found",
+            "domain not found",
+            "no such domain",
+            "domain does not exist",
+            "name or service not known",
+            "unrouteable mail domain",
+            "unrouteable address",
+            "domain may not exist",
+            "domain is not reachable",
+            "unroutable",
+            "name server",
+            "nxdomain",
+            "hostname lookup failed",
+            "all relevant mx records point to non-existent hosts",
+            "no mx",
+            "mx record",
+            "dns error",
+            "domain name not found",
+            "host or domain name not found",
+            "recipient domain",
+            "invalid domain",
+            "unknown domain",
         ],
     ),
     (
@@ -281,7 +339,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "unknown local part",
             "unknown address",
             "address unknown",
-            "unrouteable address",
             "no such local user",
             "not our customer",
             "unknown or illegal alias",
@@ -323,6 +380,26 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (
+        Reason::Rejected,
+        &[
+            "sender rejected",
+            "sender address rejected",
+            "sender denied",
+            "sender blocked",
+            "domain of sender address",
+            "sender verify failed",
+            "sender verification",
+            "rejected sender",
+            "invalid sender",
+            "sender domain",
+            "envelope blocked",
+            "address of sender",
+            "access denied",
+            "sender was rejected",
+            "domain is invalid",
+        ],
+    ),
+    (
         Reason::BadReputation,
         &[
             "bad reputation",
@@ -353,36 +430,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (
-        Reason::Blocked,
-        &[
-            "blocked",
-            "blacklisted",
-            "blacklist",
-            "block list",
-            "blocklist",
-            "denylist",
-            "listed at",
-            "listed in",
-            "listed on",
-            "spamhaus",
-            "spamcop",
-            "sorbs",
-            "barracudacentral",
-            "rbl",
-            "dnsbl",
-            "access denied",
-            "client host rejected",
-            "connection refused",
-            "not allowed to send mail",
-            "your ip",
-            "your host",
-            "your network",
-            "banned",
-            "refused to talk",
-            "service unavailable; client",
-        ],
-    ),
-    (
         Reason::Speeding,
         &[
             "rate limit",
@@ -405,6 +452,35 @@ const PHRASES: &[(Reason, &[&str])] = &[
         ],
     ),
     (
+        Reason::Blocked,
+        &[
+            "blocked",
+            "blacklisted",
+            "blacklist",
+            "block list",
+            "blocklist",
+            "denylist",
+            "listed at",
+            "listed in",
+            "listed on",
+            "spamhaus",
+            "spamcop",
+            "sorbs",
+            "barracudacentral",
+            "rbl",
+            "dnsbl",
+            "client host rejected",
+            "connection refused",
+            "not allowed to send mail",
+            "your ip",
+            "your host",
+            "your network",
+            "banned",
+            "refused to talk",
+            "service unavailable; client",
+        ],
+    ),
+    (
         Reason::PolicyViolation,
         &[
             "policy violation",
@@ -418,67 +494,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "banned attachment",
             "executable",
             "policy",
-        ],
-    ),
-    (
-        Reason::Rejected,
-        &[
-            "sender rejected",
-            "sender address rejected",
-            "sender denied",
-            "sender blocked",
-            "domain of sender address",
-            "sender verify failed",
-            "sender verification",
-            "rejected sender",
-            "invalid sender",
-            "sender domain",
-            "from address",
-            "envelope blocked",
-            "mail from",
-            "sender is",
-            "address of sender",
-            "your email address",
-            "access denied",
-        ],
-    ),
-    (
-        Reason::HostUnknown,
-        &[
-            "host unknown",
-            "unknown host",
-            "host not found",
-            "domain not found",
-            "no such domain",
-            "domain does not exist",
-            "name or service not known",
-            "unrouteable mail domain",
-            "unroutable",
-            "name server",
-            "nxdomain",
-            "hostname lookup failed",
-            "all relevant mx records point to non-existent hosts",
-            "no mx",
-            "mx record",
-            "dns error",
-            "domain name not found",
-            "host or domain name not found",
-            "recipient domain",
-            "invalid domain",
-            "unknown domain",
-        ],
-    ),
-    (
-        Reason::NotAccept,
-        &[
-            "does not accept mail",
-            "not accept mail",
-            "doesn't accept mail",
-            "null mx",
-            "accepts no mail",
-            "not accepting mail",
-            "mail is not accepted",
-            "no mail accepted",
         ],
     ),
     (
@@ -502,7 +517,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "expired",
             "i'm not going to try again",
             "was not delivered within",
-            "no route to host",
         ],
     ),
     (
@@ -516,24 +530,27 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "connection reset",
             "lost connection",
             "connection dropped",
+            "no route to host",
             "routing loop",
             "mail loop",
             "too many hops",
             "loop detected",
         ],
     ),
+    (Reason::FailedStartTls, &["starttls", "tls required", "requires tls", "tls is required", "must issue a starttls"]),
     (
-        Reason::SystemFull,
+        Reason::MailerError,
         &[
-            "mail system full",
-            "system full",
-            "insufficient system storage",
-            "disk full",
-            "out of disk space",
-            "no space left",
+            "pipe to",
+            "command failed",
+            "unknown mailer",
+            "mailer error",
+            "x-unix",
+            "exit code",
+            "exited with",
+            "command died",
         ],
     ),
-    (Reason::FailedStartTls, &["starttls", "tls required", "requires tls", "tls is required", "must issue a starttls"]),
     (
         Reason::SystemError,
         &[
@@ -549,26 +566,14 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "system config error",
             "mail system",
             "error in processing",
+            "transaction failed",
         ],
     ),
     (
         Reason::SyntaxError,
         &["syntax error", "command unrecognized", "unrecognized command", "bad sequence", "invalid command"],
     ),
-    (
-        Reason::MailerError,
-        &[
-            "pipe to",
-            "command failed",
-            "unknown mailer",
-            "mailer error",
-            "x-unix",
-            "exit code",
-            "exited with",
-            "command died",
-        ],
-    ),
-    (Reason::SecurityError, &["authentication required", "security", "not authorized", "tls"]),
+    (Reason::SecurityError, &["authentication required", "unauthenticated", "security", "not authorized", "tls"]),
 ];
 
 /// The reason an enhanced status code (RFC 3463 §3) means on its own, for codes that say
@@ -613,11 +618,13 @@ fn from_status(status: &str) -> Option<Reason> {
 /// Permanence: class 5 status (else a 5xx reply code) is permanent, class 4 (4xx) temporary;
 /// `greylisted` is always temporary.
 pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<bool>) {
-    let diag = diagnostic.map(|d| d.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase());
-    let diag = diag.as_deref().unwrap_or_default();
+    // A Status field's comment ("5.4.4 (Illegal host/domain name found)") is text too.
+    let comment = status.and_then(|s| s.split_once('(')).map_or("", |(_, c)| c);
+    let text = format!("{} {comment}", diagnostic.unwrap_or_default());
+    let diag = text.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    let diag = diag.as_str();
     // A DSN's Status field is authoritative; a status stated in the text is the next best.
-    let text_status = status_in(diag);
-    let status = status.map(str::trim).filter(|s| status_in(s).is_some()).map(str::to_string).or(text_status);
+    let status = status.and_then(status_in).or_else(|| status_in(diag));
     let reply = reply_code_in(diag);
     let permanent = match status.as_deref().and_then(|s| s.chars().next()) {
         Some('5') => Some(true),
@@ -626,15 +633,40 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     };
     let by_text = PHRASES.iter().find(|(_, phrases)| phrases.iter().any(|p| diag.contains(p))).map(|(r, _)| *r);
     let by_status = status.as_deref().and_then(from_status);
-    let reason = by_text.or(by_status).or_else(|| reply.and_then(from_reply)).unwrap_or(Reason::Undefined);
+    let reason = match (by_text, by_status) {
+        // Codes so specific that the text around them only repeats them in other words.
+        (_, Some(s)) if status.as_deref().is_some_and(strong) => s,
+        // "User unknown" under x.2.0/x.2.1: the mailbox exists but refused the message (Sisimai
+        // reads these as filtered, or suspend for a disabled mailbox).
+        (Some(Reason::UserUnknown), Some(s @ (Reason::Filtered | Reason::Suspend))) => s,
+        // Refused at MAIL FROM: whatever the words, the sender was rejected (RFC 5321 §3.3).
+        (Some(Reason::UserUnknown | Reason::HostUnknown), _) if at_mail_from(diag) => Reason::Rejected,
+        (Some(t), _) => t,
+        (None, Some(s)) => s,
+        (None, None) => reply.and_then(from_reply).unwrap_or(Reason::Undefined),
+    };
     let permanent = if reason == Reason::Greylisted { Some(false) } else { permanent };
     (reason, permanent)
+}
+
+/// Status codes whose meaning the diagnostic never overrides: mailbox full (x.2.2), message
+/// too big for the mailbox (x.2.3), sender rejected (x.1.7, x.1.8), moved (x.1.6), DMARC/PTR
+/// (x.7.25, x.7.26), Microsoft's expiry (x.4.316).
+fn strong(status: &str) -> bool {
+    matches!(status.get(2..), Some("2.2" | "2.3" | "1.6" | "1.7" | "1.8" | "7.25" | "7.26" | "4.316"))
+}
+
+/// Whether the diagnostic says the reply came to `MAIL FROM` (Exim's "after MAIL FROM:",
+/// Sendmail's ">>> MAIL From:").
+fn at_mail_from(diag: &str) -> bool {
+    diag.contains("after mail from") || diag.contains(">>> mail from")
 }
 
 /// The reason a bare SMTP reply code (RFC 5321 §4.2.3) suggests when nothing else does.
 fn from_reply(code: u16) -> Option<Reason> {
     Some(match code {
         421 => Reason::TooManyConn,
+        500..=504 => Reason::SyntaxError,
         450 | 451 => Reason::SystemError,
         452 => Reason::SystemFull,
         550 | 551 => Reason::UserUnknown,

@@ -237,7 +237,14 @@ pub fn address_line(line: &str) -> Option<String> {
         return Some(addr);
     }
     // `Name <addr>` / `"Name" <addr>`
-    if t.ends_with('>') && t.rfind('<').is_some_and(|i| t.get(i + 1..t.len() - 1) == Some(addr.as_str())) {
+    // `Name <addr>`, where the name is a phrase, not protocol text ("… RCPT TO:<addr>").
+    let open = t.rfind('<')?;
+    let name = t.get(..open)?;
+    if t.ends_with('>')
+        && t.get(open + 1..t.len() - 1) == Some(addr.as_str())
+        && !name.contains([':', '@', '<', '>', '('])
+        && name.split_whitespace().count() <= 4
+    {
         return Some(addr);
     }
     None
@@ -386,6 +393,7 @@ mod tests {
         assert_eq!(address_line("  <kijitora@example.jp>:").as_deref(), Some("kijitora@example.jp"));
         assert_eq!(address_line("  kijitora@example.jp").as_deref(), Some("kijitora@example.jp"));
         assert_eq!(address_line("550 <kijitora@example.jp>... User unknown"), None);
+        assert_eq!(address_line("SMTP error from remote mail server after RCPT TO:<k@example.jp>:"), None);
         assert_eq!(address_line("\"Neko\" <neko@example.jp>").as_deref(), Some("neko@example.jp"));
     }
 
