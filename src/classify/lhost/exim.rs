@@ -6,7 +6,7 @@
 //! per recipient an address line indented two spaces followed by more-indented diagnostic lines,
 //! then `------ This is a copy of the message, including all the headers. ------`.
 
-use super::text::{address_blocks, recipient, Input};
+use super::text::{address_in, recipient, Input};
 use super::Bounce;
 use crate::classify::Action;
 
@@ -34,8 +34,30 @@ const END: &[&str] = &[
 const ORIGINAL: &[&str] =
     &["------ this is a copy of the message, including all the headers.", "------ this is a copy of the message"];
 
-/// Lines inside a diagnostic block that are Exim's prose, not the remote server's words.
-const STOP: &[&str] = &["------", "this message was created automatically", "**************"];
+/// Exim's recipient blocks: a line indented at most two spaces names the recipient, the more
+/// indented lines under it are its diagnostic. Lines of Exim's own prose end a block.
+fn blocks(section: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut open = false;
+    for line in section.lines() {
+        let indent = line.len() - line.trim_start().len();
+        let trimmed = line.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if indent <= 2 {
+            // Prose (a sentence) closes the block; a short token line opens a new one.
+            open = trimmed.split_whitespace().count() <= 4 && !trimmed.ends_with('.') && !trimmed.starts_with("---");
+            if open {
+                out.push((trimmed.to_string(), String::new()));
+            }
+        } else if let (true, Some((_, diag))) = (open, out.last_mut()) {
+            diag.push_str(trimmed);
+            diag.push('\n');
+        }
+    }
+    out
+}
 
 /// Recognises an Exim bounce or delay warning.
 pub fn recognise(input: &Input) -> Option<Bounce> {
@@ -49,10 +71,15 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let delayed = input.subject.starts_with("warning:") || input.has(&["has not yet been delivered"]);
     let action = if delayed { Action::Delayed } else { Action::Failed };
     let section = input.section(START, END);
-    let mut recipients: Vec<_> =
-        address_blocks(section, STOP).iter().map(|(addr, diag)| recipient(addr, diag, action)).collect();
-    if recipients.is_empty() {
-        recipients = input.failed.iter().map(|a| recipient(a, "", action)).collect();
-    }
+    let recipients = blocks(section)
+        .iter()
+        .enumerate()
+        .map(|(n, (line, diag))| {
+            // Exim names local deliveries by what failed ("save to …", "pipe to |…", a bare
+            // local part); X-Failed-Recipients then holds the address, in the same order.
+            let addr = address_in(line).or_else(|| input.failed.get(n).cloned()).unwrap_or_else(|| line.clone());
+            recipient(&addr, diag, action)
+        })
+        .collect();
     Some(Bounce { mta: "exim", recipients, original_headers: input.original_after(ORIGINAL) })
 }

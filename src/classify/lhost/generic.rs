@@ -24,7 +24,15 @@ pub const ORIGINAL: &[&str] = &[
     "original message text follows",
     "----- the header of the original message is following. -----",
     "header of the original message",
+    "included is a copy of the message header",
+    "the original message headers",
+    "------ original message header",
+    "original message header follows",
 ];
+
+/// Header names that begin a returned header block when no marker announces it.
+const HEADER_START: &[&str] =
+    &["received:", "return-path:", "message-id:", "dkim-signature:", "authentication-results:", "x-received:"];
 
 /// Sentences that say "your message was not delivered" (lowercase).
 const PHRASES: &[&str] = &[
@@ -93,6 +101,7 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         return None;
     }
     let report = input.section(&[], ORIGINAL);
+    let report = unmarked_original(report).map_or(report, |i| report.get(..i).unwrap_or(report));
     let lines: Vec<&str> = report.lines().collect();
     let mut found: Vec<(String, String)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -116,12 +125,17 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     }
     let with_signal: Vec<_> = found.iter().filter(|(_, d)| signal(d)).cloned().collect();
     let found = if with_signal.is_empty() {
-        // The diagnostic stands apart from the address: use the first paragraph that has one.
-        let para = report.split("\n\n").find(|p| reply_code_in(p).is_some() || status_in(p).is_some())?;
-        if input.failed.is_empty() && found.len() > 3 {
+        // The diagnostic stands apart from the addresses (or the MTA's words carry no code):
+        // a short list of addresses in a daemon's bounce are its failed recipients.
+        if found.is_empty() || input.failed.is_empty() && found.len() > 5 {
             return None;
         }
-        found.into_iter().map(|(a, _)| (a, para.to_string())).collect()
+        match report.split("\n\n").find(|p| signal(p)) {
+            Some(para) if found.iter().all(|(a, d)| d.trim() == a || d.trim().len() < a.len() + 4) => {
+                found.into_iter().map(|(a, _)| (a, para.to_string())).collect()
+            }
+            _ => found,
+        }
     } else {
         with_signal
     };
@@ -141,14 +155,37 @@ fn daemon_address(addr: &str) -> bool {
     )
 }
 
+/// Where a returned header block starts without a marker: a line at the left margin that begins
+/// like `Received:` / `Return-Path:` …, past the first line.
+fn unmarked_original(report: &str) -> Option<usize> {
+    let mut at = 0;
+    for line in report.split_inclusive('\n') {
+        let lower = line.to_ascii_lowercase();
+        if at > 0 && HEADER_START.iter().any(|h| lower.starts_with(h)) {
+            return Some(at);
+        }
+        at += line.len();
+    }
+    None
+}
+
 /// The diagnostic around line `i`: that line and the following ones up to the next line naming
-/// another address or a blank line after some text, at most eight lines.
+/// another address, or a blank line once two lines of text are in (so "error delivering to
+/// <a>" followed by a paragraph with the reason keeps the reason), at most eight lines.
 fn context(lines: &[&str], i: usize) -> String {
     let mut out = String::new();
+    let mut text_lines = 0;
     for (n, line) in lines.iter().enumerate().skip(i).take(8) {
-        if n > i && (line.trim().is_empty() && !out.trim().is_empty() || !addresses_in(line).is_empty()) {
+        if n > i && !addresses_in(line).is_empty() {
             break;
         }
+        if line.trim().is_empty() {
+            if text_lines >= 2 {
+                break;
+            }
+            continue;
+        }
+        text_lines += 1;
         out.push_str(line);
         out.push('\n');
     }

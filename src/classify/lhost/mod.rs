@@ -39,5 +39,5 @@ const RECOGNISERS: &[Recogniser] = &[exim::recognise, generic::recognise];
 /// reaches here.
 pub fn recognise(message: &Message<'_>) -> Option<Bounce> {
     let input = Input::new(message);
-    RECOGNISERS.iter().find_map(|r| r(&input)).filter(|b| !b.recipients.is_empty())
+    RECOGNISERS.iter().find_map(|r| r(&input).filter(|b| !b.recipients.is_empty()))
 }
