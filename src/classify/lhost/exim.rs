@@ -14,6 +14,8 @@ use crate::classify::Action;
 const START: &[&str] = &[
     "the following address(es) failed:",
     "following address(es) failed",
+    "the following address failed:",
+    "the following address\nfailed:",
     "could not be delivered to one or more of its\nrecipients. the following address(es) failed:",
     "the address to which the message has not yet been delivered is:",
     "the addresses to which the message has not yet been delivered are:",
@@ -43,6 +45,14 @@ fn blocks(section: &str) -> Vec<(String, String)> {
         let indent = line.len() - line.trim_start().len();
         let trimmed = line.trim();
         if trimmed.is_empty() {
+            continue;
+        }
+        if indent <= 2 && open && out.last().is_some_and(|(_, d)| d.is_empty()) && address_in(trimmed).is_none() {
+            // GMX and 1&1 print the diagnostic unindented under a quoted address.
+            if let Some((_, diag)) = out.last_mut() {
+                diag.push_str(trimmed);
+                diag.push('\n');
+            }
             continue;
         }
         if indent <= 2 {

@@ -176,7 +176,7 @@ fn context(lines: &[&str], i: usize) -> String {
     let mut out = String::new();
     let mut text_lines = 0;
     for (n, line) in lines.iter().enumerate().skip(i).take(8) {
-        if n > i && !addresses_in(line).is_empty() {
+        if n > i && addresses_in(line).iter().any(|a| !lines.get(i).is_some_and(|l| l.contains(a.as_str()))) {
             break;
         }
         if line.trim().is_empty() {

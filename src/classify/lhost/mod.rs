@@ -4,9 +4,13 @@
 //! fingerprint (sender, subject, a marker sentence) and returns `None` at once when it is not
 //! its format. The first one that finds at least one failed recipient wins.
 
+mod dragonfly;
 mod exim;
 mod generic;
+mod gmail;
+mod qmail;
 pub(crate) mod text;
+mod yahoo;
 
 use mail_parser::Message;
 
@@ -27,7 +31,8 @@ pub struct Bounce {
 type Recogniser = fn(&Input) -> Option<Bounce>;
 
 /// The recognisers in the order they are tried: specific formats before looser ones.
-const RECOGNISERS: &[Recogniser] = &[exim::recognise, generic::recognise];
+const RECOGNISERS: &[Recogniser] =
+    &[exim::recognise, qmail::recognise, yahoo::recognise, gmail::recognise, dragonfly::recognise, generic::recognise];
 
 /// Tries every recogniser on a parsed message. `None` means "not a bounce I recognise".
 ///
