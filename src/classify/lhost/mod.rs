@@ -9,6 +9,7 @@ mod exim;
 mod generic;
 mod gmail;
 mod qmail;
+mod sendmail;
 pub(crate) mod text;
 mod yahoo;
 
@@ -31,8 +32,15 @@ pub struct Bounce {
 type Recogniser = fn(&Input) -> Option<Bounce>;
 
 /// The recognisers in the order they are tried: specific formats before looser ones.
-const RECOGNISERS: &[Recogniser] =
-    &[exim::recognise, qmail::recognise, yahoo::recognise, gmail::recognise, dragonfly::recognise, generic::recognise];
+const RECOGNISERS: &[Recogniser] = &[
+    exim::recognise,
+    qmail::recognise,
+    yahoo::recognise,
+    gmail::recognise,
+    dragonfly::recognise,
+    sendmail::recognise,
+    generic::recognise,
+];
 
 /// Tries every recogniser on a parsed message. `None` means "not a bounce I recognise".
 ///
