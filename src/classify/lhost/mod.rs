@@ -4,10 +4,15 @@
 //! fingerprint (sender, subject, a marker sentence) and returns `None` at once when it is not
 //! its format. The first one that finds at least one failed recipient wins.
 
+mod amavis;
+mod courier;
+mod domino;
 mod dragonfly;
+mod exchange;
 mod exim;
 mod generic;
 mod gmail;
+mod postfix;
 mod qmail;
 mod sendmail;
 pub(crate) mod text;
@@ -34,11 +39,16 @@ type Recogniser = fn(&Input) -> Option<Bounce>;
 /// The recognisers in the order they are tried: specific formats before looser ones.
 const RECOGNISERS: &[Recogniser] = &[
     exim::recognise,
+    postfix::recognise,
     qmail::recognise,
     yahoo::recognise,
     gmail::recognise,
-    dragonfly::recognise,
+    exchange::recognise,
     sendmail::recognise,
+    courier::recognise,
+    amavis::recognise,
+    domino::recognise,
+    dragonfly::recognise,
     generic::recognise,
 ];
 

@@ -24,9 +24,6 @@ pub struct Input {
     pub parties: Vec<String>,
     /// `Return-Path: <>` (RFC 5321 §4.5.5: bounces are sent with a null reverse path).
     pub null_sender: bool,
-    /// Concatenated raw values of the vendor headers some recognisers fingerprint on
-    /// (`X-Mailer`, `X-MimeOLE`, `Received` of the bounce itself is not needed), lowercased.
-    pub mailer: String,
 }
 
 impl Input {
@@ -67,13 +64,6 @@ impl Input {
             .header_raw("X-Failed-Recipients")
             .map(|v| v.split(',').filter_map(address_in).collect())
             .unwrap_or_default();
-        let mut mailer = String::new();
-        for name in ["X-Mailer", "X-MimeOLE", "X-Mailer-Daemon"] {
-            if let Some(v) = message.header_raw(name) {
-                mailer.push_str(&v.trim().to_ascii_lowercase());
-                mailer.push('\n');
-            }
-        }
         let mut parties: Vec<String> = Vec::new();
         for name in ["To", "From", "Delivered-To", "X-Original-To"] {
             if let Some(v) = message.header_raw(name) {
@@ -81,7 +71,7 @@ impl Input {
             }
         }
         let null_sender = message.header_raw("Return-Path").map(str::trim) == Some("<>");
-        Input { from, subject, text, lower, failed, parties, null_sender, mailer }
+        Input { from, subject, text, lower, failed, parties, null_sender }
     }
 
     /// Whether the sender looks like a bounce daemon (RFC 5321 §4.5.5 null sender aside, the
@@ -358,6 +348,54 @@ pub fn address_blocks(section: &str, stop: &[&str]) -> Vec<(String, String)> {
     out
 }
 
+/// Splits a section into "`<address>: text`" blocks (Postfix, Amavis, Courier): a block starts
+/// at a line that begins with an address followed by `:`; it takes the rest of that line and
+/// the following lines, up to the next such line or a blank line followed by unindented prose
+/// (SMTP dialogue lines `>>>` / `<<<` and indented lines continue the block).
+pub fn colon_blocks(section: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = section.lines().collect();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut open = false;
+    for (i, line) in lines.iter().enumerate() {
+        if let Some((addr, rest)) = colon_start(line) {
+            out.push((addr, format!("{rest}\n")));
+            open = true;
+            continue;
+        }
+        if line.trim().is_empty() {
+            let next = lines.iter().skip(i + 1).find(|l| !l.trim().is_empty());
+            let continues =
+                next.is_some_and(|l| l.starts_with([' ', '\t']) || l.starts_with(">>>") || l.starts_with("<<<"));
+            open = open && continues && out.last().is_some_and(|(_, d)| d.trim().is_empty() || continues);
+            continue;
+        }
+        if let (true, Some((_, diag))) = (open, out.last_mut()) {
+            diag.push_str(line.trim());
+            diag.push('\n');
+        }
+    }
+    out
+}
+
+/// `<a@b>: rest` or `a@b: rest` at the start of a line (after indentation): the address and
+/// the rest of the line.
+fn colon_start(line: &str) -> Option<(String, &str)> {
+    let t = line.trim_start();
+    let (head, rest) = if let Some(r) = t.strip_prefix('<') {
+        let close = r.find(">:")?;
+        (r.get(..close)?, r.get(close + 2..)?)
+    } else {
+        let colon = t.find(':')?;
+        let head = t.get(..colon)?;
+        if head.contains(char::is_whitespace) {
+            return None;
+        }
+        (head, t.get(colon + 1..)?)
+    };
+    let addr = address_in(head)?;
+    head.eq_ignore_ascii_case(&addr).then(|| (addr, rest.trim()))
+}
+
 /// Builds one recipient: status and remote MTA from the diagnostic where it states them, reason
 /// and permanence from [`reason::judge`].
 pub fn recipient(address: &str, diagnostic: &str, action: Action) -> Recipient {
@@ -395,6 +433,18 @@ mod tests {
         assert_eq!(address_line("550 <kijitora@example.jp>... User unknown"), None);
         assert_eq!(address_line("SMTP error from remote mail server after RCPT TO:<k@example.jp>:"), None);
         assert_eq!(address_line("\"Neko\" <neko@example.jp>").as_deref(), Some("neko@example.jp"));
+    }
+
+    #[test]
+    fn colon_blocks_keep_smtp_dialogue() {
+        let text =
+            "<a@example.jp>:\n    mx.example.jp [192.0.2.45]:\n\n>>> DATA\n<<< 550 Unknown user\n\nIf your message…\n";
+        let blocks = colon_blocks(text);
+        assert_eq!(blocks.len(), 1);
+        assert!(blocks[0].1.contains("550 Unknown user"), "{blocks:?}");
+        let postfix =
+            "<b@example.jp>: host mx[192.0.2.1] said: 550 5.1.1 User unknown (in reply to\n    RCPT TO command)\n";
+        assert_eq!(colon_blocks(postfix)[0].0, "b@example.jp");
     }
 
     #[test]
