@@ -58,6 +58,7 @@ pub enum Reason {
 /// whitespace-collapsed) diagnostic wins.
 const PHRASES: &[(Reason, &[&str])] = &[
     // Named block lists and content-security wording first: "spamhaus" must not read as spam.
+    (Reason::SpamDetected, &["blacklisted url"]),
     (Reason::Blocked, &["spamhaus", "spamcop", "blacklisted", "dnsbl", "invalid ip for sending", "barracudacentral"]),
     (Reason::PolicyViolation, &["content presents a potential", "violates our policy", "policy violation"]),
     (
@@ -67,6 +68,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SystemFull,
         &[
+            "insufficient disk space",
             "mail system full",
             "system full",
             "insufficient system storage",
@@ -78,6 +80,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::MailboxFull,
         &[
+            "recipient's mailbox exceeded",
+            "mailbox exceeded the local limit",
             "mailbox full",
             "mailbox is full",
             "mailbox has exceeded",
@@ -136,15 +140,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "too large for",
         ],
     ),
-    (
-        Reason::ExceedLimit,
-        &[
-            "message header size exceeds",
-            "exceeded the limit of",
-            "too many recipients for",
-            "recipients limit exceeded",
-        ],
-    ),
+    (Reason::ExceedLimit, &["message header size exceeds", "exceeded the limit of", "recipients limit exceeded"]),
     (
         Reason::Suspend,
         &[
@@ -202,6 +198,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NotCompliantRfc,
         &[
+            "addresses in from: header",
             "rfc 5322",
             "rfc5322",
             "rfc 2822",
@@ -218,6 +215,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::AuthFailure,
         &[
+            "spf settings",
             "spf check",
             "spf fail",
             "spf validation",
@@ -278,6 +276,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::HostUnknown,
         &[
+            "dns lookup failure",
             "host unknown",
             "unknown host",
             "host not found",
@@ -299,7 +298,6 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "dns error",
             "domain name not found",
             "host or domain name not found",
-            "recipient domain",
             "invalid domain",
             "unknown domain",
         ],
@@ -307,6 +305,13 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::UserUnknown,
         &[
+            "the recipient name is not recognized",
+            "not listed in",
+            "invalid final delivery userid",
+            "recipnotfound",
+            "recipientnotfound",
+            "e-mail address was not found",
+            "email address was not found",
             "user unknown",
             "unknown user",
             "no such user",
@@ -432,6 +437,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Speeding,
         &[
+            "recipients this hour",
             "rate limit",
             "rate-limit",
             "ratelimit",
@@ -444,6 +450,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::TooManyConn,
         &[
+            "too many recipients",
+            "connection frequency limited",
             "too many connections",
             "too many simultaneous",
             "too many concurrent",
@@ -554,6 +562,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::SystemError,
         &[
+            "service currently unavailable",
+            "service unavailable",
             "system error",
             "internal error",
             "server error",
@@ -638,7 +648,10 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
         (_, Some(s)) if status.as_deref().is_some_and(strong) => s,
         // "User unknown" under x.2.0/x.2.1: the mailbox exists but refused the message (Sisimai
         // reads these as filtered, or suspend for a disabled mailbox).
-        (Some(Reason::UserUnknown), Some(s @ (Reason::Filtered | Reason::Suspend))) => s,
+        (Some(Reason::UserUnknown), Some(s @ (Reason::Filtered | Reason::Suspend))) if !at_rcpt(diag) => s,
+        // "User unknown" in reply to the message data: the address exists, the content was
+        // refused (Sisimai: filtered).
+        (Some(Reason::UserUnknown), _) if at_data(diag) => Reason::Filtered,
         // Refused at MAIL FROM: whatever the words, the sender was rejected (RFC 5321 §3.3).
         (Some(Reason::UserUnknown | Reason::HostUnknown), _) if at_mail_from(diag) => Reason::Rejected,
         (Some(t), _) => t,
@@ -660,6 +673,20 @@ fn strong(status: &str) -> bool {
 /// Sendmail's ">>> MAIL From:").
 fn at_mail_from(diag: &str) -> bool {
     diag.contains("after mail from") || diag.contains(">>> mail from")
+}
+
+/// Whether the diagnostic says the reply came to `RCPT TO` (Exim, qmail, Yahoo, dma wording).
+fn at_rcpt(diag: &str) -> bool {
+    ["after rcpt to", "rcpt to:", "after rcpt command", "[rcpt_to]", "does not like recipient", "in reply to rcpt to"]
+        .iter()
+        .any(|p| diag.contains(p))
+}
+
+/// Whether the diagnostic says the reply came to the message data (`DATA` / end of data).
+fn at_data(diag: &str) -> bool {
+    ["after end of data", ">>> data", "in reply to end of data", "after data", "in reply to data"]
+        .iter()
+        .any(|p| diag.contains(p))
 }
 
 /// The reason a bare SMTP reply code (RFC 5321 §4.2.3) suggests when nothing else does.
