@@ -77,9 +77,13 @@ fn exchange2003(input: &Input) -> Vec<crate::classify::Recipient> {
         }
         if !indented {
             match t.split_whitespace().next().and_then(address_line) {
-                Some(a) => found.push((a, String::new())),
-                None if !found.is_empty() => break,
-                None => {}
+                Some(a) if t.contains(" on ") || t.split_whitespace().count() == 1 => found.push((a, String::new())),
+                _ => {
+                    if let Some((_, d)) = found.last_mut() {
+                        d.push_str(t);
+                        d.push('\n');
+                    }
+                }
             }
         } else if let Some((_, d)) = found.last_mut() {
             d.push_str(t);

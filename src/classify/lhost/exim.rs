@@ -6,7 +6,8 @@
 //! per recipient an address line indented two spaces followed by more-indented diagnostic lines,
 //! then `------ This is a copy of the message, including all the headers. ------`.
 
-use super::text::{address_in, recipient, Input};
+use super::generic::HEADER_START;
+use super::text::{address_in, address_line, colon_start, recipient, Input};
 use super::Bounce;
 use crate::classify::Action;
 
@@ -16,6 +17,7 @@ const START: &[&str] = &[
     "following address(es) failed",
     "the following address failed:",
     "the following address\nfailed:",
+    "the following address failed:",
     "could not be delivered to one or more of its\nrecipients. the following address(es) failed:",
     "the address to which the message has not yet been delivered is:",
     "the addresses to which the message has not yet been delivered are:",
@@ -36,32 +38,32 @@ const END: &[&str] = &[
 const ORIGINAL: &[&str] =
     &["------ this is a copy of the message, including all the headers.", "------ this is a copy of the message"];
 
-/// Exim's recipient blocks: a line indented at most two spaces names the recipient, the more
-/// indented lines under it are its diagnostic. Lines of Exim's own prose end a block.
+/// Exim's recipient blocks: a line indented two spaces names the recipient (an address, a bare
+/// local part, "save to …", "pipe to |…"), the more indented lines under it are its
+/// diagnostic. Derivatives vary: MXLogic puts `<addr>: reason` on one line, Zoho `addr reason`,
+/// GMX and 1&1 leave the diagnostic unindented. A returned header line ends the list.
 fn blocks(section: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    let mut open = false;
     for line in section.lines() {
         let indent = line.len() - line.trim_start().len();
         let trimmed = line.trim();
         if trimmed.is_empty() {
             continue;
         }
-        if indent <= 2 && open && out.last().is_some_and(|(_, d)| d.is_empty()) && address_in(trimmed).is_none() {
-            // GMX and 1&1 print the diagnostic unindented under a quoted address.
-            if let Some((_, diag)) = out.last_mut() {
-                diag.push_str(trimmed);
-                diag.push('\n');
-            }
-            continue;
+        let lower = trimmed.to_ascii_lowercase();
+        if indent == 0 && !out.is_empty() && HEADER_START.iter().any(|h| lower.starts_with(h)) {
+            break;
         }
-        if indent <= 2 {
-            // Prose (a sentence) closes the block; a short token line opens a new one.
-            open = trimmed.split_whitespace().count() <= 4 && !trimmed.ends_with('.') && !trimmed.starts_with("---");
-            if open {
-                out.push((trimmed.to_string(), String::new()));
-            }
-        } else if let (true, Some((_, diag))) = (open, out.last_mut()) {
+        let first_word = trimmed.split_whitespace().next().unwrap_or_default();
+        if let Some((addr, rest)) = colon_start(trimmed) {
+            out.push((addr, format!("{rest}\n")));
+        } else if let Some(addr) = address_line(trimmed) {
+            out.push((addr, String::new()));
+        } else if indent == 2 && trimmed.split_whitespace().count() <= 4 && !trimmed.ends_with('.') {
+            out.push((trimmed.to_string(), String::new()));
+        } else if let (0, Some(addr)) = (indent, address_line(first_word)) {
+            out.push((addr, trimmed.get(first_word.len()..).unwrap_or_default().to_string()));
+        } else if let Some((_, diag)) = out.last_mut() {
             diag.push_str(trimmed);
             diag.push('\n');
         }

@@ -31,7 +31,7 @@ pub const ORIGINAL: &[&str] = &[
 ];
 
 /// Header names that begin a returned header block when no marker announces it.
-const HEADER_START: &[&str] =
+pub const HEADER_START: &[&str] =
     &["received:", "return-path:", "message-id:", "dkim-signature:", "authentication-results:", "x-received:"];
 
 /// Sentences that say "your message was not delivered" (lowercase).

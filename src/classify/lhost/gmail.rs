@@ -54,8 +54,9 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
             let mut r = recipient(a, &diag, action);
             // Gmail's delay warnings and "did not accept our requests to connect" are both
             // Gmail giving up over time (Sisimai: expired).
-            if matches!(r.reason, Some(Reason::Undefined))
-                && (delayed || diag.to_ascii_lowercase().contains("did not accept our requests to connect"))
+            let lower = diag.to_ascii_lowercase();
+            if lower.contains("did not accept our requests to connect")
+                || delayed && matches!(r.reason, Some(Reason::Undefined | Reason::SystemError))
             {
                 r.reason = Some(Reason::Expired);
             }

@@ -379,7 +379,7 @@ pub fn colon_blocks(section: &str) -> Vec<(String, String)> {
 
 /// `<a@b>: rest` or `a@b: rest` at the start of a line (after indentation): the address and
 /// the rest of the line.
-fn colon_start(line: &str) -> Option<(String, &str)> {
+pub fn colon_start(line: &str) -> Option<(String, &str)> {
     let t = line.trim_start();
     let (head, rest) = if let Some(r) = t.strip_prefix('<') {
         let close = r.find(">:")?;
