@@ -11,6 +11,7 @@ use std::path::Path;
 
 use backscatter::classify::lhost;
 use backscatter::classify::reason::{judge, Reason};
+use backscatter::classify::Recipient;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 /// Drops a leading mbox `From ` line (the pipeline does the same before parsing).
@@ -29,7 +30,8 @@ fn name(r: Reason) -> String {
 
 /// Status and Diagnostic-Code of each per-recipient block of a delivery-status part, or `None`
 /// when the message has no such part.
-fn dsn_records(message: &Message<'_>) -> Option<Vec<(Option<String>, Option<String>)>> {
+#[allow(clippy::type_complexity)]
+fn dsn_records(message: &Message<'_>) -> Option<Vec<(String, Option<String>, Option<String>)>> {
     let part = message.parts.iter().find(|p| {
         p.content_type().is_some_and(|c| {
             c.ctype().eq_ignore_ascii_case("message")
@@ -46,7 +48,7 @@ fn dsn_records(message: &Message<'_>) -> Option<Vec<(Option<String>, Option<Stri
     for block in body.split("\n\n") {
         let mut status = None;
         let mut diag: Option<String> = None;
-        let mut recipient = false;
+        let mut recipient: Option<String> = None;
         let mut in_diag = false;
         for line in block.lines() {
             if line.starts_with([' ', '\t']) {
@@ -61,7 +63,10 @@ fn dsn_records(message: &Message<'_>) -> Option<Vec<(Option<String>, Option<Stri
             in_diag = false;
             let Some((k, v)) = line.split_once(':') else { continue };
             match k.trim().to_ascii_lowercase().as_str() {
-                "final-recipient" | "original-recipient" => recipient = true,
+                "final-recipient" => recipient = Some(v.rsplit(';').next().unwrap_or(v).trim().to_string()),
+                "original-recipient" if recipient.is_none() => {
+                    recipient = Some(v.rsplit(';').next().unwrap_or(v).trim().to_string())
+                }
                 "status" => status = Some(v.trim().to_string()),
                 "diagnostic-code" => {
                     diag = Some(v.trim().to_string());
@@ -70,8 +75,8 @@ fn dsn_records(message: &Message<'_>) -> Option<Vec<(Option<String>, Option<Stri
                 _ => {}
             }
         }
-        if recipient {
-            out.push((status, diag));
+        if let Some(address) = recipient {
+            out.push((address, status, diag));
         }
     }
     Some(out)
@@ -98,12 +103,23 @@ fn corpus_recall_reasons_and_ham() {
         let mut diags: Vec<String> = Vec::new();
         let got: Vec<String> = match dsn_records(&message) {
             Some(records) if !records.is_empty() => {
-                let got: Vec<String> = records.iter().map(|(s, d)| name(judge(s.as_deref(), d.as_deref()).0)).collect();
-                diags = records.iter().map(|(s, d)| format!("{s:?} {d:?}")).collect();
+                let mut recipients: Vec<Recipient> = records
+                    .iter()
+                    .map(|(addr, s, d)| Recipient {
+                        address: addr.clone(),
+                        status: s.clone(),
+                        diagnostic: d.clone(),
+                        reason: Some(judge(s.as_deref(), d.as_deref()).0),
+                        ..Recipient::default()
+                    })
+                    .collect();
+                lhost::complete(&message, &mut recipients);
+                let got: Vec<String> = recipients.iter().map(|r| r.reason.map(name).unwrap_or_default()).collect();
                 for (l, g) in labelled.iter().zip(&got) {
                     dsn_total += 1;
                     dsn_agree += usize::from(l == g);
                 }
+                diags = recipients.iter().map(|r| format!("{:?} {:?}", r.status, r.diagnostic)).collect();
                 got
             }
             _ => {

@@ -12,6 +12,7 @@ mod exchange;
 mod exim;
 mod generic;
 mod gmail;
+mod opensmtpd;
 mod postfix;
 mod qmail;
 mod sendmail;
@@ -20,7 +21,7 @@ mod yahoo;
 
 use mail_parser::Message;
 
-use super::Recipient;
+use super::{reason, Reason, Recipient};
 use text::Input;
 
 /// What a recogniser found in a bounce that carries no (usable) RFC 3464 report.
@@ -49,6 +50,7 @@ const RECOGNISERS: &[Recogniser] = &[
     amavis::recognise,
     domino::recognise,
     dragonfly::recognise,
+    opensmtpd::recognise,
     generic::recognise,
 ];
 
@@ -63,4 +65,37 @@ const RECOGNISERS: &[Recogniser] = &[
 pub fn recognise(message: &Message<'_>) -> Option<Bounce> {
     let input = Input::new(message);
     RECOGNISERS.iter().find_map(|r| r(&input).filter(|b| !b.recipients.is_empty()))
+}
+
+/// Completes RFC 3464 recipients from the bounce's prose. Many MTAs (OpenSMTPD, Domino,
+/// Courier, …) put no `Diagnostic-Code` in the delivery-status part but state the remote
+/// server's words in the text part; a record without a diagnostic, or whose reason stayed
+/// `undefined`, takes the diagnostic the recognisers found for the same address and is judged
+/// again with its own `Status`. The pipeline calls this after parsing a delivery-status part.
+pub fn complete(message: &Message<'_>, recipients: &mut [Recipient]) {
+    let weak = |r: &Recipient| r.diagnostic.as_deref().is_none_or(str::is_empty) || r.reason == Some(Reason::Undefined);
+    if !recipients.iter().any(weak) {
+        return;
+    }
+    let Some(bounce) = recognise(message) else { return };
+    for r in recipients.iter_mut().filter(|r| weak(r)) {
+        let Some(text) = bounce.recipients.iter().find(|t| t.address.eq_ignore_ascii_case(&r.address)) else {
+            continue;
+        };
+        let Some(diag) = text.diagnostic.as_deref() else { continue };
+        let combined = match r.diagnostic.as_deref() {
+            Some(d) if !d.is_empty() => format!("{d} {diag}"),
+            _ => diag.to_string(),
+        };
+        let (why, _) = reason::judge(r.status.as_deref(), Some(&combined));
+        if why != Reason::Undefined {
+            r.reason = Some(why);
+        }
+        if r.diagnostic.as_deref().is_none_or(str::is_empty) {
+            r.diagnostic = Some(diag.to_string());
+        }
+        if r.remote_mta.is_none() {
+            r.remote_mta.clone_from(&text.remote_mta);
+        }
+    }
 }
