@@ -651,7 +651,11 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
         (Some(Reason::UserUnknown), Some(s @ (Reason::Filtered | Reason::Suspend))) if !at_rcpt(diag) => s,
         // "User unknown" in reply to the message data: the address exists, the content was
         // refused (Sisimai: filtered).
-        (Some(Reason::UserUnknown), _) if at_data(diag) => Reason::Filtered,
+        (Some(Reason::UserUnknown), _)
+            if at_data(diag) && !status.as_deref().is_some_and(|s| s.get(1..4) == Some(".1.")) =>
+        {
+            Reason::Filtered
+        }
         // Refused at MAIL FROM: whatever the words, the sender was rejected (RFC 5321 §3.3).
         (Some(Reason::UserUnknown | Reason::HostUnknown), _) if at_mail_from(diag) => Reason::Rejected,
         (Some(t), _) => t,
@@ -682,8 +686,9 @@ fn at_rcpt(diag: &str) -> bool {
         .any(|p| diag.contains(p))
 }
 
-/// Whether the diagnostic says the reply came to the message data (`DATA` / end of data).
-fn at_data(diag: &str) -> bool {
+/// Whether the (lowercased) diagnostic says the reply came to the message data (`DATA` / end
+/// of data).
+pub fn at_data(diag: &str) -> bool {
     ["after end of data", ">>> data", "in reply to end of data", "after data", "in reply to data"]
         .iter()
         .any(|p| diag.contains(p))

@@ -67,31 +67,37 @@ pub fn recognise(message: &Message<'_>) -> Option<Bounce> {
     RECOGNISERS.iter().find_map(|r| r(&input).filter(|b| !b.recipients.is_empty()))
 }
 
-/// Completes RFC 3464 recipients from the bounce's prose. Many MTAs (OpenSMTPD, Domino,
-/// Courier, …) put no `Diagnostic-Code` in the delivery-status part but state the remote
-/// server's words in the text part; a record without a diagnostic, or whose reason stayed
-/// `undefined`, takes the diagnostic the recognisers found for the same address and is judged
-/// again with its own `Status`. The pipeline calls this after parsing a delivery-status part.
+/// Completes RFC 3464 recipients from the bounce's prose. Many MTAs put less in the
+/// delivery-status part than in the text: OpenSMTPD and Domino give no `Diagnostic-Code`,
+/// Postfix and Sendmail state only in the text which SMTP command drew the reply ("in reply
+/// to end of DATA command", `>>> DATA`), which decides between `userunknown` and `filtered`.
+/// A record without a diagnostic (or whose reason stayed `undefined`) takes the text's for the
+/// same address and is judged again with its own `Status`; a `userunknown` record without an
+/// x.1.x status whose text says the reply answered the message data becomes `filtered`. The pipeline calls this after
+/// parsing a delivery-status part (it costs one recogniser pass).
 pub fn complete(message: &Message<'_>, recipients: &mut [Recipient]) {
-    let weak = |r: &Recipient| r.diagnostic.as_deref().is_none_or(str::is_empty) || r.reason == Some(Reason::Undefined);
-    if !recipients.iter().any(weak) {
-        return;
-    }
     let Some(bounce) = recognise(message) else { return };
-    for r in recipients.iter_mut().filter(|r| weak(r)) {
+    for r in recipients.iter_mut() {
         let Some(text) = bounce.recipients.iter().find(|t| t.address.eq_ignore_ascii_case(&r.address)) else {
             continue;
         };
         let Some(diag) = text.diagnostic.as_deref() else { continue };
-        let combined = match r.diagnostic.as_deref() {
-            Some(d) if !d.is_empty() => format!("{d} {diag}"),
-            _ => diag.to_string(),
-        };
-        let (why, _) = reason::judge(r.status.as_deref(), Some(&combined));
-        if why != Reason::Undefined {
-            r.reason = Some(why);
+        let own = r.diagnostic.as_deref().filter(|d| !d.is_empty());
+        if own.is_none() || r.reason == Some(Reason::Undefined) {
+            // " ; " keeps phrases from running together across the two texts.
+            let combined = own.map_or_else(|| diag.to_string(), |d| format!("{d} ; {diag}"));
+            let (why, _) = reason::judge(r.status.as_deref(), Some(&combined));
+            if why != Reason::Undefined {
+                r.reason = Some(why);
+            }
+        } else if r.reason == Some(Reason::UserUnknown)
+            && !r.status.as_deref().is_some_and(|s| s.get(1..4) == Some(".1."))
+            && reason::at_data(&diag.to_ascii_lowercase())
+        {
+            // An explicit x.1.x status still means the address itself is bad.
+            r.reason = Some(Reason::Filtered);
         }
-        if r.diagnostic.as_deref().is_none_or(str::is_empty) {
+        if own.is_none() {
             r.diagnostic = Some(diag.to_string());
         }
         if r.remote_mta.is_none() {

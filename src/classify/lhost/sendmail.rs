@@ -81,7 +81,10 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         .iter()
         .map(|(a, reason)| {
             let mut diag = reason.clone();
-            diag.push_str(&if single { transcript.to_string() } else { about(transcript, a) });
+            // The transcript lines about this address; a lone recipient whose address the
+            // transcript never names (a refused MAIL FROM) takes the whole dialogue.
+            let lines = about(transcript, a);
+            diag.push_str(if single && lines.is_empty() { transcript } else { &lines });
             diag.push_str(info);
             recipient(a, &diag, action)
         })
@@ -107,6 +110,10 @@ fn about(transcript: &str, addr: &str) -> String {
         // Walk back over the reply lines that belong to this command.
         let mut start = i;
         while start > 0 && lines.get(start - 1).is_some_and(|l| l.trim_start().starts_with("<<<")) {
+            start -= 1;
+        }
+        // …and the command they answer (`>>> DATA` decides userunknown vs filtered).
+        if start > 0 && lines.get(start - 1).is_some_and(|l| l.trim_start().starts_with(">>>")) {
             start -= 1;
         }
         for l in lines.get(start..=i).unwrap_or_default() {
