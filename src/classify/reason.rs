@@ -59,7 +59,20 @@ pub enum Reason {
 const PHRASES: &[(Reason, &[&str])] = &[
     // Named block lists and content-security wording first: "spamhaus" must not read as spam.
     (Reason::SpamDetected, &["blacklisted url"]),
-    (Reason::Blocked, &["spamhaus", "spamcop", "blacklisted", "dnsbl", "invalid ip for sending", "barracudacentral"]),
+    (Reason::HostUnknown, &["domain may not exist"]),
+    (
+        Reason::Blocked,
+        &[
+            "use the smtp server of your isp",
+            "open relay",
+            "spamhaus",
+            "spamcop",
+            "blacklisted",
+            "dnsbl",
+            "invalid ip for sending",
+            "barracudacentral",
+        ],
+    ),
     (Reason::PolicyViolation, &["content presents a potential", "violates our policy", "policy violation"]),
     (
         Reason::Greylisted,
@@ -177,6 +190,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NoRelaying,
         &[
+            "insecure mail relay",
             "relay access denied",
             "relaying denied",
             "relay denied",
@@ -215,6 +229,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::AuthFailure,
         &[
+            "authentication checks failed",
             "spf settings",
             "spf check",
             "spf fail",
@@ -261,6 +276,9 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NotAccept,
         &[
+            "no mx",
+            "mx record",
+            "type=mx",
             "does not accept mail",
             "not accept mail",
             "doesn't accept mail",
@@ -286,15 +304,12 @@ const PHRASES: &[(Reason, &[&str])] = &[
             "name or service not known",
             "unrouteable mail domain",
             "unrouteable address",
-            "domain may not exist",
             "domain is not reachable",
             "unroutable",
             "name server",
             "nxdomain",
             "hostname lookup failed",
             "all relevant mx records point to non-existent hosts",
-            "no mx",
-            "mx record",
             "dns error",
             "domain name not found",
             "host or domain name not found",
@@ -305,6 +320,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::UserUnknown,
         &[
+            "address couldn't be found",
+            "couldn't be found",
             "the recipient name is not recognized",
             "not listed in",
             "invalid final delivery userid",
@@ -387,6 +404,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Rejected,
         &[
+            "purported responsible address",
             "sender rejected",
             "sender address rejected",
             "sender denied",
@@ -407,6 +425,8 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::BadReputation,
         &[
+            "user complaints",
+            "[tss04]",
             "bad reputation",
             "poor reputation",
             "low reputation",
@@ -530,6 +550,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::NetworkError,
         &[
+            "host name lookup failure",
             "connection refused",
             "network is unreachable",
             "host is unreachable",
@@ -634,7 +655,11 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     let diag = text.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
     let diag = diag.as_str();
     // A DSN's Status field is authoritative; a status stated in the text is the next best.
-    let status = status.and_then(status_in).or_else(|| status_in(diag));
+    // An unspecific x.0.0 gives way to a specific code quoted in the text ("550 5.7.26 …").
+    let status = match (status.and_then(status_in), status_in(diag)) {
+        (Some(s), Some(t)) if s.ends_with(".0.0") && !t.ends_with(".0.0") => Some(t),
+        (s, t) => s.or(t),
+    };
     let reply = reply_code_in(diag);
     let permanent = match status.as_deref().and_then(|s| s.chars().next()) {
         Some('5') => Some(true),
@@ -662,15 +687,20 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
         (None, Some(s)) => s,
         (None, None) => reply.and_then(from_reply).unwrap_or(Reason::Undefined),
     };
+    let reason = match reason {
+        // A temporary DNS failure is the network's, not a verdict on the host (Sisimai).
+        Reason::HostUnknown if permanent == Some(false) => Reason::NetworkError,
+        r => r,
+    };
     let permanent = if reason == Reason::Greylisted { Some(false) } else { permanent };
     (reason, permanent)
 }
 
 /// Status codes whose meaning the diagnostic never overrides: mailbox full (x.2.2), message
 /// too big for the mailbox (x.2.3), sender rejected (x.1.7, x.1.8), moved (x.1.6), DMARC/PTR
-/// (x.7.25, x.7.26), Microsoft's expiry (x.4.316).
+/// (x.7.25, x.7.26), delivery time expired (x.4.7, Microsoft's x.4.316).
 fn strong(status: &str) -> bool {
-    matches!(status.get(2..), Some("2.2" | "2.3" | "1.6" | "1.7" | "1.8" | "7.25" | "7.26" | "4.316"))
+    matches!(status.get(2..), Some("2.2" | "2.3" | "1.6" | "1.7" | "1.8" | "4.7" | "7.25" | "7.26" | "4.316"))
 }
 
 /// Whether the diagnostic says the reply came to `MAIL FROM` (Exim's "after MAIL FROM:",
