@@ -698,9 +698,9 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
 
 /// Status codes whose meaning the diagnostic never overrides: mailbox full (x.2.2), message
 /// too big for the mailbox (x.2.3), sender rejected (x.1.7, x.1.8), moved (x.1.6), DMARC/PTR
-/// (x.7.25, x.7.26), delivery time expired (x.4.7, Microsoft's x.4.316).
+/// (x.7.25, x.7.26), Microsoft's expiry (x.4.316).
 fn strong(status: &str) -> bool {
-    matches!(status.get(2..), Some("2.2" | "2.3" | "1.6" | "1.7" | "1.8" | "4.7" | "7.25" | "7.26" | "4.316"))
+    matches!(status.get(2..), Some("2.2" | "2.3" | "1.6" | "1.7" | "1.8" | "7.25" | "7.26" | "4.316"))
 }
 
 /// Whether the diagnostic says the reply came to `MAIL FROM` (Exim's "after MAIL FROM:",

@@ -59,6 +59,9 @@ fn blocks(section: &str) -> Vec<(String, String)> {
             out.push((addr, format!("{rest}\n")));
         } else if let Some(addr) = address_line(trimmed) {
             out.push((addr, String::new()));
+        } else if indent == 2 && (lower.starts_with("pipe to |") || lower.starts_with("save to ")) {
+            // A local delivery failed: the line itself says what (mailer error).
+            out.push((trimmed.to_string(), format!("{trimmed}\n")));
         } else if indent == 2 && trimmed.split_whitespace().count() <= 4 && !trimmed.ends_with('.') {
             out.push((trimmed.to_string(), String::new()));
         } else if let (0, Some(addr)) = (indent, address_line(first_word)) {
@@ -76,7 +79,7 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let fingerprint = input.subject.starts_with("mail delivery failed")
         || input.subject.starts_with("warning: message")
         || input.subject.contains("mail failure")
-        || input.has(&["this message was created automatically by mail delivery software"]);
+        || input.has(&["this message was created automatically by mail delivery software", "address(es) failed:"]);
     if !fingerprint || !input.has(&["address(es) failed", "has not yet been delivered", "could not be delivered"]) {
         return None;
     }

@@ -170,17 +170,18 @@ fn unmarked_original(report: &str) -> Option<usize> {
 }
 
 /// The diagnostic around line `i`: that line and the following ones up to the next line naming
-/// another address, or a blank line once two lines of text are in (so "error delivering to
-/// <a>" followed by a paragraph with the reason keeps the reason), at most eight lines.
+/// another address, or a blank line once two lines of text with a failure signal are in (so
+/// "error delivering to <a>" followed by a paragraph with the reason keeps the reason), at
+/// most twelve lines.
 fn context(lines: &[&str], i: usize) -> String {
     let mut out = String::new();
     let mut text_lines = 0;
-    for (n, line) in lines.iter().enumerate().skip(i).take(8) {
+    for (n, line) in lines.iter().enumerate().skip(i).take(12) {
         if n > i && addresses_in(line).iter().any(|a| !lines.get(i).is_some_and(|l| l.contains(a.as_str()))) {
             break;
         }
         if line.trim().is_empty() {
-            if text_lines >= 2 {
+            if text_lines >= 2 && signal(&out) {
                 break;
             }
             continue;

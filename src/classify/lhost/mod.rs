@@ -77,10 +77,16 @@ pub fn recognise(message: &Message<'_>) -> Option<Bounce> {
 /// parsing a delivery-status part (it costs one recogniser pass).
 pub fn complete(message: &Message<'_>, recipients: &mut [Recipient]) {
     let Some(bounce) = recognise(message) else { return };
+    let single = recipients.len() == 1;
     for r in recipients.iter_mut() {
-        let Some(text) = bounce.recipients.iter().find(|t| t.address.eq_ignore_ascii_case(&r.address)) else {
-            continue;
-        };
+        // Same address; or, one recipient on each side (a pipe or file the DSN names by its
+        // command line, the text by the address it was generated from).
+        let text = bounce
+            .recipients
+            .iter()
+            .find(|t| t.address.eq_ignore_ascii_case(&r.address))
+            .or_else(|| (single && bounce.recipients.len() == 1).then(|| bounce.recipients.first()).flatten());
+        let Some(text) = text else { continue };
         let Some(diag) = text.diagnostic.as_deref() else { continue };
         let own = r.diagnostic.as_deref().filter(|d| !d.is_empty());
         if own.is_none() || r.reason == Some(Reason::Undefined) {
