@@ -527,6 +527,7 @@ const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::Expired,
         &[
+            "was aborted after",
             "retry timeout exceeded",
             "retry time not reached",
             "delivery time expired",

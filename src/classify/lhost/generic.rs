@@ -20,7 +20,6 @@ pub const ORIGINAL: &[&str] = &[
     "-----original message-----",
     "------ original message ------",
     "--- original message ---",
-    "the original message was received at",
     "original message text follows",
     "----- the header of the original message is following. -----",
     "header of the original message",
@@ -112,7 +111,7 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
             {
                 continue;
             }
-            found.push((addr, context(&lines, i)));
+            found.push((addr, context(input, &lines, i)));
         }
     }
     if !input.failed.is_empty() {
@@ -126,15 +125,14 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let with_signal: Vec<_> = found.iter().filter(|(_, d)| signal(d)).cloned().collect();
     let found = if with_signal.is_empty() {
         // The diagnostic stands apart from the addresses (or the MTA's words carry no code):
-        // a short list of addresses in a daemon's bounce are its failed recipients.
+        // a short list of addresses in a daemon's bounce are its failed recipients, and the
+        // first paragraph with a failure signal is their diagnostic.
         if found.is_empty() || input.failed.is_empty() && found.len() > 5 {
             return None;
         }
         match report.split("\n\n").find(|p| signal(p)) {
-            Some(para) if found.iter().all(|(a, d)| d.trim() == a || d.trim().len() < a.len() + 4) => {
-                found.into_iter().map(|(a, _)| (a, para.to_string())).collect()
-            }
-            _ => found,
+            Some(para) => found.into_iter().map(|(a, _)| (a, para.to_string())).collect(),
+            None => found,
         }
     } else {
         with_signal
@@ -170,14 +168,15 @@ fn unmarked_original(report: &str) -> Option<usize> {
 }
 
 /// The diagnostic around line `i`: that line and the following ones up to the next line naming
-/// another address, or a blank line once two lines of text with a failure signal are in (so
+/// another address (not the bounce's own parties), or a blank line once two lines of text with a failure signal are in (so
 /// "error delivering to <a>" followed by a paragraph with the reason keeps the reason), at
 /// most twelve lines.
-fn context(lines: &[&str], i: usize) -> String {
+fn context(input: &Input, lines: &[&str], i: usize) -> String {
     let mut out = String::new();
     let mut text_lines = 0;
     for (n, line) in lines.iter().enumerate().skip(i).take(12) {
-        if n > i && addresses_in(line).iter().any(|a| !lines.get(i).is_some_and(|l| l.contains(a.as_str()))) {
+        let other = |a: &String| !input.is_party(a) && !lines.get(i).is_some_and(|l| l.contains(a.as_str()));
+        if n > i && addresses_in(line).iter().any(other) {
             break;
         }
         if line.trim().is_empty() {
