@@ -184,5 +184,8 @@ fn corpus_recall_reasons_and_ham() {
     println!("reasons, DSN records: {dsn_agree}/{dsn_total} = {:.1}%", pct(dsn_agree, dsn_total));
     println!("reasons, all labelled recipients: {agree}/{total} = {:.1}%", pct(agree, total));
     assert!(ham_hits.is_empty(), "recognised ham as a bounce: {ham_hits:?}");
-    assert!(pct(plain_found, plain) >= 0.0);
+    // Bars: the recognisers find nearly every bounce that has no RFC 3464 part, and the reason
+    // judge agrees with Sisimai's labels on at least 85% of labelled recipients.
+    assert!(pct(plain_found, plain) >= 95.0, "recall below 95%");
+    assert!(pct(agree, total) >= 85.0, "reason agreement below 85%");
 }

@@ -667,6 +667,9 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
         Some('4') => Some(false),
         _ => reply.map(|r| r >= 500),
     };
+    if let Some(r) = orange(diag) {
+        return (r, permanent);
+    }
     let by_text = PHRASES.iter().find(|(_, phrases)| phrases.iter().any(|p| diag.contains(p))).map(|(r, _)| *r);
     let by_status = status.as_deref().and_then(from_status);
     let reason = match (by_text, by_status) {
@@ -708,6 +711,34 @@ fn strong(status: &str) -> bool {
 /// Sendmail's ">>> MAIL From:").
 fn at_mail_from(diag: &str) -> bool {
     diag.contains("after mail from") || diag.contains(">>> mail from")
+}
+
+/// Orange / Wanadoo / La Poste (France Télécom) replies end in a code like `LPN007_426` or
+/// `OFR_506`; its last three digits name the cause (Sisimai `Rhost::FrancePTT`). The prose
+/// around them ("Service refuse") is the same for very different causes, so the code decides.
+fn orange(diag: &str) -> Option<Reason> {
+    for tag in ["lpn", "ofr"] {
+        let mut from = 0;
+        while let Some(i) = diag.get(from..).and_then(|d| d.find(tag)) {
+            let at = from + i + tag.len();
+            from = at;
+            let rest = diag.get(at..)?;
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let Some(code) = rest.get(digits..).and_then(|r| r.strip_prefix('_')).and_then(|r| r.get(..3)) else {
+                continue;
+            };
+            let Ok(n) = code.parse::<u16>() else { continue };
+            return Some(match n {
+                100..=199 | 510 => Reason::Blocked,
+                420..=429 => Reason::Suspend,
+                505 => Reason::SystemError,
+                506 => Reason::SpamDetected,
+                600..=699 => Reason::PolicyViolation,
+                _ => continue,
+            });
+        }
+    }
+    None
 }
 
 /// Whether the diagnostic says the reply came to `RCPT TO` (Exim, qmail, Yahoo, dma wording).

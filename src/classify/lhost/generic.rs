@@ -126,12 +126,12 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let found = if with_signal.is_empty() {
         // The diagnostic stands apart from the addresses (or the MTA's words carry no code):
         // a short list of addresses in a daemon's bounce are its failed recipients, and the
-        // first paragraph with a failure signal is their diagnostic.
+        // first paragraph with a failure signal is added to their diagnostic.
         if found.is_empty() || input.failed.is_empty() && found.len() > 5 {
             return None;
         }
         match report.split("\n\n").find(|p| signal(p)) {
-            Some(para) => found.into_iter().map(|(a, _)| (a, para.to_string())).collect(),
+            Some(para) => found.into_iter().map(|(a, own)| (a, format!("{own}\n{para}"))).collect(),
             None => found,
         }
     } else {
