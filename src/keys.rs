@@ -39,6 +39,11 @@ pub const ADVISED_PASSPHRASE_CHARS: usize = 16;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyringError {
+    /// No keyring was named and there is no default location.
+    #[error(
+        "no keyring location: neither $XDG_DATA_HOME nor $HOME is set — give --keyring FILE or set `keyring` in the config"
+    )]
+    NoLocation,
     /// There is no keyring file.
     #[error("no keyring at {} — run `backscatter keys init` to create one (or give --keyring FILE)", path.display())]
     Missing {
@@ -536,7 +541,7 @@ pub fn random_secret() -> Result<String, KeyringError> {
     Ok(base64url(&bytes))
 }
 
-/// Unpadded base64url (RFC 4648 §5).
+/// Unpadded base64url (RFC 4648 §5): safe in file names, URLs, TOML and Exim config.
 fn base64url(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
@@ -545,8 +550,7 @@ fn base64url(bytes: &[u8]) -> String {
         let n = b[0] << 16 | b[1] << 8 | b[2];
         // 2, 3 or 4 output characters for 1, 2 or 3 input bytes.
         for i in 0..=chunk.len() {
-            let index = (n >> (18 - 6 * i)) & 0x3f;
-            out.push(char::from(ALPHABET[index as usize]));
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 0x3f) as usize]));
         }
     }
     out
@@ -577,6 +581,8 @@ pub fn read_passphrase(path: &Path) -> Result<Passphrase, KeyringError> {
     }
     Ok(Passphrase { secret: first.to_string(), weak: chars < ADVISED_PASSPHRASE_CHARS })
 }
+
+mod exim;
 
 #[cfg(test)]
 mod tests;

@@ -51,7 +51,8 @@ impl KeyId {
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
+        // Delegated so that width and alignment flags (`{:<3}`) apply.
+        fmt::Display::fmt(&self.0, f)
     }
 }
 
