@@ -13,9 +13,9 @@
 //! passed in by the caller: nothing here reads the clock. The file is only ever replaced whole
 //! (temp file + fsync + rename), so a crash leaves the old or the new keyring, never half of one.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::fs::{self, DirBuilder, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Write as _};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -284,8 +284,8 @@ impl Keyring {
     /// A keyring for `path` holding one key, id 0, created `today`: what `keys init` writes.
     /// The secret must come from [`random_secret`] or [`read_passphrase`].
     pub fn new(path: &Path, today: Day, secret: String) -> Keyring {
-        let id = KeyId::new(0).expect("0 is a key digit");
-        Keyring { path: path.to_path_buf(), keys: vec![StoredKey { id, created: today, retired: None, secret }] }
+        let key = StoredKey { id: KeyId::ZERO, created: today, retired: None, secret };
+        Keyring { path: path.to_path_buf(), keys: vec![key] }
     }
 
     /// Reads and validates the keyring at `path`, refusing a file that group or others can read
@@ -404,8 +404,7 @@ impl Keyring {
     /// signing key as of `today` (it keeps verifying for 7 days). Refuses if that id is still
     /// held by a key; `keys prune` frees it. Returns the new key's id.
     pub fn rotate(&mut self, today: Day, secret: String) -> Result<KeyId, KeyringError> {
-        let next = newest(self.keys.iter()).map_or(0, |k| (k.id.get() + 1) % 10);
-        let id = KeyId::new(next).expect("a digit mod 10 is a key digit");
+        let id = newest(self.keys.iter()).map_or(KeyId::ZERO, |k| k.id.next());
         if let Some(holder) = self.keys.iter().find(|k| k.id == id) {
             let prunable_from = holder.verifies_until().map(|until| Day(until.0.saturating_add(1)));
             return Err(KeyringError::IdInUse { path: self.path.clone(), id, prunable_from });
@@ -436,11 +435,11 @@ impl Keyring {
         for key in &self.keys {
             // toml's own string encoding, so any secret round-trips.
             let secret = toml::Value::String(key.secret.clone());
-            out.push_str(&format!("\n[[key]]\nid = {}\ncreated = \"{}\"\n", key.id, key.created));
+            let _ = write!(out, "\n[[key]]\nid = {}\ncreated = \"{}\"\n", key.id, key.created);
             if let Some(retired) = key.retired {
-                out.push_str(&format!("retired = \"{retired}\"\n"));
+                let _ = writeln!(out, "retired = \"{retired}\"");
             }
-            out.push_str(&format!("secret = {secret}\n"));
+            let _ = writeln!(out, "secret = {secret}");
         }
         out
     }
@@ -499,7 +498,7 @@ enum Install {
 /// old or the new file, and the new name is durable.
 fn write_file(path: &Path, contents: &str, install: Install) -> Result<(), KeyringError> {
     let dir = parent_dir(path);
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "keyring".into());
+    let name = path.file_name().map_or_else(|| "keyring".into(), |n| n.to_string_lossy().into_owned());
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let write_err = |source| KeyringError::Write { path: path.to_path_buf(), source };
     let open = || OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use backscatter::day::Day;
-use backscatter::keys::{self, Keyring};
+use backscatter::keys::{self, Keyring, StoredKey};
 use backscatter::sign::batv;
 
 use super::Globals;
@@ -75,12 +75,12 @@ fn init(path: &Path, passphrase_file: Option<&Path>, today: Day) -> anyhow::Resu
 
 fn rotate(path: &Path, today: Day) -> anyhow::Result<ExitCode> {
     let mut ring = Keyring::load(path)?;
-    let old = ring.signing_key().map(|k| k.id());
+    let old = ring.signing_key().map(StoredKey::id);
     let new = ring.rotate(today, keys::random_secret()?)?;
     ring.save()?;
     println!("key {new} created {today}: it signs from now on");
     if let Some(old) = old {
-        let until = ring.keys().iter().find(|k| k.id() == old).and_then(|k| k.verifies_until());
+        let until = ring.keys().iter().find(|k| k.id() == old).and_then(StoredKey::verifies_until);
         let until = until.map_or_else(String::new, |d| format!(" until {d}"));
         println!("key {old} retired {today}: it still verifies{until}");
     }

@@ -21,7 +21,7 @@ pub struct Globals {
 /// The keyring file: `--keyring FILE` > `configured` (the config's `keyring`, when there is a
 /// config) > `$XDG_DATA_HOME/backscatter/keyring.toml` > `$HOME/.local/share/backscatter/keyring.toml`.
 pub fn keyring_path(globals: &Globals, configured: Option<&Path>) -> Result<PathBuf, KeyringError> {
-    if let Some(path) = globals.keyring.as_ref().map(PathBuf::as_path).or(configured) {
+    if let Some(path) = globals.keyring.as_deref().or(configured) {
         return Ok(path.to_path_buf());
     }
     default_keyring_path(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME")).ok_or(KeyringError::NoLocation)

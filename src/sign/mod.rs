@@ -28,6 +28,9 @@ pub const VALID_DAYS: i64 = 7;
 pub struct KeyId(u8);
 
 impl KeyId {
+    /// Key 0, the first key of a new keyring (and Exim's default key number).
+    pub const ZERO: KeyId = KeyId(0);
+
     /// The key number `n`, or `None` if it is not a single decimal digit.
     pub fn new(n: u8) -> Option<KeyId> {
         (n <= 9).then_some(KeyId(n))
@@ -36,6 +39,11 @@ impl KeyId {
     /// The key number of an ASCII digit, or `None` for any other byte.
     pub fn from_digit(b: u8) -> Option<KeyId> {
         b.is_ascii_digit().then(|| KeyId(b - b'0'))
+    }
+
+    /// The key number after this one, wrapping from 9 to 0: what `keys rotate` uses next.
+    pub fn next(self) -> KeyId {
+        KeyId((self.0 + 1) % 10)
     }
 
     /// The number, 0–9.
@@ -215,7 +223,7 @@ fn hex_lower(bytes: &[u8]) -> String {
 /// The bytes of an even-length hex string (either case), or `None` if it is not one.
 fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     let digits = hex.as_bytes();
-    if digits.is_empty() || digits.len() % 2 != 0 {
+    if digits.is_empty() || !digits.len().is_multiple_of(2) {
         return None;
     }
     let nibble = |b: u8| char::from(b).to_digit(16).and_then(|v| u8::try_from(v).ok());
@@ -257,6 +265,8 @@ mod tests {
         assert_eq!(KeyId::new(10), None);
         assert_eq!(KeyId::from_digit(b'a'), None);
         assert_eq!(KeyId::from_digit(b'0').map(KeyId::get), Some(0));
+        assert_eq!(KeyId::new(9).map(KeyId::next), Some(KeyId::ZERO));
+        assert_eq!(KeyId::ZERO.next().get(), 1);
     }
 
     #[test]
