@@ -21,6 +21,9 @@ pub const CONFIG: u8 = 78;
 /// The exit code for an error that ended the program: the code its library error type maps
 /// to, else 1.
 pub fn code_for(err: &anyhow::Error) -> ExitCode {
-    let _ = err;
+    // A bad or unreadable config anywhere in the chain (wrapped in `.context(…)` or not).
+    if err.chain().any(|cause| cause.is::<backscatter::config::ConfigError>()) {
+        return ExitCode::from(CONFIG);
+    }
     ExitCode::from(1)
 }

@@ -125,8 +125,7 @@ pub fn parse(text: &str, lines: &Lines) -> Result<Table, Vec<Problem>> {
     }
 }
 
-/// A TOML syntax error as a problem. toml's message is several lines (a source excerpt with a
-/// caret); its first line says what is wrong.
+/// A TOML syntax error as a problem, its message lines joined into one.
 fn syntax(err: &toml::de::Error, lines: &Lines) -> Problem {
     let line = err.span().map_or(1, |span| lines.of(&span));
     // toml hands a date-time to a visitor as a map with this magic key; our key type then
@@ -138,7 +137,8 @@ fn syntax(err: &toml::de::Error, lines: &Lines) -> Problem {
             fix: "put it in quotes or remove it".to_owned(),
         };
     }
-    let message = err.message().lines().next().unwrap_or("").trim();
+    let parts: Vec<&str> = err.message().lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let message = parts.join("; ");
     Problem {
         line,
         what: format!("TOML syntax error: {message}"),

@@ -98,8 +98,17 @@ const SPF: Schema =
 const METRICS: Schema =
     Schema { name: "[metrics]", prefix: "metrics.", keys: &[("listen", "listen = \"127.0.0.1:9911\"")] };
 
+const LISTEN_FIX: &str = "write an IP address and port, e.g. \"127.0.0.1:9911\" or \"[::1]:9911\" (no host names)";
+const DNS_FIX: &str = "write \"system\" or a server's IP address and port, e.g. \"127.0.0.1:53\"";
+
 /// Every section, to say where a key that is unknown in one section belongs.
 const SECTIONS: [&Schema; 7] = [&SIGN, &POLICY, &MAILDIR, &IMAP, &SPF, &METRICS, &ROOT];
+
+/// Each section's name and keys, for the test that the example documents them all.
+#[cfg(test)]
+pub(super) fn section_keys() -> impl Iterator<Item = (&'static str, Vec<&'static str>)> {
+    SECTIONS.into_iter().map(|schema| (schema.name, schema.keys.iter().map(|(key, _)| *key).collect()))
+}
 
 /// `policy.check` words (DESIGN §5; the same words `Kind` serializes to).
 pub(super) const KINDS: [(&str, Kind); 12] = [
@@ -179,7 +188,7 @@ impl Checker<'_> {
         }
         if let Some(metrics) = self.section(s, "metrics", &METRICS) {
             self.unknown_keys(&metrics);
-            config.metrics = Metrics { listen: self.parsed(&metrics, "listen", "an IP:PORT address") };
+            config.metrics = Metrics { listen: self.parsed(&metrics, "listen", "an IP:PORT address", LISTEN_FIX) };
         }
         config
     }
@@ -383,7 +392,7 @@ impl Checker<'_> {
         let d = Spf::default();
         Spf {
             enabled: self.boolean(s, "enabled").unwrap_or(d.enabled),
-            dns: self.parsed::<Dns>(s, "dns", "\"system\" or an IP:PORT address").unwrap_or(d.dns),
+            dns: self.parsed::<Dns>(s, "dns", "\"system\" or an IP:PORT address", DNS_FIX).unwrap_or(d.dns),
         }
     }
 }
@@ -520,18 +529,19 @@ impl Checker<'_> {
                 None => format!("use one of {}", names.join(", ")),
             },
         };
-        self.problem(&span, format!("{}{key} = {value:?} is not a {noun}", s.schema.prefix), fix);
+        // A scalar reads `policy.mode = "x"`, an element of a list `policy.check: "x"`.
+        let is = if s.get(key).is_some_and(|node| matches!(node.get_ref(), Node::Array(_))) { ":" } else { " =" };
+        self.problem(&span, format!("{}{key}{is} {value:?} is not a {noun}", s.schema.prefix), fix);
         None
     }
 
-    /// A string parsed with `FromStr`; `form` says what it should look like.
-    fn parsed<T: std::str::FromStr>(&mut self, s: &Section, key: &str, form: &str) -> Option<T> {
+    /// A string parsed with `FromStr`; `form` says what it should be, `fix` how to write it.
+    fn parsed<T: std::str::FromStr>(&mut self, s: &Section, key: &str, form: &str, fix: &str) -> Option<T> {
         let (value, span) = self.string(s, key)?;
         if let Ok(parsed) = value.parse() {
             return Some(parsed);
         }
-        let what = format!("{}{key} = {value:?} is not {form}", s.schema.prefix);
-        self.problem(&span, what, format!("write it like {}", example(s.schema, key)));
+        self.problem(&span, format!("{}{key} = {value:?} is not {form}", s.schema.prefix), fix);
         None
     }
 
@@ -650,13 +660,15 @@ fn suggest_key(schema: &Schema, name: &str) -> String {
     format!("remove it; the keys of {} are {}", schema.name, keys.join(", "))
 }
 
-/// The candidate closest to `word`, if it is a plausible typo: at most 2 edits, and fewer
-/// than the word's length (so `a` does not suggest `tls`).
+/// The candidate closest to `word`, if it is a plausible typo: at most 2 edits (a third of
+/// the word for long words), and fewer than the word's length (so `a` does not suggest `tls`).
 fn nearest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
     let word = word.to_ascii_lowercase();
+    let length = word.chars().count();
+    let limit = (length / 3).max(2);
     candidates
         .map(|candidate| (edit_distance(&word, candidate), candidate))
-        .filter(|&(distance, _)| distance <= 2 && distance < word.chars().count())
+        .filter(|&(distance, _)| distance <= limit && distance < length)
         .min_by_key(|&(distance, _)| distance)
         .map(|(_, candidate)| candidate)
 }
