@@ -27,3 +27,26 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     }
     ExitCode::from(1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // `ExitCode` has no `PartialEq`; its `Debug` shows the status.
+    fn same(a: ExitCode, b: ExitCode) -> bool {
+        format!("{a:?}") == format!("{b:?}")
+    }
+
+    #[test]
+    fn config_errors_exit_78_even_under_context() {
+        let missing = || backscatter::config::ConfigError::Read {
+            path: "/etc/backscatter/config.toml".into(),
+            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+        };
+        assert!(same(code_for(&anyhow::Error::new(missing())), ExitCode::from(CONFIG)));
+        let wrapped = anyhow::Error::new(missing()).context("loading the config");
+        assert!(same(code_for(&wrapped), ExitCode::from(CONFIG)));
+        assert!(same(code_for(&anyhow::anyhow!("something else")), ExitCode::from(1)));
+        assert!(!same(ExitCode::from(CONFIG), ExitCode::from(1)), "Debug tells codes apart");
+    }
+}

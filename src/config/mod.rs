@@ -6,7 +6,9 @@
 
 mod net;
 mod raw;
+mod schema;
 mod validate;
+mod values;
 
 #[cfg(test)]
 mod tests;

@@ -72,7 +72,7 @@ fn the_example_parses_and_validates() {
 #[test]
 fn the_example_documents_every_key() {
     // Each key of each section is written (or shown commented out) in the example.
-    for (section, keys) in validate::section_keys() {
+    for (section, keys) in schema::section_keys() {
         for key in keys {
             let written = EXAMPLE.lines().any(|line| {
                 let line = line.trim_start_matches(['#', ' ']);
@@ -88,7 +88,7 @@ fn the_example_documents_every_key() {
 
 #[test]
 fn kind_names_are_the_classifier_words() {
-    for (name, kind) in validate::KINDS {
+    for (name, kind) in schema::KINDS {
         assert_eq!(serde_json::to_string(&kind).ok(), Some(format!("\"{name}\"")));
     }
 }
@@ -293,7 +293,21 @@ fn imap_names_are_unique() {
     // The second account's name defaults to the host, which the first already uses.
     assert_eq!(
         problem(&format!("[[imap]]\n{account}[[imap]]\n{account}")),
-        "5: imap.name \"h\" is used by an earlier [[imap]] — give each [[imap]] its own name = \"…\" (it names the account's state)"
+        "5: [[imap]] has no name, and its host \"h\" names an earlier [[imap]] — give each [[imap]] its own name = \"…\""
+    );
+    // An account with problems of its own still claims its name.
+    let broken = "[[imap]]\nname = \"a\"\nhost = \"h\"\n";
+    assert_eq!(
+        problems(&format!("{broken}[[imap]]\nname = \"a\"\n{account}")),
+        [
+            "1: [[imap]] has no username — add `username = \"me@example.com\"`",
+            "1: [[imap]] has no password or token source — add one of password, password_file, password_env, password_command, oauth2_token_command",
+            "5: imap.name = \"a\" is the name of an earlier [[imap]] — give each [[imap]] its own name = \"…\"",
+        ]
+    );
+    assert_eq!(
+        ok(&format!("[[imap]]\nname = \"v6\"\nhost = \"::1\"\nusername = \"u\"\npassword = \"p\"\n")).imap.len(),
+        1
     );
     assert!(ok(&format!("[[imap]]\n{account}[[imap]]\nname = \"two\"\n{account}")).imap.len() == 2);
 }
