@@ -405,3 +405,35 @@ fn data_dir_follows_xdg() {
     assert_eq!(data_dir(env(&[("HOME", HOME)])), Some(PathBuf::from("/home/ann/.local/share/backscatter")));
     assert_eq!(data_dir(env(&[])), None);
 }
+
+#[test]
+fn mangled_files_never_panic() {
+    // Deterministic mutations of the example (xorshift): whatever the bytes, `parse` returns a
+    // config or problems, and every problem has a line inside the file (or the empty line after
+    // its final newline, where an unterminated value ends).
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        usize::try_from(state % 1_000_003).unwrap_or(0)
+    };
+    let alphabet = "[]{}=\"'#\n .,~/:0123456789-_aZé\\".as_bytes();
+    for _ in 0..3000 {
+        let mut text = EXAMPLE.as_bytes().to_vec();
+        for _ in 0..next() % 6 + 1 {
+            let at = next() % (text.len() + 1);
+            let byte = alphabet.get(next() % alphabet.len()).copied().unwrap_or(b'x');
+            match next() % 3 {
+                0 if at < text.len() => drop(text.remove(at)),
+                1 => text.insert(at, byte),
+                _ => text.get_mut(at).into_iter().for_each(|b| *b = byte),
+            }
+        }
+        let Ok(text) = String::from_utf8(text) else { continue };
+        if let Err(ConfigError::Invalid { problems, .. }) = parse(&text, Path::new("t"), Some(Path::new(HOME))) {
+            let lines = text.lines().count() + 1;
+            assert!(problems.iter().all(|p| (1..=lines).contains(&p.line)), "{problems:?} in\n{text}");
+        }
+    }
+}
