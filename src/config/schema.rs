@@ -161,24 +161,40 @@ pub(super) fn nearest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>)
         .map(|(_, candidate)| candidate)
 }
 
-/// Levenshtein distance in chars.
+/// Levenshtein distance in chars, one row at a time.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
+    let mut previous: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row.first().copied().unwrap_or(0);
-        if let Some(first) = row.first_mut() {
-            *first = i + 1;
+        let mut current = vec![i + 1];
+        for (window, cb) in previous.windows(2).zip(&b) {
+            let &[diagonal, up] = window else { continue };
+            let left = current.last().copied().unwrap_or(0);
+            current.push((diagonal + usize::from(ca != *cb)).min(up + 1).min(left + 1));
         }
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = diagonal + usize::from(ca != *cb);
-            let delete = row.get(j + 1).copied().unwrap_or(usize::MAX).saturating_add(1);
-            let insert = row.get(j).copied().unwrap_or(usize::MAX).saturating_add(1);
-            diagonal = row.get(j + 1).copied().unwrap_or(0);
-            if let Some(cell) = row.get_mut(j + 1) {
-                *cell = substitute.min(delete).min(insert);
-            }
-        }
+        previous = current;
     }
-    row.last().copied().unwrap_or(0)
+    previous.last().copied().unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edit_distances() {
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "abc"), 3);
+        assert_eq!(edit_distance("polcy", "policy"), 1);
+        assert_eq!(edit_distance("é", "e"), 1);
+    }
+
+    #[test]
+    fn near_misses_only() {
+        let keys = || ROOT.keys.iter().map(|(key, _)| *key);
+        assert_eq!(nearest("Keyrng", keys()), Some("keyring"));
+        assert_eq!(nearest("statedir", keys()), Some("state_dir"));
+        assert_eq!(nearest("xyz", keys()), None);
+        assert_eq!(nearest("a", TLS.iter().map(|(name, _)| *name)), None);
+    }
 }

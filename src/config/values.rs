@@ -14,10 +14,12 @@ use super::{Cidr, Problem};
 
 /// Typed getters: each reports a wrong type (or a bad value) and returns `None` for it.
 impl Checker<'_> {
+    /// Records a problem on the line where `span` starts.
     pub(super) fn problem(&mut self, span: &Range<usize>, what: String, fix: impl Into<String>) {
         self.problem_at(self.lines.of(span), what, fix);
     }
 
+    /// Records a problem on `line`.
     pub(super) fn problem_at(&mut self, line: usize, what: String, fix: impl Into<String>) {
         self.problems.push(Problem { line, what, fix: fix.into() });
     }
@@ -28,6 +30,7 @@ impl Checker<'_> {
         self.problem_at(line, format!("{}{key} is empty", s.schema.prefix), fix);
     }
 
+    /// Reports every key the section's schema does not have, with a suggestion.
     pub(super) fn unknown_keys(&mut self, s: &Section) {
         for (key, _) in s.table {
             let name = key.get_ref();
@@ -50,11 +53,13 @@ impl Checker<'_> {
         None
     }
 
+    /// Reports that `key` holds the wrong type of value.
     pub(super) fn wrong_type(&mut self, s: &Section, key: &str, node: &Spanned<Node>, expected: &str) {
         let what = format!("{}{key} is {}, not {expected}", s.schema.prefix, node.get_ref().describe());
         self.problem(&node.span(), what, format!("write it like {}", example(s.schema, key)));
     }
 
+    /// A string.
     pub(super) fn string<'t>(&mut self, s: &Section<'t>, key: &str) -> Option<(&'t str, Range<usize>)> {
         let node = s.get(key)?;
         match node.get_ref() {
@@ -66,6 +71,7 @@ impl Checker<'_> {
         }
     }
 
+    /// `true` or `false`.
     pub(super) fn boolean(&mut self, s: &Section, key: &str) -> Option<bool> {
         let node = s.get(key)?;
         match node.get_ref() {
@@ -77,6 +83,7 @@ impl Checker<'_> {
         }
     }
 
+    /// An integer, with its span for range problems.
     pub(super) fn integer(&mut self, s: &Section, key: &str) -> Option<(i64, Range<usize>)> {
         let node = s.get(key)?;
         match node.get_ref() {
@@ -202,11 +209,13 @@ impl Checker<'_> {
         None
     }
 
+    /// An array of domain names, lowercased.
     pub(super) fn domains(&mut self, s: &Section, key: &str) -> Vec<String> {
         let values = self.strings(s, key).unwrap_or_default();
         values.into_iter().filter_map(|value| self.domain(s, key, value)).collect()
     }
 
+    /// An array of IP addresses or networks.
     pub(super) fn cidrs(&mut self, s: &Section, key: &str) -> Vec<Cidr> {
         let mut cidrs = Vec::new();
         for (value, span) in self.strings(s, key).unwrap_or_default() {
@@ -255,7 +264,7 @@ impl Checker<'_> {
 }
 
 /// An ASCII domain name (RFC 1035 §2.3.1 labels, `_` allowed as DNS allows it in practice).
-pub(super) fn is_domain(s: &str) -> bool {
+fn is_domain(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|label| {
