@@ -305,10 +305,7 @@ fn imap_names_are_unique() {
             "5: imap.name = \"a\" is the name of an earlier [[imap]] — give each [[imap]] its own name = \"…\"",
         ]
     );
-    assert_eq!(
-        ok(&format!("[[imap]]\nname = \"v6\"\nhost = \"::1\"\nusername = \"u\"\npassword = \"p\"\n")).imap.len(),
-        1
-    );
+    assert_eq!(ok("[[imap]]\nname = \"v6\"\nhost = \"::1\"\nusername = \"u\"\npassword = \"p\"\n").imap.len(), 1);
     assert!(ok(&format!("[[imap]]\n{account}[[imap]]\nname = \"two\"\n{account}")).imap.len() == 2);
 }
 
