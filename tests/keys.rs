@@ -15,7 +15,11 @@ struct Run {
 /// Runs `backscatter ARGS…` with a clean environment for the keyring lookup.
 fn backscatter(env: &[(&str, &Path)], args: &[&str]) -> Run {
     let mut command = Command::new(env!("CARGO_BIN_EXE_backscatter"));
-    command.args(args).env_remove("XDG_DATA_HOME").env_remove("BACKSCATTER_CONFIG").env_remove("RUST_LOG");
+    // No config or keyring of the machine's may leak in: the tests set what they need.
+    for name in ["XDG_DATA_HOME", "XDG_CONFIG_HOME", "BACKSCATTER_CONFIG", "RUST_LOG"] {
+        command.env_remove(name);
+    }
+    command.args(args);
     for (name, value) in env {
         command.env(name, value);
     }
@@ -225,16 +229,41 @@ fn missing_keyring_says_how_to_make_one() {
 #[test]
 fn default_keyring_lives_under_xdg_data_home() {
     let dir = tempfile::tempdir().unwrap();
-    let run = backscatter(&[("XDG_DATA_HOME", dir.path()), ("HOME", Path::new("/nonexistent"))], &["keys", "init"]);
+    let env = [("XDG_DATA_HOME", dir.path()), ("XDG_CONFIG_HOME", dir.path()), ("HOME", Path::new("/nonexistent"))];
+    let run = backscatter(&env, &["keys", "init"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let keyring = dir.path().join("backscatter/keyring.toml");
-    assert!(keyring.exists());
+    assert!(dir.path().join("backscatter/keyring.toml").exists());
     assert_eq!(fs::metadata(dir.path().join("backscatter")).unwrap().permissions().mode() & 0o777, 0o700);
 
     let home = tempfile::tempdir().unwrap();
     let run = backscatter(&[("HOME", home.path())], &["keys", "init"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(home.path().join(".local/share/backscatter/keyring.toml").exists());
+}
+
+#[test]
+fn the_configs_keyring_is_used_and_the_flag_beats_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let from_config = dir.path().join("from-config.toml");
+    let config = dir.path().join("config.toml");
+    fs::write(&config, format!("keyring = \"{}\"\n", from_config.display())).unwrap();
+    let env = [("HOME", dir.path())];
+    let run = backscatter(&env, &["-c", config.to_str().unwrap(), "keys", "init"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(from_config.exists());
+
+    let flag = dir.path().join("flag.toml");
+    let run = backscatter(&env, &["-c", config.to_str().unwrap(), "keys", "init", "--keyring", flag.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(flag.exists());
+
+    // A broken config stops keyring commands that need it, with the config's exit code…
+    fs::write(&config, "keyring = 1.5\n").unwrap();
+    let run = backscatter(&env, &["-c", config.to_str().unwrap(), "keys", "list"]);
+    assert_eq!(run.code, 78, "{}", run.stderr);
+    // …but not when --keyring names the file.
+    let run = backscatter(&env, &["-c", config.to_str().unwrap(), "keys", "list", "--keyring", flag.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
 }
 
 #[test]

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use backscatter::config;
 use backscatter::day::Day;
 use backscatter::keys::{self, Keyring, StoredKey};
 use backscatter::sign::batv;
@@ -15,8 +16,13 @@ use crate::cli::KeysCommand;
 /// Runs one `keys` subcommand. Keyring errors reach `main` with their type intact (anyhow keeps
 /// it), so `exit::code_for` maps them to sysexits codes.
 pub fn run(globals: &Globals, command: KeysCommand) -> anyhow::Result<ExitCode> {
-    // The config's `keyring` setting goes in place of `None` once `config.rs` is wired in.
-    let path = super::keyring_path(globals, None)?;
+    // `--keyring` wins, so with it the config is not even read: a broken config cannot lock
+    // the keyring commands out.
+    let configured = match globals.keyring {
+        Some(_) => None,
+        None => config::load_or_default(globals.config.as_deref())?.1.keyring,
+    };
+    let path = super::keyring_path(globals, configured.as_deref())?;
     match command {
         KeysCommand::Init { passphrase_file, at } => init(&path, passphrase_file.as_deref(), today(at.at)),
         KeysCommand::Rotate { at } => rotate(&path, today(at.at)),
