@@ -5,8 +5,6 @@ use std::process::ExitCode;
 
 use backscatter::keys::KeyringError;
 
-/// EX_USAGE: the command line was wrong.
-pub const USAGE: u8 = 64;
 /// EX_DATAERR: the input data was wrong.
 pub const DATAERR: u8 = 65;
 /// EX_NOINPUT: an input file did not exist or was unreadable.
