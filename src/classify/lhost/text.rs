@@ -221,6 +221,8 @@ pub fn address_in(s: &str) -> Option<String> {
 /// `"Name" <addr>` — that address.
 pub fn address_line(line: &str) -> Option<String> {
     let t = line.trim().trim_end_matches([':', ',', ';']).trim();
+    // GMX quotes the address: `"a@b":`.
+    let t = t.strip_prefix('"').and_then(|u| u.strip_suffix('"')).unwrap_or(t);
     let addr = address_in(t)?;
     let bare = t.trim_start_matches('<').trim_end_matches('>');
     if bare.eq_ignore_ascii_case(&addr) {
