@@ -793,6 +793,30 @@ mod tests {
     }
 
     #[test]
+    fn smtp_stage_and_specific_codes() {
+        // x.2.1 with "user unknown": the mailbox refused it, unless the reply was to RCPT TO.
+        assert_eq!(judge(Some("5.2.1"), Some("smtp; 550 5.2.1 <a@b.c>... User Unknown")).0, Reason::Filtered);
+        let rcpt = "SMTP error from remote mail server after RCPT TO:<a@b.c>: 550 5.2.1 User Unknown";
+        assert_eq!(judge(None, Some(rcpt)).0, Reason::UserUnknown);
+        // Refused at MAIL FROM: the sender was rejected, whatever the words.
+        let mail_from = "SMTP error from remote mail server after MAIL FROM:<s@b.c>: 553 5.1.0 s does not exist";
+        assert_eq!(judge(None, Some(mail_from)).0, Reason::Rejected);
+        // An x.0.0 Status gives way to the specific code in the text.
+        assert_eq!(judge(Some("5.0.0"), Some("550 5.7.26 <a@b.c>: Recipient address rejected")).0, Reason::AuthFailure);
+        // Temporary DNS trouble is a network error, permanent is an unknown host.
+        assert_eq!(judge(Some("4.0.0"), Some("Host not found")), (Reason::NetworkError, Some(false)));
+        assert_eq!(judge(Some("5.0.0"), Some("Host not found")), (Reason::HostUnknown, Some(true)));
+    }
+
+    #[test]
+    fn orange_codes_decide() {
+        let d = "smtp; 550 5.5.0 Le compte du destinataire est bloque. LPN007_426";
+        assert_eq!(judge(Some("5.5.0"), Some(d)).0, Reason::Suspend);
+        let d = "smtp; 421 4.2.0 Service refuse. Service refused, please try later. OFR005_505 [505]";
+        assert_eq!(judge(Some("4.2.0"), Some(d)), (Reason::SystemError, Some(false)));
+    }
+
+    #[test]
     fn greylisting_is_temporary() {
         assert_eq!(judge(Some("5.7.1"), Some("550 Greylisted, come back later")), (Reason::Greylisted, Some(false)));
     }

@@ -38,3 +38,30 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     }
     Some(Bounce { mta: "domino", recipients, original_headers: input.original_after(RETURNED) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn domino_was_not_delivered_to() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/112.eml"), recognise).expect("Domino bounce");
+        assert_eq!(b.mta, "domino");
+        // The reason is Japanese prose (ISO-2022-JP); the address is what matters here.
+        assert_eq!(b.recipients.len(), 1);
+        assert_eq!(b.recipients[0].address, "kijitora@example.co.jp");
+    }
+
+    #[test]
+    fn lotus_reason_then_address() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/113.eml"), recognise).expect("Lotus bounce");
+        assert_eq!(summary(&b), [("kijitora@example.com".to_string(), Some(Reason::UserUnknown))]);
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
+}

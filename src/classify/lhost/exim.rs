@@ -98,3 +98,52 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         .collect();
     Some(Bounce { mta: "exim", recipients, original_headers: input.original_after(ORIGINAL) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn two_unknown_users_with_returned_headers() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).expect("exim bounce");
+        assert_eq!(b.mta, "exim");
+        assert_eq!(
+            summary(&b),
+            [
+                ("kijitora@example.jp".to_string(), Some(Reason::UserUnknown)),
+                ("sabatora@example.jp".to_string(), Some(Reason::UserUnknown)),
+            ]
+        );
+        let first = &b.recipients[0];
+        assert_eq!(first.status.as_deref(), Some("5.1.1"));
+        assert_eq!(first.remote_mta.as_deref(), Some("mx.example.jp"));
+        let headers = String::from_utf8_lossy(b.original_headers.as_deref().unwrap_or_default()).into_owned();
+        assert!(headers.contains("Message-Id: <E1X58pB-0004bW-2s@marutamachi.example.org>"), "{headers}");
+    }
+
+    #[test]
+    fn retry_timeout_is_expired() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/101.eml"), recognise).expect("exim bounce");
+        assert_eq!(summary(&b), [("kijitora@example.com".to_string(), Some(Reason::Expired))]);
+    }
+
+    #[test]
+    fn derivatives_mailru_mxlogic_gmx() {
+        for (raw, addr, reason) in [
+            (&include_bytes!("../../../tests/fixtures/ndr/120.eml")[..], "kijitora@example.jp", Reason::UserUnknown),
+            (&include_bytes!("../../../tests/fixtures/ndr/121.eml")[..], "kijitora@example.jp", Reason::UserUnknown),
+            (&include_bytes!("../../../tests/fixtures/ndr/122.eml")[..], "shironeko@example.jp", Reason::MailboxFull),
+        ] {
+            let b = run(raw, recognise).expect("exim-style bounce");
+            assert_eq!(summary(&b), [(addr.to_string(), Some(reason))]);
+        }
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/103.eml"), recognise).is_none());
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/109.eml"), recognise).is_none());
+    }
+}

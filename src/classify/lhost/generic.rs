@@ -191,3 +191,31 @@ fn context(input: &Input, lines: &[&str], i: usize) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn address_with_bracketed_reason() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/118.eml"), recognise).expect("generic bounce");
+        assert_eq!(b.mta, "generic");
+        assert_eq!(summary(&b), [("kijitora@example.org".to_string(), Some(Reason::UserUnknown))]);
+    }
+
+    #[test]
+    fn reason_then_address_with_original_marker() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/119.eml"), recognise).expect("generic bounce");
+        assert_eq!(summary(&b), [("kijitora@example.co.jp".to_string(), Some(Reason::MailboxFull))]);
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn person_quoting_an_error_is_not_a_bounce() {
+        let mail = b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: that error\r\n\r\n\
+            Bob, my mail to carol@example.com came back: 550 5.1.1 user unknown. Any idea?\r\n";
+        assert!(run(mail, recognise).is_none());
+    }
+}

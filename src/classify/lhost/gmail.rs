@@ -83,3 +83,30 @@ fn groups(input: &Input) -> Option<Bounce> {
         .collect();
     Some(Bounce { mta: "googlegroups", recipients, original_headers: Some(headers) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn permanent_failure() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/109.eml"), recognise).expect("Gmail bounce");
+        assert_eq!(b.mta, "gmail");
+        assert_eq!(summary(&b), [("neko-nyaan@google.example.com".to_string(), Some(Reason::MailboxFull))]);
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn google_groups_refusal_names_the_group() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/110.eml"), recognise).expect("Groups bounce");
+        assert_eq!(b.mta, "googlegroups");
+        assert_eq!(summary(&b), [("libsisimai@googlegroups.com".to_string(), Some(Reason::Rejected))]);
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
+}

@@ -36,3 +36,23 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let recipients = colon_blocks(section).iter().map(|(a, d)| recipient(a, d, action)).collect();
     Some(Bounce { mta: "postfix", recipients, original_headers: input.original_after(ORIGINAL) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn reads_the_text_part() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/102.eml"), recognise).expect("postfix bounce");
+        assert_eq!(b.mta, "postfix");
+        assert_eq!(summary(&b), [("kijitora@example.co.jp".to_string(), Some(Reason::UserUnknown))]);
+        assert_eq!(b.recipients[0].status.as_deref(), Some("5.1.1"));
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
+}

@@ -128,3 +128,29 @@ fn about(transcript: &str, addr: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn fatal_errors_block_with_reason() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/104.eml"), recognise).expect("sendmail bounce");
+        assert_eq!(b.mta, "sendmail");
+        assert_eq!(summary(&b), [("sironeko@example.com".to_string(), Some(Reason::SecurityError))]);
+    }
+
+    #[test]
+    fn v5_transcript_only() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/105.eml"), recognise).expect("V5 bounce");
+        assert_eq!(summary(&b), [("kijitora@example.org".to_string(), Some(Reason::UserUnknown))]);
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/103.eml"), recognise).is_none());
+    }
+}
