@@ -681,7 +681,7 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
         // "User unknown" in reply to the message data: the address exists, the content was
         // refused (Sisimai: filtered).
         (Some(Reason::UserUnknown), _)
-            if at_data(diag) && !status.as_deref().is_some_and(|s| s.get(1..4) == Some(".1.")) =>
+            if at_data(diag) && status.as_deref().is_none_or(|s| s.get(1..4) != Some(".1.")) =>
         {
             Reason::Filtered
         }

@@ -94,7 +94,7 @@ fn signal(s: &str) -> bool {
 /// Recognises a bounce by shape alone. Demands a daemon-like sender (or `X-Failed-Recipients`)
 /// and bounce wording, so person-written mail that quotes an error does not match.
 pub fn recognise(input: &Input) -> Option<Bounce> {
-    let sender = input.from_daemon() || input.null_sender || !input.failed.is_empty();
+    let sender = input.sent_by_daemon() || input.null_sender || !input.failed.is_empty();
     let wording = SUBJECTS.iter().any(|s| input.subject.contains(s)) || input.has(PHRASES);
     if !sender || !wording {
         return None;

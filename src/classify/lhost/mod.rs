@@ -97,7 +97,7 @@ pub fn complete(message: &Message<'_>, recipients: &mut [Recipient]) {
                 r.reason = Some(why);
             }
         } else if r.reason == Some(Reason::UserUnknown)
-            && !r.status.as_deref().is_some_and(|s| s.get(1..4) == Some(".1."))
+            && r.status.as_deref().is_none_or(|s| s.get(1..4) != Some(".1."))
             && reason::at_data(&diag.to_ascii_lowercase())
         {
             // An explicit x.1.x status still means the address itself is bad.

@@ -76,7 +76,7 @@ impl Input {
 
     /// Whether the sender looks like a bounce daemon (RFC 5321 §4.5.5 null sender aside, the
     /// conventional local parts).
-    pub fn from_daemon(&self) -> bool {
+    pub fn sent_by_daemon(&self) -> bool {
         ["mailer-daemon", "postmaster", "mail delivery", "mailer_daemon", "maildaemon", "mail administrator"]
             .iter()
             .any(|p| self.from.contains(p))
