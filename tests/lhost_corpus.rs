@@ -89,6 +89,7 @@ fn corpus_recall_reasons_and_ham() {
     let (mut plain, mut plain_found) = (0, 0);
     let (mut total, mut agree) = (0, 0);
     let (mut dsn_total, mut dsn_agree) = (0, 0);
+    let (mut dsn_text_found, mut dsn_text_missed) = (0, Vec::new());
     let mut confusion: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
     let mut missed = Vec::new();
     for row in labels.lines().skip(1) {
@@ -114,6 +115,11 @@ fn corpus_recall_reasons_and_ham() {
                     })
                     .collect();
                 lhost::complete(&message, &mut recipients);
+                if lhost::recognise(&message).is_some() {
+                    dsn_text_found += 1;
+                } else {
+                    dsn_text_missed.push(path.to_string());
+                }
                 let got: Vec<String> = recipients.iter().map(|r| r.reason.map(name).unwrap_or_default()).collect();
                 for (l, g) in labelled.iter().zip(&got) {
                     dsn_total += 1;
@@ -181,6 +187,7 @@ fn corpus_recall_reasons_and_ham() {
     println!("ham matched: {}", ham_hits.join(" "));
     let pct = |a: usize, b: usize| if b == 0 { 0.0 } else { 100.0 * a as f64 / b as f64 };
     println!("recall (no DSN part): {plain_found}/{plain} = {:.1}%", pct(plain_found, plain));
+    println!("DSN bounces whose text a recogniser also reads: {dsn_text_found} (not: {})", dsn_text_missed.join(" "));
     println!("reasons, DSN records: {dsn_agree}/{dsn_total} = {:.1}%", pct(dsn_agree, dsn_total));
     println!("reasons, all labelled recipients: {agree}/{total} = {:.1}%", pct(agree, total));
     assert!(ham_hits.is_empty(), "recognised ham as a bounce: {ham_hits:?}");
