@@ -63,7 +63,13 @@ fn dsn_records(message: &Message<'_>) -> Option<Vec<(String, Option<String>, Opt
             in_diag = false;
             let Some((k, v)) = line.split_once(':') else { continue };
             match k.trim().to_ascii_lowercase().as_str() {
-                "final-recipient" => recipient = Some(v.rsplit(';').next().unwrap_or(v).trim().to_string()),
+                "final-recipient" => {
+                    // Some MTAs (AOL) omit the blank line between recipient blocks.
+                    if let (Some(address), true) = (recipient.take(), status.is_some()) {
+                        out.push((address, status.take(), diag.take()));
+                    }
+                    recipient = Some(v.rsplit(';').next().unwrap_or(v).trim().to_string())
+                }
                 "original-recipient" if recipient.is_none() => {
                     recipient = Some(v.rsplit(';').next().unwrap_or(v).trim().to_string())
                 }
