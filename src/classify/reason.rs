@@ -759,7 +759,6 @@ pub fn at_data(diag: &str) -> bool {
 /// The reason a bare SMTP reply code (RFC 5321 §4.2.3) suggests when nothing else does.
 fn from_reply(code: u16) -> Option<Reason> {
     Some(match code {
-        421 => Reason::TooManyConn,
         500..=504 => Reason::SyntaxError,
         450 | 451 => Reason::SystemError,
         452 => Reason::SystemFull,

@@ -2,7 +2,7 @@
 //! enhanced status codes (RFC 3463) or bounce phrases, in a message whose sender already looks
 //! like a bounce daemon.
 
-use super::text::{addresses_in, recipient, reply_code_in, status_in, Input};
+use super::text::{addresses_in, recipient, reply_code_in, status_in, Input, DELAY};
 use super::Bounce;
 use crate::classify::Action;
 
@@ -137,8 +137,7 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     } else {
         with_signal
     };
-    let delayed = input.subject.contains("delay")
-        || input.has(&["will keep trying", "will continue trying", "not yet been delivered"]);
+    let delayed = input.subject.contains("delay") || input.subject.starts_with("warning") || input.has(DELAY);
     let action = if delayed { Action::Delayed } else { Action::Failed };
     let recipients = found.iter().map(|(a, d)| recipient(a, d, action)).collect();
     Some(Bounce { mta: "generic", recipients, original_headers: input.original_after(ORIGINAL) })

@@ -52,12 +52,9 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         .iter()
         .map(|a| {
             let mut r = recipient(a, &diag, action);
-            // Gmail's delay warnings and "did not accept our requests to connect" are both
-            // Gmail giving up over time (Sisimai: expired).
-            let lower = diag.to_ascii_lowercase();
-            if lower.contains("did not accept our requests to connect")
-                || delayed && matches!(r.reason, Some(Reason::Undefined | Reason::SystemError))
-            {
+            // "did not accept our requests to connect": Gmail kept trying until its retry time
+            // ran out (Sisimai: expired), whatever the last connection error was.
+            if diag.to_ascii_lowercase().contains("did not accept our requests to connect") {
                 r.reason = Some(Reason::Expired);
             }
             r

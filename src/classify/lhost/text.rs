@@ -5,7 +5,7 @@
 use mail_parser::{Message, MimeHeaders, PartType};
 
 use crate::classify::reason;
-use crate::classify::{Action, Recipient};
+use crate::classify::{Action, Reason, Recipient};
 
 /// What the recognisers look at, extracted from the parsed message once.
 pub struct Input {
@@ -398,6 +398,20 @@ pub fn colon_start(line: &str) -> Option<(String, &str)> {
     head.eq_ignore_ascii_case(&addr).then(|| (addr, rest.trim()))
 }
 
+/// Phrases of delay notices ("we keep trying"), for recognisers whose format has no distinct
+/// delay wording of its own.
+pub const DELAY: &[&str] = &[
+    "will keep trying",
+    "will continue trying",
+    "will be retried",
+    "still trying",
+    "not yet been delivered",
+    "warning message only",
+    "delivery is delayed",
+    "has been delayed",
+    "could not send mail for past",
+];
+
 /// Builds one recipient: status and remote MTA from the diagnostic where it states them, reason
 /// and permanence from [`reason::judge`].
 pub fn recipient(address: &str, diagnostic: &str, action: Action) -> Recipient {
@@ -405,6 +419,11 @@ pub fn recipient(address: &str, diagnostic: &str, action: Action) -> Recipient {
     let status = status_in(&diagnostic);
     let diag = (!diagnostic.is_empty()).then_some(diagnostic.as_str());
     let (reason, _) = reason::judge(status.as_deref(), diag);
+    // A delay notice that names no cause is about time running out (Sisimai: expired).
+    let reason = match (action, reason) {
+        (Action::Delayed, Reason::Undefined | Reason::SystemError) => Reason::Expired,
+        (_, r) => r,
+    };
     Recipient {
         address: address.to_string(),
         action: Some(action),
