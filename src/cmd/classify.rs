@@ -1,9 +1,131 @@
-//! `backscatter classify …`.
+//! `backscatter classify [--json] FILE…|-`: classify messages and print what they are; moves
+//! nothing. A directory means every regular file below it (Maildir `cur/` and `new/`, not
+//! `tmp/`), in sorted order.
 
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use super::Globals;
+use anyhow::Context;
+use serde::Serialize;
 
-pub fn run(_globals: &Globals, _json: bool, _files: &[std::path::PathBuf]) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+use backscatter::classify::{self, Classification, Original, Reason, Recipient};
+
+use super::Globals;
+use crate::exit;
+
+/// Why a checked message is `backscatter` until the verifier lands.
+const NO_CARRIER_YET: &str = "no carrier checked yet (verification not built)";
+
+/// One line of `--json` output (DESIGN §5).
+#[derive(Serialize)]
+struct Line<'a> {
+    path: &'a str,
+    kind: classify::Kind,
+    reason: Option<Reason>,
+    permanent: Option<bool>,
+    recipients: &'a [Recipient],
+    original: Option<&'a Original>,
+    carriers: [(); 0],
+    verdict: &'static str,
+    why: Option<&'static str>,
+    evidence: &'a [String],
+}
+
+/// Runs the command; exit 66 (EX_NOINPUT) when any input could not be read.
+pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut unreadable = false;
+    for arg in files {
+        if arg.as_os_str() == "-" {
+            let mut bytes = Vec::new();
+            match std::io::stdin().read_to_end(&mut bytes) {
+                Ok(_) => print(&mut out, "-", &classify::classify(&bytes), json)?,
+                Err(err) => {
+                    eprintln!("backscatter: reading stdin: {err}");
+                    unreadable = true;
+                }
+            }
+            continue;
+        }
+        let mut paths = Vec::new();
+        if let Err(err) = collect(arg, &mut paths) {
+            eprintln!("backscatter: {}: {err}", arg.display());
+            unreadable = true;
+        }
+        for path in paths {
+            match std::fs::read(&path) {
+                Ok(bytes) => print(&mut out, &path.to_string_lossy(), &classify::classify(&bytes), json)?,
+                Err(err) => {
+                    eprintln!("backscatter: {}: {err}", path.display());
+                    unreadable = true;
+                }
+            }
+        }
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(if unreadable { ExitCode::from(exit::NOINPUT) } else { ExitCode::SUCCESS })
+}
+
+/// `path` itself if it is not a directory, else every regular file below it, sorted; a
+/// Maildir's `tmp/` (messages still being written) is skipped.
+fn collect(path: &Path, into: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_dir() {
+        into.push(path.to_path_buf());
+        return Ok(());
+    }
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    entries.sort();
+    let maildir = entries.iter().any(|e| e.file_name().is_some_and(|n| n == "cur" || n == "new"));
+    for entry in entries {
+        let is_dir = entry.is_dir();
+        if is_dir && maildir && entry.file_name().is_some_and(|n| n == "tmp") {
+            continue;
+        }
+        if is_dir {
+            if let Err(err) = collect(&entry, into) {
+                eprintln!("backscatter: {}: {err}", entry.display());
+            }
+        } else if entry.is_file() {
+            into.push(entry);
+        }
+    }
+    Ok(())
+}
+
+/// Prints one message's classification: a JSON line or a readable line. Never the body.
+fn print(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> anyhow::Result<()> {
+    let checked = c.kind.checked_by_default();
+    if json {
+        let line = Line {
+            path,
+            kind: c.kind,
+            reason: c.reason,
+            permanent: c.permanent,
+            recipients: &c.recipients,
+            original: c.original.as_ref(),
+            carriers: [],
+            verdict: if checked { "backscatter" } else { "ordinary" },
+            why: checked.then_some(NO_CARRIER_YET),
+            evidence: &c.evidence,
+        };
+        serde_json::to_writer(&mut *out, &line).context("writing JSON")?;
+        writeln!(out).context("writing to stdout")?;
+    } else {
+        let mut text = format!("{path}: {}", c.kind);
+        if let Some(reason) = c.reason.and_then(|r| serde_json::to_value(r).ok()) {
+            if let Some(word) = reason.as_str() {
+                text.push(' ');
+                text.push_str(word);
+            }
+        }
+        for r in c.recipients.iter().filter(|r| !r.address.is_empty()) {
+            text.push(' ');
+            text.push_str(&r.address);
+        }
+        writeln!(out, "{text}").context("writing to stdout")?;
+    }
+    Ok(())
 }
