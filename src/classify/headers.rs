@@ -53,6 +53,16 @@ pub struct Signals {
     pub autoreply_header: bool,
     /// A challenge-response system's fingerprint (TMDA, Spamarrest, Boxbe, …).
     pub challenge: bool,
+    /// A provider's machine-readable notification (`X-AMZ-SNS-Message-Id`: Amazon SES bounce,
+    /// complaint and delivery events sent through SNS).
+    pub vendor_notification: bool,
+    /// Microsoft's Junk Mail Reporting Program complaint: `From: staff@hotmail.com` with a
+    /// "complaint about message from" subject (no ARF MIME structure).
+    pub jmrp: bool,
+    /// `From: staff@hotmail.com` (half of [`Signals::jmrp`]).
+    hotmail_staff: bool,
+    /// A "complaint about message from" subject (half of [`Signals::jmrp`]).
+    complaint_subject: bool,
     /// Weak: `Return-Path: <>` (the null sender of RFC 5321 §4.5.5).
     pub null_sender: bool,
     /// Weak: `From:` a mailer-daemon or postmaster.
@@ -78,6 +88,8 @@ impl Signals {
             || self.auto_submitted.is_some()
             || self.autoreply_header
             || self.challenge
+            || self.vendor_notification
+            || self.jmrp
     }
 
     /// How many weak signals are present.
@@ -93,6 +105,7 @@ impl Signals {
         self.report.is_some()
             || self.failed_recipients
             || self.exchange_ndr
+            || self.vendor_notification
             || self.null_sender
             || self.daemon_sender
             || self.bounce_subject
@@ -106,8 +119,17 @@ impl Signals {
     /// The signals as words for a classification's evidence, strongest first.
     pub fn evidence(&self) -> Vec<String> {
         let mut out = Vec::new();
-        let flags: [(bool, &str); 11] = [
+        match self.report {
+            Some(ReportType::DeliveryStatus) => out.push("report-type=delivery-status".to_string()),
+            Some(ReportType::Disposition) => out.push("report-type=disposition-notification".to_string()),
+            Some(ReportType::Feedback) => out.push("report-type=feedback-report".to_string()),
+            Some(ReportType::Other) => out.push("multipart/report".to_string()),
+            None => {}
+        }
+        let flags: [(bool, &str); 13] = [
             (self.failed_recipients, "X-Failed-Recipients"),
+            (self.vendor_notification, "X-AMZ-SNS-Message-Id"),
+            (self.jmrp, "Microsoft JMRP complaint"),
             (self.exchange_ndr, "X-MS-Exchange-Message-Is-Ndr"),
             (self.autoreply_header, "auto-reply header"),
             (self.challenge, "challenge-response header"),
@@ -165,6 +187,7 @@ pub fn signals(message: &[u8]) -> (Signals, usize) {
     while let Some((name, value)) = fields.next_field() {
         look_at(&mut s, name, value);
     }
+    s.jmrp = s.hotmail_staff && s.complaint_subject;
     (s, fields.pos)
 }
 
@@ -186,6 +209,8 @@ fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
                 s.exchange_ndr = true;
             } else if is("x-autoreply") || is("x-autorespond") || is("x-apple-action") {
                 s.autoreply_header = true;
+            } else if is("x-amz-sns-message-id") {
+                s.vendor_notification = true;
             } else if is("x-challenge")
                 || is("x-tmda-fingerprint")
                 || starts_with_ci(name, b"x-spamarrest")
@@ -202,7 +227,10 @@ fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
             }
         }
         Some(b'r') if is("return-path") => s.null_sender = is_null_path(value),
-        Some(b'f') if is("from") => s.daemon_sender = is_daemon(value),
+        Some(b'f') if is("from") => {
+            s.daemon_sender = is_daemon(value) || is_null_path(value);
+            s.hotmail_staff = find_ci(value, b"staff@hotmail.com").is_some();
+        }
         Some(b's') if is("subject") => subject(s, value),
         Some(b'l') if starts_with_ci(name, b"list-") => s.list = true,
         Some(b'm') if is("mailing-list") => s.list = true,
@@ -258,7 +286,8 @@ fn is_null_path(value: &[u8]) -> bool {
 /// A From address whose local part is a mailer-daemon or postmaster (any case), e.g.
 /// `MAILER-DAEMON@host (Mail Delivery System)`, `Mail Delivery Subsystem <mailer-daemon@…>`.
 fn is_daemon(value: &[u8]) -> bool {
-    const LOCALS: [&[u8]; 5] = [b"mailer-daemon", b"postmaster", b"mailerdaemon", b"mail-daemon", b"mdaemon"];
+    const LOCALS: [&[u8]; 6] =
+        [b"mailer-daemon", b"postmaster", b"mailerdaemon", b"mail-daemon", b"mdaemon", b"mail.delivery.system"];
     LOCALS.iter().any(|l| {
         let mut from = 0;
         while let Some(at) = find_ci(value.get(from..).unwrap_or_default(), l) {
@@ -283,7 +312,7 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "undelivered mail",
     "undeliverable",
     "undelivered",
-    "delivery status notification",
+    "delivery status",
     "delivery failure",
     "delivery failed",
     "delivery has failed",
@@ -380,6 +409,7 @@ fn subject(s: &mut Signals, value: &[u8]) {
     let text = String::from_utf8_lossy(trim(value));
     let decoded = if text.contains("=?") { decode_words(&text) } else { text.into_owned() };
     let lower = decoded.to_lowercase();
+    s.complaint_subject = lower.contains("complaint about message from");
     let bounce = BOUNCE_SUBJECTS.iter().any(|p| lower.contains(p));
     let forwarded = FORWARD_PREFIXES.iter().any(|p| lower.trim_start().starts_with(p));
     if bounce && forwarded {

@@ -234,6 +234,14 @@ fn deep(message: &Message<'_>, signals: &Signals) -> Classification {
     if let Some(found) = report(message, signals, &mut evidence) {
         return found;
     }
+    if signals.jmrp {
+        return jmrp(message, signals);
+    }
+    if signals.vendor_notification {
+        if let Some(found) = ses_complaint(message, signals) {
+            return found;
+        }
+    }
     if nested_report(message) {
         evidence.push("delivery report inside message/rfc822".to_string());
         evidence.extend(signals.evidence());
@@ -418,6 +426,50 @@ fn feedback_report(message: &Message<'_>, body: Option<&[u8]>, mut evidence: Vec
     }
     c.original = original::locate(message, None, original::Correlators::default());
     c
+}
+
+/// Microsoft JMRP complaint (Sisimai's ARF module reads these too): the complained-about
+/// message is attached; its recipient is in `X-HmXmrOriginalRecipient`.
+fn jmrp(message: &Message<'_>, signals: &Signals) -> Classification {
+    let mut c = Classification::bare(Kind::Feedback, signals.evidence());
+    c.reason = Some(Reason::Feedback);
+    c.original = original::locate(message, None, original::Correlators::default());
+    let rcpt = c.original.as_ref().and_then(|o| {
+        MessageParser::default()
+            .parse_headers(&o.headers)
+            .and_then(|h| h.header_raw("X-HmXmrOriginalRecipient").map(|v| dsn::address(v)))
+    });
+    if let Some(address) = rcpt.filter(|a| !a.is_empty()) {
+        c.recipients.push(Recipient { address, reason: Some(Reason::Feedback), ..Recipient::default() });
+    }
+    c
+}
+
+/// Amazon SES complaint event delivered through SNS: a JSON body with
+/// `"notificationType":"Complaint"` (bounce and delivery events are the recognisers' job).
+fn ses_complaint(message: &Message<'_>, signals: &Signals) -> Option<Classification> {
+    // Sendmail breaks long lines with "!\n " (RFC 5322 line limit); SNS appends a signature
+    // after the JSON value, so read only the first value.
+    let body = message.body_text(0)?.replace("!\r\n ", "").replace("!\n ", "");
+    let json: serde_json::Value = serde_json::Deserializer::from_str(body.trim()).into_iter().next()?.ok()?;
+    let kind = json.get("notificationType").or_else(|| json.get("eventType"))?.as_str()?;
+    if kind != "Complaint" {
+        return None;
+    }
+    let mut c = Classification::bare(Kind::Feedback, signals.evidence());
+    c.evidence.insert(0, "Amazon SES complaint notification".to_string());
+    c.reason = Some(Reason::Feedback);
+    let complained = json.pointer("/complaint/complainedRecipients").and_then(|v| v.as_array());
+    for r in complained.into_iter().flatten() {
+        if let Some(address) = r.get("emailAddress").and_then(|a| a.as_str()) {
+            c.recipients.push(Recipient {
+                address: address.to_string(),
+                reason: Some(Reason::Feedback),
+                ..Recipient::default()
+            });
+        }
+    }
+    Some(c)
 }
 
 /// A delivery report inside an attached message of a message that is not a report itself
