@@ -142,7 +142,13 @@ impl Signals {
             (self.list, "List-* header"),
         ];
         if let Some(a) = self.auto_submitted {
-            out.push(format!("Auto-Submitted: {a:?}").to_lowercase());
+            let word = match a {
+                AutoSubmitted::Replied => "auto-replied",
+                AutoSubmitted::Generated => "auto-generated",
+                AutoSubmitted::Notified => "auto-notified",
+                AutoSubmitted::Other => "other",
+            };
+            out.push(format!("Auto-Submitted: {word}"));
         }
         out.extend(flags.iter().filter(|(on, _)| *on).map(|(_, w)| (*w).to_string()));
         out
