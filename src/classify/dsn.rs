@@ -91,11 +91,11 @@ pub fn parse(body: &[u8]) -> Report {
                 }
                 continue;
             }
-            // A repeated field, or an Original-Recipient after a Final-Recipient, starts the
-            // next recipient even without the blank line RFC 3464 asks for.
-            let starts_next = current.has(&lname)
-                || (lname == "original-recipient" && current.has("final-recipient"))
-                || (lname == "final-recipient" && current.has("status"));
+            // A repeated field, or an address field after the Action/Status of the current
+            // recipient, starts the next recipient even without the blank line RFC 3464 asks for.
+            let address_field = lname == "original-recipient" || lname == "final-recipient";
+            let starts_next =
+                current.has(&lname) || (address_field && (current.has("action") || current.has("status")));
             if starts_next && !current.is_empty() {
                 report.recipients.push(std::mem::take(&mut current));
             }
@@ -294,4 +294,104 @@ fn unescape_utf8(v: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postfix_report_with_folding() {
+        let body = b"Reporting-MTA: dns; mx.example.org\nX-Postfix-Queue-ID: 4711\n\
+Original-Envelope-Id: bs1.20000.abc\nArrival-Date: Thu, 29 Apr 2015 23:34:45 +0900\n\n\
+Final-Recipient: rfc822; <kijitora@example.jp>\nOriginal-Recipient: rfc822;kijitora@example.jp\n\
+Action: failed\nStatus: 5.1.1\nRemote-MTA: dns; mx.example.jp\n\
+Diagnostic-Code: smtp; 550 5.1.1 <kijitora@example.jp>:\n    Recipient address rejected:\n\tUser unknown\n";
+        let report = parse(body);
+        assert_eq!(report.per_message.get("reporting-mta"), Some("dns; mx.example.org"));
+        assert_eq!(report.per_message.get("Original-Envelope-Id"), Some("bs1.20000.abc"));
+        assert_eq!(report.recipients.len(), 1);
+        let r = &recipients(&report)[0];
+        assert_eq!(r.address, "kijitora@example.jp");
+        assert_eq!(r.action, Some(Action::Failed));
+        assert_eq!(r.status.as_deref(), Some("5.1.1"));
+        assert_eq!(r.remote_mta.as_deref(), Some("mx.example.jp"));
+        assert_eq!(
+            r.diagnostic.as_deref(),
+            Some("550 5.1.1 <kijitora@example.jp>: Recipient address rejected: User unknown")
+        );
+    }
+
+    #[test]
+    fn missing_blank_lines_still_split_recipients() {
+        let body = b"Reporting-MTA: dns; mx.example.org\r\nFinal-Recipient: rfc822; a@example.jp\r\n\
+Action: failed\r\nStatus: 5.1.1\r\nFinal-Recipient: rfc822; b@example.jp\r\nAction: delayed\r\nStatus: 4.4.7\r\n";
+        let report = parse(body);
+        assert_eq!(report.per_message.get("Reporting-MTA"), Some("dns; mx.example.org"));
+        let rs = recipients(&report);
+        assert_eq!(rs.len(), 2);
+        assert_eq!((rs[0].address.as_str(), rs[0].action), ("a@example.jp", Some(Action::Failed)));
+        assert_eq!((rs[1].address.as_str(), rs[1].action), ("b@example.jp", Some(Action::Delayed)));
+    }
+
+    #[test]
+    fn original_recipient_after_final_starts_a_new_record() {
+        let body = b"Final-Recipient: rfc822; a@x.example\nStatus: 5.0.0\n\
+Original-Recipient: rfc822; b@y.example\nFinal-Recipient: rfc822; b@y.example\nStatus: 5.0.0\n";
+        let rs = recipients(&parse(body));
+        assert_eq!(rs.iter().map(|r| r.address.as_str()).collect::<Vec<_>>(), ["a@x.example", "b@y.example"]);
+    }
+
+    #[test]
+    fn global_dsn_utf8_addresses() {
+        // RFC 6533 §3: utf-8 address type, with and without \x{…} escapes.
+        let body = "Reporting-MTA: dns; mx.example\n\nFinal-Recipient: utf-8; ne\\x{10D}ko@\\x{4F8B}.example\n\
+Action: failed\nStatus: 5.1.1\n\nOriginal-Recipient: utf-8; 猫@例え.jp\nAction: failed\nStatus: 5.1.1\n";
+        let rs = recipients(&parse(body.as_bytes()));
+        assert_eq!(rs[0].address, "nečko@例.example");
+        assert_eq!(rs[1].address, "猫@例え.jp");
+    }
+
+    #[test]
+    fn junk_and_cr_only_newlines() {
+        let body = b"garbage line without colon\r\rReporting-MTA: dns; h\r\r= junk =\rFinal-Recipient: rfc822; c@d.example\rAction: Failed (bad mailbox)\rStatus: 5.2.2 (mailbox full)\r";
+        let rs = recipients(&parse(body));
+        assert_eq!(rs.len(), 1);
+        assert_eq!(rs[0].address, "c@d.example");
+        assert_eq!(rs[0].action, Some(Action::Failed));
+        assert_eq!(rs[0].status.as_deref(), Some("5.2.2"));
+    }
+
+    #[test]
+    fn action_from_status_when_missing() {
+        let rs = recipients(&parse(b"Final-Recipient: rfc822; e@f.example\nStatus: 4.2.2\n"));
+        assert_eq!(rs[0].action, Some(Action::Delayed));
+    }
+
+    #[test]
+    fn status_codes_are_found_in_text() {
+        assert_eq!(status_code("5.1.1 (user unknown)").as_deref(), Some("5.1.1"));
+        assert_eq!(status_code("smtp; 550 5.7.1 denied").as_deref(), Some("5.7.1"));
+        assert_eq!(status_code("4.4.7"), Some("4.4.7".into()));
+        assert_eq!(status_code("version 1.5.1.2"), None);
+        assert_eq!(status_code("3.1.1"), None);
+        assert_eq!(status_code("5.1"), None);
+    }
+
+    #[test]
+    fn type_prefixes_are_removed() {
+        assert_eq!(strip_type("rfc822; a@b"), "a@b");
+        assert_eq!(strip_type("dns;mx.example"), "mx.example");
+        assert_eq!(strip_type("550 no; really"), "550 no; really");
+        assert_eq!(address("RFC822; <A@B.example>"), "A@B.example");
+        assert_eq!(diagnostic("X-Postfix;  host   said:\t 550"), "host said: 550");
+    }
+
+    #[test]
+    fn action_words() {
+        assert_eq!(action("deliverable"), Some(Action::Delivered));
+        assert_eq!(action("RELAYED"), Some(Action::Relayed));
+        assert_eq!(action("expanded"), Some(Action::Expanded));
+        assert_eq!(action("whatever"), None);
+    }
 }

@@ -189,9 +189,22 @@ pub fn scan(message: &[u8]) -> FastPath {
 /// The signals in the header block, and where the body starts.
 pub fn signals(message: &[u8]) -> (Signals, usize) {
     let mut s = Signals::default();
+    let mut subject_value = None;
     let mut fields = Fields { bytes: message, pos: 0 };
     while let Some((name, value)) = fields.next_field() {
-        look_at(&mut s, name, value);
+        if name.eq_ignore_ascii_case(b"subject") {
+            subject_value = Some(value);
+        } else {
+            look_at(&mut s, name, value);
+        }
+    }
+    // The subject costs a decode and a dictionary search: look only when it can change the
+    // decision (it pairs with another weak signal, completes a JMRP complaint, or is a
+    // forward) or when the message is a candidate anyway (for the evidence).
+    if let Some(value) = subject_value {
+        if s.null_sender || s.daemon_sender || s.hotmail_staff || s.strong() || is_forward(value) {
+            subject(&mut s, value);
+        }
     }
     s.jmrp = s.hotmail_staff && s.complaint_subject;
     (s, fields.pos)
@@ -237,7 +250,6 @@ fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
             s.daemon_sender = is_daemon(value) || is_null_path(value);
             s.hotmail_staff = find_ci(value, b"staff@hotmail.com").is_some();
         }
-        Some(b's') if is("subject") => subject(s, value),
         Some(b'l') if starts_with_ci(name, b"list-") => s.list = true,
         Some(b'm') if is("mailing-list") => s.list = true,
         _ => {}
@@ -285,31 +297,39 @@ fn auto_submitted(value: &[u8]) -> Option<AutoSubmitted> {
 
 /// `<>` (possibly with spaces inside, as some MTAs write it).
 fn is_null_path(value: &[u8]) -> bool {
-    let v: Vec<u8> = value.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
-    v == b"<>"
+    let mut rest = value.iter().filter(|b| !b.is_ascii_whitespace());
+    rest.next() == Some(&b'<') && rest.next() == Some(&b'>') && rest.next().is_none()
 }
 
-/// A From address whose local part is a mailer-daemon or postmaster (any case), e.g.
-/// `MAILER-DAEMON@host (Mail Delivery System)`, `Mail Delivery Subsystem <mailer-daemon@…>`.
+/// Local parts of the addresses bounces come from (any case).
+const DAEMON_LOCALS: [&[u8]; 6] =
+    [b"mailer-daemon", b"postmaster", b"mailerdaemon", b"mail-daemon", b"mdaemon", b"mail.delivery.system"];
+
+/// A From address whose local part is a mailer-daemon or postmaster, e.g.
+/// `MAILER-DAEMON@host (Mail Delivery System)`, `Mail Delivery Subsystem <mailer-daemon@…>`,
+/// or a bare `MAILER-DAEMON`. One pass, no allocation.
 fn is_daemon(value: &[u8]) -> bool {
-    const LOCALS: [&[u8]; 6] =
-        [b"mailer-daemon", b"postmaster", b"mailerdaemon", b"mail-daemon", b"mdaemon", b"mail.delivery.system"];
-    LOCALS.iter().any(|l| {
-        let mut from = 0;
-        while let Some(at) = find_ci(value.get(from..).unwrap_or_default(), l) {
-            let start = from + at;
-            let end = start + l.len();
-            let before = start.checked_sub(1).and_then(|i| value.get(i)).copied();
-            let after = value.get(end).copied();
-            let left_ok = before.is_none_or(|b| matches!(b, b'<' | b' ' | b'\t' | b'"' | b':'));
-            let right_ok = after.is_none_or(|b| matches!(b, b'@' | b'>' | b' ' | b'\r' | b'\n'));
-            if left_ok && right_ok {
-                return true;
-            }
-            from = end;
+    let delim = |b: u8| matches!(b, b'<' | b'>' | b' ' | b'\t' | b'"' | b':' | b',' | b'\r' | b'\n' | b'(' | b')');
+    let is_local = |l: &[u8]| DAEMON_LOCALS.iter().any(|d| l.eq_ignore_ascii_case(d));
+    let mut any_at = false;
+    for (i, b) in value.iter().enumerate() {
+        if *b != b'@' {
+            continue;
         }
-        false
-    })
+        any_at = true;
+        let head = value.get(..i).unwrap_or_default();
+        let start = head.iter().rposition(|c| delim(*c)).map_or(0, |p| p + 1);
+        if is_local(head.get(start..).unwrap_or_default()) {
+            return true;
+        }
+    }
+    !any_at && value.split(|c| delim(*c)).any(is_local)
+}
+
+/// A subject that starts with a forward prefix ("Fwd:", "WG:", …), ASCII case-insensitively.
+fn is_forward(value: &[u8]) -> bool {
+    let v = trim(value);
+    FORWARD_PREFIXES.iter().any(|p| starts_with_ci(v, p.as_bytes()))
 }
 
 /// Subject phrases of bounces, in many languages (MTA defaults: Postfix, Exim, Sendmail,
@@ -508,4 +528,144 @@ pub(crate) fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
         return None;
     }
     hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(headers: &str) -> FastPath {
+        scan(format!("{headers}\r\n\r\nHello, see you tomorrow.\r\n").as_bytes())
+    }
+
+    fn candidate(headers: &str) -> Signals {
+        match decide(headers) {
+            FastPath::Candidate(s) => s,
+            other => panic!("{headers:?}: {other:?}, want a candidate"),
+        }
+    }
+
+    const PERSON: &str = "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: lunch";
+
+    #[test]
+    fn person_to_person_mail_is_ordinary() {
+        assert_eq!(decide(PERSON), FastPath::Ordinary);
+    }
+
+    #[test]
+    fn each_strong_signal_alone_makes_a_candidate() {
+        for h in [
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=x",
+            "Content-Type: multipart/report;\r\n\treport-type=\"disposition-notification\"",
+            "X-Failed-Recipients: a@b.example",
+            "X-MS-Exchange-Message-Is-Ndr: ",
+            "Auto-Submitted: auto-replied",
+            "auto-submitted: Auto-Generated (vacation)",
+            "Auto-Submitted: auto-notified",
+            "X-Autoreply: yes",
+            "X-Autorespond: Out of office",
+            "Precedence: auto_reply",
+            "X-Apple-Action: vacation",
+            "X-TMDA-Fingerprint: abc",
+            "X-Spamarrest-noauth: 1",
+            "X-Boxbe-Pending: 1",
+            "x-amz-sns-message-id: 1-2-3",
+        ] {
+            let s = candidate(&format!("{PERSON}\r\n{h}"));
+            assert!(s.strong(), "{h}");
+        }
+    }
+
+    #[test]
+    fn report_types_are_read() {
+        let rt = |v: &str| candidate(&format!("Content-Type: {v}")).report;
+        assert_eq!(rt("multipart/report; report-type=delivery-status"), Some(ReportType::DeliveryStatus));
+        assert_eq!(rt("Multipart/Report; Report-Type=\"global-delivery-status\""), Some(ReportType::DeliveryStatus));
+        assert_eq!(rt("multipart/report; report-type=feedback-report"), Some(ReportType::Feedback));
+        assert_eq!(rt("multipart/report; boundary=x"), Some(ReportType::Other));
+    }
+
+    #[test]
+    fn auto_submitted_no_is_no_signal() {
+        assert_eq!(decide(&format!("{PERSON}\r\nAuto-Submitted: no")), FastPath::Ordinary);
+        assert_eq!(decide(&format!("{PERSON}\r\nAuto-Submitted: No (human)")), FastPath::Ordinary);
+    }
+
+    #[test]
+    fn x_auto_response_suppress_alone_is_not_a_signal() {
+        assert_eq!(decide(&format!("{PERSON}\r\nX-Auto-Response-Suppress: All")), FastPath::Ordinary);
+    }
+
+    #[test]
+    fn precedence_bulk_alone_is_not_a_list() {
+        assert_eq!(decide(&format!("{PERSON}\r\nPrecedence: bulk")), FastPath::Ordinary);
+        assert_eq!(decide(&format!("{PERSON}\r\nList-Id: <x.lists.example>")), FastPath::List);
+    }
+
+    #[test]
+    fn one_weak_signal_is_not_enough() {
+        for h in [
+            "Return-Path: <>\r\nFrom: a@b.example\r\nSubject: hi",
+            "From: MAILER-DAEMON@mx.example\r\nSubject: hi",
+            "From: a@b.example\r\nSubject: Undeliverable: invoice",
+        ] {
+            assert_eq!(decide(h), FastPath::Ordinary, "{h}");
+        }
+    }
+
+    #[test]
+    fn weak_signals_count_in_pairs() {
+        let s = candidate("Return-Path: <>\r\nFrom: a@b.example\r\nSubject: Undelivered Mail Returned to Sender");
+        assert!(s.null_sender && s.bounce_subject);
+        let s = candidate("From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nSubject: Delivery Status Notification (Failure)");
+        assert!(s.daemon_sender && s.bounce_subject);
+        let s = candidate("Return-Path: < >\r\nFrom: postmaster@example.de\r\nSubject: x");
+        assert!(s.null_sender && s.daemon_sender);
+        let s = candidate("Return-Path: <>\r\nSubject: =?iso-8859-1?q?Unzustellbar:_Angebot?=");
+        assert!(s.bounce_subject);
+        let s = candidate("Return-Path: <>\r\nSubject: Abwesenheitsnotiz: Angebot");
+        assert!(s.autoreply_subject);
+        let s = candidate("From: <>\r\nSubject: Delivery Status");
+        assert!(s.daemon_sender && s.bounce_subject);
+    }
+
+    #[test]
+    fn forwarded_bounce_subject_is_a_candidate() {
+        let s = candidate("From: a@b.example\r\nSubject: Fwd: Undelivered Mail Returned to Sender");
+        assert!(s.forwarded_subject && !s.bounce_subject);
+    }
+
+    #[test]
+    fn daemon_senders() {
+        assert!(is_daemon(b" MAILER-DAEMON@mx.example (Mail Delivery System)"));
+        assert!(is_daemon(b" \"Mail Delivery Subsystem\" <mailer-daemon@example.com>"));
+        assert!(is_daemon(b" MAILER-DAEMON"));
+        assert!(is_daemon(b" Postmaster <Postmaster@example.com>"));
+        assert!(!is_daemon(b" postmaster-tools@example.com"));
+        assert!(!is_daemon(b" Ann <ann@postmaster.example>"));
+    }
+
+    #[test]
+    fn body_starts_after_the_blank_line_lf_and_crlf() {
+        let (_, at) = signals(b"A: b\nC: d\n\nbody");
+        assert_eq!(at, 11);
+        let (_, at) = signals(b"A: b\r\n folded\r\n\r\nbody");
+        assert_eq!(at, 17);
+    }
+
+    #[test]
+    fn junk_header_lines_do_not_panic() {
+        for input in [
+            &b""[..],
+            b":",
+            b"\n",
+            b"\r\n",
+            b" folded first\nX-Failed-Recipients: a\n",
+            b"no colon\n\n",
+            b"\xff\xfe: \xff",
+        ] {
+            let _ = scan(input);
+        }
+        assert!(candidate(" folded first\nX-Failed-Recipients: a").failed_recipients);
+    }
 }

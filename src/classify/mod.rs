@@ -494,3 +494,95 @@ fn nested_report(message: &Message<'_>) -> bool {
         _ => false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DSN: &[u8] = include_bytes!("../../tests/fixtures/ndr/001.eml");
+
+    fn lf(bytes: &[u8]) -> Vec<u8> {
+        let text = String::from_utf8_lossy(bytes).replace("\r\n", "\n");
+        text.into_bytes()
+    }
+
+    #[test]
+    fn a_dsn_is_an_ndr_whatever_the_newlines() {
+        let unix = lf(DSN);
+        let crlf = String::from_utf8_lossy(&unix).replace('\n', "\r\n").into_bytes();
+        let cr = String::from_utf8_lossy(&unix).replace('\n', "\r").into_bytes();
+        let mut mbox = b"From MAILER-DAEMON Thu Apr 29 23:34:45 2015\n".to_vec();
+        mbox.extend_from_slice(&unix);
+        let want = classify(&unix);
+        assert_eq!(want.kind, Kind::Ndr);
+        assert_eq!(want.recipients[0].address, "userunknown@bouncehammer.jp");
+        for (name, variant) in [("crlf", crlf), ("cr", cr), ("mbox", mbox)] {
+            let got = classify(&variant);
+            assert_eq!(got.kind, want.kind, "{name}");
+            assert_eq!(got.recipients, want.recipients, "{name}");
+            assert_eq!(got.original.as_ref().map(|o| &o.message_id), want.original.as_ref().map(|o| &o.message_id));
+        }
+    }
+
+    #[test]
+    fn normalise_copies_only_cr_only_input() {
+        assert!(matches!(normalise(b"A: b\r\n\r\nx"), Cow::Borrowed(_)));
+        assert!(matches!(normalise(b"From x\nA: b\n\nx"), Cow::Borrowed(b"A: b\n\nx")));
+        assert_eq!(normalise(b"A: b\r\rx").as_ref(), b"A: b\n\nx");
+        assert_eq!(normalise(b"From only").as_ref(), b"");
+    }
+
+    #[test]
+    fn truncated_bounces_never_panic() {
+        for variant in [DSN.to_vec(), lf(DSN), String::from_utf8_lossy(&lf(DSN)).replace('\n', "\r").into_bytes()] {
+            let mut at = 0;
+            while at <= variant.len() {
+                let c = classify(&variant[..at]);
+                assert!(c.recipients.len() <= 1, "at {at}");
+                at += 97;
+            }
+        }
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // xorshift64*: deterministic, no dependency.
+        let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        };
+        for round in 0..400 {
+            let len = (next() % 3000) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            if round % 2 == 0 {
+                // Mutate a real bounce instead: flips land in headers, boundaries and fields.
+                bytes = DSN.to_vec();
+                for _ in 0..(1 + next() % 20) {
+                    let i = (next() as usize) % bytes.len();
+                    bytes[i] = next() as u8;
+                }
+            }
+            let _ = classify(&bytes);
+        }
+    }
+
+    #[test]
+    fn mdn_and_forwarded_bounce() {
+        let mdn = classify(include_bytes!("../../tests/fixtures/mdn/001.eml"));
+        assert_eq!(mdn.kind, Kind::Mdn);
+        let fwd = classify(include_bytes!("../../tests/fixtures/forwarded-bounce/001.eml"));
+        assert_eq!(fwd.kind, Kind::ForwardedBounce);
+    }
+
+    #[test]
+    fn kinds_from_actions() {
+        let r = |a| Recipient { action: Some(a), ..Recipient::default() };
+        assert_eq!(kind_from(&[r(Action::Delivered), r(Action::Failed)]), Some(Kind::Ndr));
+        assert_eq!(kind_from(&[r(Action::Delivered), r(Action::Delayed)]), Some(Kind::Delay));
+        assert_eq!(kind_from(&[r(Action::Relayed)]), Some(Kind::Delivered));
+        assert_eq!(kind_from(&[Recipient::default()]), None);
+    }
+}

@@ -37,9 +37,12 @@ fn attached(message: &Message<'_>) -> Option<Original> {
         match &part.body {
             PartType::Message(inner) => {
                 let via = if subtype == "global" { Via::MessageGlobal } else { Via::MessageRfc822 };
+                // mail-parser 0.11: a nested message's raw bytes start at its own headers, but
+                // its part offsets count from the start of the outer message.
+                let root = inner.root_part();
+                let len = root.raw_body_offset().saturating_sub(root.raw_header_offset()) as usize;
                 let raw = inner.raw_message();
-                let end = inner.root_part().raw_body_offset() as usize;
-                let block = raw.get(..end).unwrap_or(raw);
+                let block = raw.get(..len).unwrap_or(raw);
                 return Some(Original { via, message_id: inner.message_id().map(bracket), headers: bounded(block) });
             }
             _ if headers_only.is_none() && (subtype == "rfc822-headers" || subtype == "global-headers") => {
@@ -172,4 +175,75 @@ fn bracket(id: &str) -> String {
 /// A copy of at most [`MAX_HEADERS`] bytes.
 fn bounded(block: &[u8]) -> Vec<u8> {
     block.get(..MAX_HEADERS).unwrap_or(block).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> Message<'_> {
+        MessageParser::default().parse(raw.as_bytes()).expect("parses")
+    }
+
+    #[test]
+    fn quoted_header_block_in_text() {
+        let raw = "From: postmaster@x.example\nSubject: Returned mail\n\nSorry.\n\n\
+> Received: from a.example by b.example\n>   for <c@b.example>; Mon, 1 Jan 2024\n\
+> Message-ID: <abc@a.example>\n> From: c@a.example\n> Subject: hi\n\nbye\n";
+        let o = locate(&parse(raw), None, Correlators::default()).expect("found");
+        assert_eq!(o.via, Via::Quoted);
+        assert_eq!(o.message_id.as_deref(), Some("<abc@a.example>"));
+        let block = String::from_utf8_lossy(&o.headers);
+        assert!(block.starts_with("Received: from a.example by b.example\r\n  for <c@b.example>"), "{block}");
+        assert!(block.contains("Subject: hi") && !block.contains("bye"), "{block}");
+    }
+
+    #[test]
+    fn correlators_in_order() {
+        let raw =
+            "From: a@b.example\nIn-Reply-To: <one@x.example>\nReferences: <zero@x.example> <one@x.example>\n\nhi\n";
+        let m = parse(raw);
+        let o = locate(&m, None, Correlators::default()).expect("found");
+        assert_eq!((o.via, o.message_id.as_deref()), (Via::InReplyTo, Some("<one@x.example>")));
+        let c = Correlators { envelope_id: Some("bs1.1.2.3"), original_message_id: None };
+        let o = locate(&m, None, c).expect("found");
+        assert_eq!((o.via, o.message_id.as_deref()), (Via::OriginalEnvelopeId, Some("bs1.1.2.3")));
+        let raw =
+            "From: a@b.example\nX-MS-Exchange-Parent-Message-Id: <p@x.example>\nReferences: <r@x.example>\n\nhi\n";
+        let o = locate(&parse(raw), None, Correlators::default()).expect("found");
+        assert_eq!(o.via, Via::ExchangeParentMessageId);
+        let raw = "From: a@b.example\nReferences: <q@x.example>\n <r@x.example>\n\nhi\n";
+        let o = locate(&parse(raw), None, Correlators::default()).expect("found");
+        assert_eq!((o.via, o.message_id.as_deref()), (Via::References, Some("<r@x.example>")));
+    }
+
+    #[test]
+    fn inline_block_from_a_recogniser() {
+        let m = parse("From: a@b.example\n\nhi\n");
+        let o = locate(&m, Some(b"Message-ID: <i@x.example>\nFrom: c@d.example\n"), Correlators::default());
+        let o = o.expect("found");
+        assert_eq!((o.via, o.message_id.as_deref()), (Via::Inline, Some("<i@x.example>")));
+    }
+
+    #[test]
+    fn attached_original_and_headers() {
+        let o = locate(
+            &parse(std::str::from_utf8(include_bytes!("../../tests/fixtures/delivered/001.eml")).unwrap()),
+            None,
+            Correlators::default(),
+        )
+        .expect("found");
+        assert_eq!(o.via, Via::TextRfc822Headers);
+        assert_eq!(o.message_id.as_deref(), Some("<20151025071802.22CC00222233@neko-222-2222.vs.example.ne.jp>"));
+        let o = locate(
+            &parse(std::str::from_utf8(include_bytes!("../../tests/fixtures/ndr/001.eml")).unwrap()),
+            None,
+            Correlators::default(),
+        )
+        .expect("found");
+        assert_eq!(o.via, Via::MessageRfc822);
+        let block = String::from_utf8_lossy(&o.headers);
+        assert!(block.starts_with("Return-Path: <kijitora@example.org>"), "{block}");
+        assert!(!block.trim_end().contains("\n\n"), "header block only: {block}");
+    }
 }

@@ -41,7 +41,11 @@ pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<
         if arg.as_os_str() == "-" {
             let mut bytes = Vec::new();
             match std::io::stdin().read_to_end(&mut bytes) {
-                Ok(_) => print(&mut out, "-", &classify::classify(&bytes), json)?,
+                Ok(_) => {
+                    if !emit(&mut out, "-", &classify::classify(&bytes), json)? {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
                 Err(err) => {
                     eprintln!("backscatter: reading stdin: {err}");
                     unreadable = true;
@@ -56,7 +60,11 @@ pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<
         }
         for path in paths {
             match std::fs::read(&path) {
-                Ok(bytes) => print(&mut out, &path.to_string_lossy(), &classify::classify(&bytes), json)?,
+                Ok(bytes) => {
+                    if !emit(&mut out, &path.to_string_lossy(), &classify::classify(&bytes), json)? {
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
                 Err(err) => {
                     eprintln!("backscatter: {}: {err}", path.display());
                     unreadable = true;
@@ -64,7 +72,10 @@ pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<
             }
         }
     }
-    out.flush().context("writing to stdout")?;
+    match out.flush() {
+        Err(err) if err.kind() != std::io::ErrorKind::BrokenPipe => return Err(err).context("writing to stdout"),
+        _ => {}
+    }
     Ok(if unreadable { ExitCode::from(exit::NOINPUT) } else { ExitCode::SUCCESS })
 }
 
@@ -95,8 +106,17 @@ fn collect(path: &Path, into: &mut Vec<PathBuf>) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Prints one line; `Ok(false)` when the reader went away (`| head`): stop quietly.
+fn emit(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> anyhow::Result<bool> {
+    match print(out, path, c, json) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
+        Err(err) => Err(err).context("writing to stdout"),
+    }
+}
+
 /// Prints one message's classification: a JSON line or a readable line. Never the body.
-fn print(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> anyhow::Result<()> {
+fn print(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> std::io::Result<()> {
     let checked = c.kind.checked_by_default();
     if json {
         let line = Line {
@@ -111,8 +131,8 @@ fn print(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> an
             why: checked.then_some(NO_CARRIER_YET),
             evidence: &c.evidence,
         };
-        serde_json::to_writer(&mut *out, &line).context("writing JSON")?;
-        writeln!(out).context("writing to stdout")?;
+        serde_json::to_writer(&mut *out, &line)?;
+        writeln!(out)?;
     } else {
         let mut text = format!("{path}: {}", c.kind);
         if let Some(reason) = c.reason.and_then(|r| serde_json::to_value(r).ok()) {
@@ -125,7 +145,7 @@ fn print(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> an
             text.push(' ');
             text.push_str(&r.address);
         }
-        writeln!(out, "{text}").context("writing to stdout")?;
+        writeln!(out, "{text}")?;
     }
     Ok(())
 }
