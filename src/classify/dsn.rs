@@ -167,7 +167,8 @@ fn recipient(f: &Fields) -> Recipient {
             _ => None,
         }
     });
-    let (reason, _) = reason::judge(status.as_deref(), diagnostic.as_deref());
+    // The raw Status value: its comment ("5.0.0 (permanent failure)") is text for the judge.
+    let (reason, _) = reason::judge(f.get("status").or(status.as_deref()), diagnostic.as_deref());
     let remote_mta = f.get("remote-mta").map(|v| strip_type(v).to_string()).filter(|v| !v.is_empty());
     Recipient { address, action, status, reason: Some(reason), diagnostic, remote_mta }
 }

@@ -67,6 +67,9 @@ pub struct Signals {
     pub null_sender: bool,
     /// Weak: `From:` a mailer-daemon or postmaster.
     pub daemon_sender: bool,
+    /// Weak: `From:` a no-reply address (`no-reply@`, `noreply@`, `do-not-reply@`): a machine
+    /// writes, though not necessarily a bounce.
+    pub noreply_sender: bool,
     /// Weak: a bounce subject ("Undelivered Mail Returned to Sender", "Unzustellbar", …).
     pub bounce_subject: bool,
     /// The subject is a forward ("Fwd:", "Fw:", "WG:", "TR:") of a bounce subject.
@@ -94,10 +97,15 @@ impl Signals {
 
     /// How many weak signals are present.
     pub fn weak(&self) -> usize {
-        [self.null_sender, self.daemon_sender, self.bounce_subject || self.forwarded_subject, self.autoreply_subject]
-            .iter()
-            .filter(|s| **s)
-            .count()
+        [
+            self.null_sender,
+            self.daemon_sender || self.noreply_sender,
+            self.bounce_subject || self.forwarded_subject,
+            self.autoreply_subject,
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count()
     }
 
     /// The signals say "this may be a bounce" (as opposed to only an auto-reply).
@@ -126,7 +134,7 @@ impl Signals {
             Some(ReportType::Other) => out.push("multipart/report".to_string()),
             None => {}
         }
-        let flags: [(bool, &str); 13] = [
+        let flags: [(bool, &str); 14] = [
             (self.failed_recipients, "X-Failed-Recipients"),
             (self.vendor_notification, "X-AMZ-SNS-Message-Id"),
             (self.jmrp, "Microsoft JMRP complaint"),
@@ -135,6 +143,7 @@ impl Signals {
             (self.challenge, "challenge-response header"),
             (self.null_sender, "Return-Path: <>"),
             (self.daemon_sender, "From: mailer-daemon/postmaster"),
+            (self.noreply_sender, "From: no-reply"),
             (self.bounce_subject, "bounce subject"),
             (self.forwarded_subject, "forwarded bounce subject"),
             (self.autoreply_subject, "auto-reply subject"),
@@ -248,6 +257,7 @@ fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
         Some(b'r') if is("return-path") => s.null_sender = is_null_path(value),
         Some(b'f') if is("from") => {
             s.daemon_sender = is_daemon(value) || is_null_path(value);
+            s.noreply_sender = is_noreply(value);
             s.hotmail_staff = find_ci(value, b"staff@hotmail.com").is_some();
         }
         Some(b'l') if starts_with_ci(name, b"list-") => s.list = true,
@@ -324,6 +334,11 @@ fn is_daemon(value: &[u8]) -> bool {
         }
     }
     !any_at && value.split(|c| delim(*c)).any(is_local)
+}
+
+/// A From address with a no-reply local part.
+fn is_noreply(value: &[u8]) -> bool {
+    [&b"no-reply@"[..], b"noreply@", b"do-not-reply@", b"donotreply@"].iter().any(|l| find_ci(value, l).is_some())
 }
 
 /// A subject that starts with a forward prefix ("Fwd:", "WG:", …), ASCII case-insensitively.

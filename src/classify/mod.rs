@@ -327,6 +327,14 @@ fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) 
         } else {
             evidence.push("no recipient fields".to_string());
         }
+    } else if recipients.iter().any(|r| r.diagnostic.is_none()) {
+        // Some MTAs (OpenSMTPD, Courier, Domino, …) leave Diagnostic-Code out: the server's
+        // words are in the human-readable part. Take them from the recogniser's reading of
+        // it, else from the text line that names the recipient.
+        let bounce = lhost::recognise(message);
+        for r in recipients.iter_mut().filter(|r| r.diagnostic.is_none()) {
+            enrich(r, bounce.as_ref(), message);
+        }
     }
     let kind = kind_from(&recipients).unwrap_or(Kind::Ndr);
     evidence.extend(signals.evidence());
@@ -338,6 +346,63 @@ fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) 
     c.original = original::locate(message, inline.as_deref(), correlators);
     finish(&mut c, recipients);
     Some(c)
+}
+
+/// Fills a DSN recipient's missing diagnostic (and a missing or generic `x.0.0` status) from
+/// the text, then judges its reason again.
+fn enrich(r: &mut Recipient, bounce: Option<&lhost::Bounce>, message: &Message<'_>) {
+    let theirs = bounce.and_then(|b| {
+        b.recipients.iter().find(|t| t.address.eq_ignore_ascii_case(&r.address)).or_else(|| {
+            if b.recipients.len() == 1 {
+                b.recipients.first()
+            } else {
+                None
+            }
+        })
+    });
+    let diagnostic = theirs.and_then(|t| t.diagnostic.clone()).or_else(|| line_naming(message, &r.address));
+    let Some(diagnostic) = diagnostic else { return };
+    let generic = r.status.as_deref().is_none_or(|s| s.ends_with(".0.0"));
+    if generic {
+        let specific = theirs.and_then(|t| t.status.clone()).or_else(|| dsn::status_code(&diagnostic));
+        if let Some(status) = specific.filter(|s| !s.ends_with(".0.0")) {
+            r.status = Some(status);
+        }
+    }
+    r.reason = Some(reason::judge(r.status.as_deref(), Some(&diagnostic)).0);
+    r.diagnostic = Some(diagnostic);
+}
+
+/// The first line of a human-readable part that names `address` (with its indented
+/// continuation lines), whitespace-collapsed.
+fn line_naming(message: &Message<'_>, address: &str) -> Option<String> {
+    if address.is_empty() {
+        return None;
+    }
+    let needle = address.to_ascii_lowercase();
+    for part in message.parts.iter() {
+        let PartType::Text(text) = &part.body else { continue };
+        if part.content_type().and_then(|ct| ct.subtype()).is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers")) {
+            continue;
+        }
+        let mut lines = text.lines();
+        while let Some(line) = lines.next() {
+            if !line.to_ascii_lowercase().contains(&needle) {
+                continue;
+            }
+            let mut found = line.to_string();
+            for more in lines.by_ref().take_while(|l| l.starts_with([' ', '\t']) && !l.trim().is_empty()) {
+                found.push(' ');
+                found.push_str(more);
+            }
+            let collapsed = found.split_whitespace().collect::<Vec<_>>().join(" ");
+            // A bare address line ("<a@b>") says nothing about why.
+            if collapsed.trim_matches(|c| c == '<' || c == '>' || c == ':').len() > address.len() + 3 {
+                return Some(collapsed);
+            }
+        }
+    }
+    None
 }
 
 /// The kind a set of recipients gives: any failed → ndr; else any delayed → delay; else any
