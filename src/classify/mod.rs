@@ -220,9 +220,11 @@ pub fn normalise(message: &[u8]) -> Cow<'_, [u8]> {
         }
         bytes = bytes.get(next..).unwrap_or_default();
     }
-    let has_cr = bytes.contains(&b'\r');
-    if !has_cr || bytes.contains(&b'\n') {
-        // LF or CRLF (mixed too): mail-parser copes.
+    // The first line end tells: a CR not followed by LF means CR-only newlines. LF and CRLF
+    // (mixed too) mail-parser copes with; looking at one line keeps the fast path cheap.
+    let first_end = bytes.iter().position(|b| matches!(b, b'\n' | b'\r'));
+    let cr_only = first_end.is_some_and(|i| bytes.get(i) == Some(&b'\r') && bytes.get(i + 1) != Some(&b'\n'));
+    if !cr_only {
         return Cow::Borrowed(bytes);
     }
     Cow::Owned(bytes.iter().map(|b| if *b == b'\r' { b'\n' } else { *b }).collect())

@@ -149,3 +149,56 @@ fn print(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> st
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_maildir_is_walked_sorted_without_tmp() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        for sub in ["cur", "new", "tmp", ".Sent/cur"] {
+            std::fs::create_dir_all(root.join(sub)).expect("mkdir");
+        }
+        for file in ["new/2", "cur/1:2,S", "tmp/partial", ".Sent/cur/3"] {
+            std::fs::write(root.join(file), b"From: a@b.example\n\nhi\n").expect("write");
+        }
+        let mut found = Vec::new();
+        collect(root, &mut found).expect("walk");
+        let names: Vec<String> =
+            found.iter().map(|p| p.strip_prefix(root).expect("below root").to_string_lossy().into_owned()).collect();
+        assert_eq!(names, [".Sent/cur/3", "cur/1:2,S", "new/2"]);
+        assert!(collect(&root.join("missing"), &mut found).is_err());
+    }
+
+    #[test]
+    fn json_line_has_every_field_and_the_verdict() {
+        let bounce = classify::classify(include_bytes!("../../tests/fixtures/ndr/001.eml"));
+        let mut out = Vec::new();
+        print(&mut out, "m1", &bounce, true).expect("prints");
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
+        for key in
+            ["path", "kind", "reason", "permanent", "recipients", "original", "carriers", "verdict", "why", "evidence"]
+        {
+            assert!(v.get(key).is_some(), "{key} missing in {v}");
+        }
+        assert_eq!(v["kind"], "ndr");
+        assert_eq!(v["verdict"], "backscatter");
+        assert_eq!(v["why"], NO_CARRIER_YET);
+        assert_eq!(v["carriers"], serde_json::json!([]));
+        assert_eq!(v["original"]["via"], "message/rfc822");
+
+        let ordinary = classify::classify(b"From: a@b.example\n\nhello\n");
+        let mut out = Vec::new();
+        print(&mut out, "m2", &ordinary, true).expect("prints");
+        let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
+        assert_eq!((v["kind"].as_str(), v["verdict"].as_str()), (Some("ordinary"), Some("ordinary")));
+        assert!(!String::from_utf8_lossy(&out).contains("hello"), "never the body");
+
+        let mut out = Vec::new();
+        print(&mut out, "m1", &bounce, false).expect("prints");
+        assert_eq!(String::from_utf8_lossy(&out).lines().count(), 1);
+        assert!(String::from_utf8_lossy(&out).starts_with("m1: ndr "));
+    }
+}
