@@ -504,7 +504,7 @@ fn jmrp(message: &Message<'_>, signals: &Signals) -> Classification {
     let rcpt = c.original.as_ref().and_then(|o| {
         MessageParser::default()
             .parse_headers(&o.headers)
-            .and_then(|h| h.header_raw("X-HmXmrOriginalRecipient").map(|v| dsn::address(v)))
+            .and_then(|h| h.header_raw("X-HmXmrOriginalRecipient").map(dsn::address))
     });
     if let Some(address) = rcpt.filter(|a| !a.is_empty()) {
         c.recipients.push(Recipient { address, reason: Some(Reason::Feedback), ..Recipient::default() });
