@@ -5,8 +5,12 @@
 //! (3) per-MTA recognisers then a generic fallback, (4) the returned original, (5) the reason.
 
 pub mod autoreply;
+mod bodyhint;
+mod challenge;
 pub mod lhost;
 pub mod reason;
+mod signals;
+mod virus;
 
 use serde::Serialize;
 
