@@ -100,3 +100,32 @@ fn sisimai_autoreplies_are_autoreplies() {
     println!("sisimai non-autoreply rows by detect(): {tally:?}");
     assert_eq!(seen, 2);
 }
+
+#[test]
+fn fixtures_are_detected_as_their_folder_says() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let mut seen = 0;
+    for (folder, kind) in [
+        ("autoreply", Kind::AutoReply),
+        ("auto-notice", Kind::AutoNotice),
+        ("challenge", Kind::Challenge),
+        ("virus-notice", Kind::VirusNotice),
+    ] {
+        let mut files: Vec<_> = std::fs::read_dir(root.join(folder))
+            .expect("fixture folder")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+            .collect();
+        files.sort();
+        assert!(!files.is_empty(), "no fixtures in {folder}");
+        for path in files {
+            let raw = std::fs::read(&path).expect("fixture readable");
+            let found = detect_kind(&raw);
+            println!("{}: {found:?}", path.display());
+            assert_eq!(found.map(|f| f.0), Some(kind), "{}", path.display());
+            seen += 1;
+        }
+    }
+    assert!(seen >= 13);
+}
