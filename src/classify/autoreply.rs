@@ -57,10 +57,15 @@ const SUBJECT_PREFIXES: &[&str] = &[
     "autoresponse",
     "automated reply",
     "automated response",
+    // Outlook 2003 / Exchange 2003 OOF.
+    "out of office autoreply",
+    "out of office reply",
     "out of office",
     "out of the office",
     "abwesenheitsnotiz",
     "automatische antwort",
+    // French Outlook OOF: "Réponse automatique d'absence du bureau : …".
+    "réponse automatique d'absence du bureau",
     "réponse automatique",
     "reponse automatique",
     "respuesta automática",
@@ -375,6 +380,8 @@ mod tests {
             "Respuesta automática: almuerzo",
             "Automatisch antwoord: lunch",
             "[team] Auto reply: lunch",
+            "Out of Office AutoReply: lunch",
+            "Réponse automatique d'absence du bureau : déjeuner",
             "AUTO: Jane Doe is out of the office (returning 02/01/2003)",
             "=?utf-8?b?6Ieq5YuV5b+c562UOiDjg6njg7Pjg4E=?=",
         ] {

@@ -172,6 +172,9 @@ fn starts_with_reply_prefix(subject: &str) -> bool {
 /// The first text part: unquoted lines, normalised, stopping at the quoted original.
 fn body_top(message: &Message<'_>) -> String {
     let Some(text) = message.body_text(0) else { return String::new() };
+    // Bound the work on huge single-line bodies: the top is all that is wanted.
+    let end = text.char_indices().nth(BODY_TOP_BYTES * 4).map_or(text.len(), |(i, _)| i);
+    let text = text.get(..end).unwrap_or_default();
     let mut out = String::with_capacity(BODY_TOP_BYTES + 200);
     for line in text.lines() {
         let line = line.trim();
