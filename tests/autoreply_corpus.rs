@@ -94,7 +94,7 @@ fn sisimai_autoreplies_are_autoreplies() {
             "not-bounce" => assert_eq!(found, None, "{relpath}"),
             // Bounces reach `detect` only when no report or recogniser claimed them; count
             // what it would say, for the record.
-            _ => *tally.entry(found.map(|f| format!("{:?}", f.0)).unwrap_or_default()).or_insert(0) += 1,
+            _ => *tally.entry(found.map(|f| format!("{:?} {}", f.0, f.1)).unwrap_or_default()).or_insert(0) += 1,
         }
     }
     println!("sisimai non-autoreply rows by detect(): {tally:?}");
