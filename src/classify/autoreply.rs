@@ -426,8 +426,3 @@ mod tests {
     }
 }
 
-/// Cheap test on the first ~2 KiB of the raw, undecoded body: does it read like an auto-reply?
-/// Used by the header fast path to make otherwise-ordinary mail a candidate.
-pub fn body_hint(_body_prefix: &[u8]) -> bool {
-    false
-}
