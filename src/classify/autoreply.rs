@@ -425,4 +425,3 @@ mod tests {
         assert_eq!(run(raw), None);
     }
 }
-
