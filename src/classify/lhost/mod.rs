@@ -71,11 +71,23 @@ pub fn recognise(message: &Message<'_>) -> Option<Bounce> {
 /// delivery-status part than in the text: OpenSMTPD and Domino give no `Diagnostic-Code`,
 /// Postfix and Sendmail state only in the text which SMTP command drew the reply ("in reply
 /// to end of DATA command", `>>> DATA`), which decides between `userunknown` and `filtered`.
+///
 /// A record without a diagnostic (or whose reason stayed `undefined`) takes the text's for the
-/// same address and is judged again with its own `Status`; a `userunknown` record without an
-/// x.1.x status whose text says the reply answered the message data becomes `filtered`. The pipeline calls this after
-/// parsing a delivery-status part (it costs one recogniser pass).
+/// same address — and its specific status when the report's is missing or `x.0.0` — and is
+/// judged again; a `userunknown` record without an x.1.x status whose text says the reply
+/// answered the message data becomes `filtered`. Records that need none of this cost nothing:
+/// the recognisers run only when one does. The pipeline calls this after parsing a
+/// delivery-status part.
 pub fn complete(message: &Message<'_>, recipients: &mut [Recipient]) {
+    let vague = |r: &Recipient| r.status.as_deref().is_none_or(|s| s.ends_with(".0.0"));
+    let needs = |r: &Recipient| {
+        r.diagnostic.as_deref().is_none_or(str::is_empty)
+            || r.reason.is_none_or(|x| x == Reason::Undefined)
+            || r.reason == Some(Reason::UserUnknown) && r.status.as_deref().is_none_or(|s| s.get(1..4) != Some(".1."))
+    };
+    if !recipients.iter().any(needs) {
+        return;
+    }
     let Some(bounce) = recognise(message) else { return };
     let single = recipients.len() == 1;
     for r in recipients.iter_mut() {
@@ -89,18 +101,20 @@ pub fn complete(message: &Message<'_>, recipients: &mut [Recipient]) {
         let Some(text) = text else { continue };
         let Some(diag) = text.diagnostic.as_deref() else { continue };
         let own = r.diagnostic.as_deref().filter(|d| !d.is_empty());
-        if own.is_none() || r.reason == Some(Reason::Undefined) {
+        if own.is_none() || r.reason.is_none_or(|x| x == Reason::Undefined) {
+            if vague(r) && text.status.as_deref().is_some_and(|s| !s.ends_with(".0.0")) {
+                r.status.clone_from(&text.status);
+            }
             // " ; " keeps phrases from running together across the two texts.
             let combined = own.map_or_else(|| diag.to_string(), |d| format!("{d} ; {diag}"));
             let (why, _) = reason::judge(r.status.as_deref(), Some(&combined));
-            if why != Reason::Undefined {
+            if why != Reason::Undefined || r.reason.is_none() {
                 r.reason = Some(why);
             }
         } else if r.reason == Some(Reason::UserUnknown)
             && r.status.as_deref().is_none_or(|s| s.get(1..4) != Some(".1."))
             && reason::at_data(&diag.to_ascii_lowercase())
         {
-            // An explicit x.1.x status still means the address itself is bad.
             r.reason = Some(Reason::Filtered);
         }
         if own.is_none() {
