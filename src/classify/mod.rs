@@ -333,13 +333,14 @@ fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) 
         } else {
             evidence.push("no recipient fields".to_string());
         }
-    } else if recipients.iter().any(|r| r.diagnostic.is_none()) {
-        // Some MTAs (OpenSMTPD, Courier, Domino, …) leave Diagnostic-Code out: the server's
-        // words are in the human-readable part. Take them from the recogniser's reading of
-        // it, else from the text line that names the recipient.
-        let bounce = lhost::recognise(message);
+    } else {
+        // Some MTAs (OpenSMTPD, Courier, Domino, …) leave Diagnostic-Code out, or say only in
+        // the human-readable part which SMTP command was refused: take that from the
+        // recognisers' reading of it (lhost::complete), else from the text line that names
+        // the recipient.
+        lhost::complete(message, &mut recipients);
         for r in recipients.iter_mut().filter(|r| r.diagnostic.is_none()) {
-            enrich(r, bounce.as_ref(), message);
+            enrich(r, message);
         }
     }
     let kind = kind_from(&recipients).unwrap_or(Kind::Ndr);
@@ -355,23 +356,12 @@ fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) 
 }
 
 /// Fills a DSN recipient's missing diagnostic (and a missing or generic `x.0.0` status) from
-/// the text, then judges its reason again.
-fn enrich(r: &mut Recipient, bounce: Option<&lhost::Bounce>, message: &Message<'_>) {
-    let theirs = bounce.and_then(|b| {
-        b.recipients.iter().find(|t| t.address.eq_ignore_ascii_case(&r.address)).or_else(|| {
-            if b.recipients.len() == 1 {
-                b.recipients.first()
-            } else {
-                None
-            }
-        })
-    });
-    let diagnostic = theirs.and_then(|t| t.diagnostic.clone()).or_else(|| line_naming(message, &r.address));
-    let Some(diagnostic) = diagnostic else { return };
-    let generic = r.status.as_deref().is_none_or(|s| s.ends_with(".0.0"));
-    if generic {
-        let specific = theirs.and_then(|t| t.status.clone()).or_else(|| dsn::status_code(&diagnostic));
-        if let Some(status) = specific.filter(|s| !s.ends_with(".0.0")) {
+/// the text line that names it, then judges its reason again. For records the recognisers
+/// could not complete.
+fn enrich(r: &mut Recipient, message: &Message<'_>) {
+    let Some(diagnostic) = line_naming(message, &r.address) else { return };
+    if r.status.as_deref().is_none_or(|s| s.ends_with(".0.0")) {
+        if let Some(status) = dsn::status_code(&diagnostic).filter(|s| !s.ends_with(".0.0")) {
             r.status = Some(status);
         }
     }
