@@ -650,6 +650,10 @@ fn from_status(status: &str) -> Option<Reason> {
 /// Permanence: class 5 status (else a 5xx reply code) is permanent, class 4 (4xx) temporary;
 /// `greylisted` is always temporary.
 pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<bool>) {
+    // RFC 3463 class 2 in the Status field: success (a delivered/relayed/expanded record).
+    if status.is_some_and(|s| s.trim_start().starts_with("2.")) {
+        return (Reason::Delivered, None);
+    }
     // A Status field's comment ("5.4.4 (Illegal host/domain name found)") is text too.
     let comment = status.and_then(|s| s.split_once('(')).map_or("", |(_, c)| c);
     let text = format!("{} {comment}", diagnostic.unwrap_or_default());
@@ -813,6 +817,11 @@ mod tests {
         assert_eq!(judge(Some("5.5.0"), Some(d)).0, Reason::Suspend);
         let d = "smtp; 421 4.2.0 Service refuse. Service refused, please try later. OFR005_505 [505]";
         assert_eq!(judge(Some("4.2.0"), Some(d)), (Reason::SystemError, Some(false)));
+    }
+
+    #[test]
+    fn success_status_is_delivered() {
+        assert_eq!(judge(Some("2.1.5"), Some("250 2.1.5 Ok")), (Reason::Delivered, None));
     }
 
     #[test]

@@ -242,11 +242,12 @@ pub fn address_line(line: &str) -> Option<String> {
     None
 }
 
-/// The first enhanced status code (RFC 3463 `class.subject.detail`, class 2, 4 or 5) in `s`.
+/// The first failure status code (RFC 3463 `class.subject.detail`, class 4 or 5) in `s`;
+/// success codes (class 2) quoted in a diagnostic are noise.
 pub fn status_in(s: &str) -> Option<String> {
     let b = s.as_bytes();
     for (i, &c) in b.iter().enumerate() {
-        if !matches!(c, b'2' | b'4' | b'5') || b.get(i + 1) != Some(&b'.') {
+        if !matches!(c, b'4' | b'5') || b.get(i + 1) != Some(&b'.') {
             continue;
         }
         if i > 0 && b.get(i - 1).is_some_and(|p| p.is_ascii_alphanumeric() || *p == b'.') {
