@@ -29,6 +29,8 @@ use text::Input;
 pub struct Bounce {
     /// The recogniser that matched, e.g. `exim`, `qmail`, `exchange`, `generic`.
     pub mta: &'static str,
+    /// Every failed (or delayed) recipient the text names, with status, diagnostic, reason and
+    /// action filled as far as the text allows. Never empty in a returned `Bounce`.
     pub recipients: Vec<Recipient>,
     /// The returned original's header block as found in the text after the MTA's marker, if any.
     pub original_headers: Option<Vec<u8>>,
@@ -58,10 +60,11 @@ const RECOGNISERS: &[Recogniser] = &[
 ///
 /// Contract: the pipeline calls this only for a *bounce candidate* — a message the header fast
 /// path already flagged (null or daemon sender, bounce subject, `X-Failed-Recipients`, …) that
-/// has no usable RFC 3464 report. The per-MTA recognisers still check their own fingerprint, and
-/// the generic fallback demands a daemon-like sender or `X-Failed-Recipients` plus bounce
+/// has no usable RFC 3464 report — and, through [`complete`], for the prose of a report whose
+/// records need it. The per-MTA recognisers still check their own fingerprint, and the generic
+/// fallback demands a daemon-like or null sender (or `X-Failed-Recipients`) plus bounce
 /// wording, so ordinary mail that merely quotes an error is not taken for a bounce even if it
-/// reaches here.
+/// reaches here (checked against every `not-bounce` ham message in `tests/lhost_corpus.rs`).
 pub fn recognise(message: &Message<'_>) -> Option<Bounce> {
     let input = Input::new(message);
     RECOGNISERS.iter().find_map(|r| r(&input).filter(|b| !b.recipients.is_empty()))
