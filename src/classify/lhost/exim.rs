@@ -142,6 +142,27 @@ mod tests {
     }
 
     #[test]
+    fn delay_warning_is_delayed_and_greylisted() {
+        // Exim 4 `warn_message_file` default text.
+        let mail = "From: Mail Delivery System <Mailer-Daemon@mail.example.com>\r\n\
+            To: alice@example.org\r\n\
+            Subject: Warning: message 1Rc1Pu-0006ZJ-6n delayed 24 hours\r\n\r\n\
+            This message was created automatically by mail delivery software.\r\n\
+            A message that you sent has not yet been delivered to one or more of its\r\n\
+            recipients after more than 24 hours on the queue on mail.example.com.\r\n\r\n\
+            The message identifier is:     1Rc1Pu-0006ZJ-6n\r\n\r\n\
+            The address to which the message has not yet been delivered is:\r\n\r\n\
+            \x20 user@example.com\r\n\
+            \x20   Delay reason: SMTP error from remote mail server after RCPT TO:<user@example.com>:\r\n\
+            \x20   host mx.example.com [192.0.2.4]: 451 4.7.1 Greylisting in action, please come back later\r\n\r\n\
+            No action is required on your part. Delivery attempts will continue for\r\n\
+            some time.\r\n";
+        let b = run(mail.as_bytes(), recognise).expect("exim delay warning");
+        assert_eq!(summary(&b), [("user@example.com".to_string(), Some(Reason::Greylisted))]);
+        assert_eq!(b.recipients[0].action, Some(crate::classify::Action::Delayed));
+    }
+
+    #[test]
     fn not_other_formats() {
         assert!(run(include_bytes!("../../../tests/fixtures/ndr/103.eml"), recognise).is_none());
         assert!(run(include_bytes!("../../../tests/fixtures/ndr/109.eml"), recognise).is_none());

@@ -52,6 +52,25 @@ mod tests {
     }
 
     #[test]
+    fn delay_notice_is_delayed() {
+        // Postfix bounce(8) default delay template.
+        let mail = "From: MAILER-DAEMON@mail.example.com (Mail Delivery System)\r\n\
+            To: alice@example.org\r\n\
+            Subject: Delayed Mail (still being retried)\r\n\r\n\
+            This is the mail system at host mail.example.com.\r\n\r\n\
+            # THIS IS A WARNING ONLY.  YOU DO NOT NEED TO RESEND YOUR MESSAGE. #\r\n\r\n\
+            Your message could not be delivered for more than 4 hour(s).\r\n\
+            It will be retried until it is 5 day(s) old.\r\n\r\n\
+            <bob@example.net>: connect to mx.example.net[192.0.2.9]:25: Connection timed\r\n\
+            \x20   out\r\n";
+        let b = run(mail.as_bytes(), recognise).expect("postfix delay notice");
+        assert_eq!(b.recipients.len(), 1);
+        assert_eq!(b.recipients[0].address, "bob@example.net");
+        assert_eq!(b.recipients[0].action, Some(crate::classify::Action::Delayed));
+        assert_eq!(b.recipients[0].reason, Some(Reason::Expired));
+    }
+
+    #[test]
     fn not_other_formats() {
         assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
     }
