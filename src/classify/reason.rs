@@ -123,7 +123,11 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     if let Some(r) = orange(diag) {
         return (r, permanent);
     }
-    let by_text = PHRASES.iter().find(|(_, phrases)| phrases.iter().any(|p| diag.contains(p))).map(|(r, _)| *r);
+    let pairs = Pairs::of(diag);
+    let by_text = PHRASES
+        .iter()
+        .find(|(_, phrases)| phrases.iter().any(|p| pairs.may_contain(p) && diag.contains(p)))
+        .map(|(r, _)| *r);
     let by_status = status.as_deref().and_then(from_status);
     let reason = match (by_text, by_status) {
         // Codes so specific that the text around them only repeats them in other words.
@@ -151,6 +155,36 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     };
     let permanent = if reason == Reason::Greylisted { Some(false) } else { permanent };
     (reason, permanent)
+}
+
+/// A 4096-bit set of the (hashed) adjacent byte pairs of a text: a phrase with a pair the text
+/// lacks cannot occur in it. Rules out nearly all of the several hundred phrases with a few bit
+/// tests each, so only plausible ones pay for a substring search.
+struct Pairs([u64; 64]);
+
+impl Pairs {
+    /// The bucket of the byte pair `a b`.
+    fn slot(a: u8, b: u8) -> usize {
+        (usize::from(a).wrapping_mul(31) ^ usize::from(b).wrapping_mul(131)) & 4095
+    }
+
+    fn of(text: &str) -> Pairs {
+        let mut bits = [0u64; 64];
+        for w in text.as_bytes().windows(2) {
+            let i = Self::slot(w[0], w[1]);
+            if let Some(word) = bits.get_mut(i / 64) {
+                *word |= 1 << (i % 64);
+            }
+        }
+        Pairs(bits)
+    }
+
+    fn may_contain(&self, phrase: &str) -> bool {
+        phrase.as_bytes().windows(2).all(|w| {
+            let i = Self::slot(w[0], w[1]);
+            self.0.get(i / 64).is_some_and(|word| word & (1 << (i % 64)) != 0)
+        })
+    }
 }
 
 /// Status codes whose meaning the diagnostic never overrides: mailbox full (x.2.2), message
