@@ -40,18 +40,18 @@ fn ends() -> Vec<&'static str> {
 
 /// Recognises a Sendmail-style bounce.
 pub fn recognise(input: &Input) -> Option<Bounce> {
-    if input.find(TRANSCRIPT).is_none() && input.find(ADDRESSES).is_none() {
+    if !input.has(TRANSCRIPT) && !input.has(ADDRESSES) {
         return None;
     }
     let end = ends();
     let delayed = input.has(&["transient non-fatal errors", "warning: could not send message"])
         || input.subject.starts_with("warning:");
     let action = if delayed { Action::Delayed } else { Action::Failed };
-    let transcript = if input.find(TRANSCRIPT).is_some() { input.section(TRANSCRIPT, &end) } else { "" };
-    let info = if input.find(INFO).is_some() { input.section(INFO, &end) } else { "" };
+    let transcript = if input.has(TRANSCRIPT) { input.section(TRANSCRIPT, &end) } else { "" };
+    let info = if input.has(INFO) { input.section(INFO, &end) } else { "" };
     // Addresses: the listed block, else the transcript's final `NNN <a>... reason` lines.
     let mut listed: Vec<(String, String)> = Vec::new();
-    if input.find(ADDRESSES).is_some() {
+    if input.has(ADDRESSES) {
         for line in input.section(ADDRESSES, &end).lines() {
             let t = line.trim().trim_start_matches(">>>").trim();
             if let Some(reason) = t.strip_prefix("(reason:") {

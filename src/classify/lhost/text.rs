@@ -7,14 +7,21 @@ use mail_parser::{Message, MimeHeaders, PartType};
 use crate::classify::reason;
 use crate::classify::{Action, Reason, Recipient};
 
+/// How much of the text fingerprint tests read: a bounce's own prose comes first, the returned
+/// message (which may be megabytes) after it, and a dozen recognisers each test a few phrases.
+const HEAD: usize = 32 * 1024;
+
+/// How much text is kept at all: the report and the returned header block are well inside it.
+const KEEP: usize = 256 * 1024;
+
 /// What the recognisers look at, extracted from the parsed message once.
 pub struct Input {
     /// `From` address and display name, ASCII-lowercased.
     pub from: String,
     /// `Subject`, ASCII-lowercased.
     pub subject: String,
-    /// Decoded text of the text/* parts outside any `message/rfc822`, joined, with `\n` newlines.
-    /// HTML parts are reduced to their text.
+    /// Decoded text of the text/* parts outside any `message/rfc822`, joined, with `\n` newlines,
+    /// at most about [`KEEP`] bytes. HTML parts are reduced to their text.
     pub text: String,
     /// `text` ASCII-lowercased: same byte offsets, so positions found here index `text`.
     pub lower: String,
@@ -42,6 +49,9 @@ impl Input {
         let subject = message.subject().unwrap_or_default().to_ascii_lowercase();
         let mut text = String::new();
         for part in &message.parts {
+            if text.len() >= KEEP {
+                break;
+            }
             let ctype = part
                 .content_type()
                 .map(|c| {
@@ -92,9 +102,15 @@ impl Input {
         self.parties.iter().any(|p| p.eq_ignore_ascii_case(address))
     }
 
-    /// Whether the text contains any of `needles` (lowercase).
+    /// Whether the first [`HEAD`] bytes of the text contain any of `needles` (lowercase): the
+    /// cheap fingerprint test.
     pub fn has(&self, needles: &[&str]) -> bool {
-        needles.iter().any(|n| self.lower.contains(n))
+        let mut end = self.lower.len().min(HEAD);
+        while !self.lower.is_char_boundary(end) {
+            end -= 1;
+        }
+        let head = self.lower.get(..end).unwrap_or_default();
+        needles.iter().any(|n| head.contains(n))
     }
 
     /// The text between the end of the first `start` marker (or the beginning) and the first
@@ -133,10 +149,14 @@ pub fn header_block(s: &str) -> Option<Vec<u8>> {
     Some(s.get(..end)?.as_bytes().to_vec())
 }
 
-/// Appends `t` with CRLF and lone CR turned into LF, and a separating newline.
+/// Appends `t` with CRLF and lone CR turned into LF, and a separating newline; stops at
+/// [`KEEP`] bytes in all.
 fn push_normalised(out: &mut String, t: &str) {
     let mut chars = t.chars().peekable();
     while let Some(c) = chars.next() {
+        if out.len() >= KEEP {
+            break;
+        }
         if c == '\r' {
             if chars.peek() == Some(&'\n') {
                 chars.next();
