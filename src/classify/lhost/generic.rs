@@ -80,9 +80,17 @@ const SUBJECTS: &[&str] = &[
     "delivery problem",
     "could not send",
     "rejected",
+    // German, French, Italian, Spanish, Portuguese, Dutch (Exchange and Sendmail translations).
     "unzustellbar",
+    "nicht zustellbar",
     "non remis",
+    "chec de la remise", // "Échec …": the subject is only ASCII-lowercased
     "non recapitabile",
+    "no se puede entregar",
+    "no entregado",
+    "não entregue",
+    "onbestelbaar",
+    "niet bezorgd",
 ];
 
 /// Whether a line carries a failure signal: a reply code, a status code or a bounce phrase.

@@ -196,6 +196,20 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn huge_returned_message_still_recognised() {
+        // An Exim bounce returning a multi-megabyte message inline: the fingerprints read only
+        // the head of the text, which is kept to a bounded size.
+        let mut raw = FIXTURES[0].to_vec();
+        for _ in 0..60_000 {
+            raw.extend_from_slice(b"Lorem ipsum dolor sit amet, could not be delivered 550 5.1.1 x@y.example\n");
+        }
+        let b = run(&raw, |i| RECOGNISERS.iter().find_map(|r| r(i).filter(|b| !b.recipients.is_empty())));
+        let b = b.expect("still an Exim bounce");
+        assert_eq!(b.mta, "exim");
+        assert_eq!(b.recipients.len(), 2);
+    }
+
+    #[test]
     fn never_panics_on_truncated_fixtures() {
         for raw in FIXTURES {
             for cut in (0..raw.len()).step_by(23) {
