@@ -84,7 +84,7 @@ fn from_status(status: &str) -> Option<Reason> {
         "7.13" | "7.18" | "7.19" | "7.20" => Reason::Suspend,
         "7.23" | "7.24" | "7.26" | "7.509" | "7.515" => Reason::AuthFailure,
         "7.25" => Reason::RequirePtr,
-        "7.7" | "7.9" => Reason::PolicyViolation,
+        "7.7" => Reason::PolicyViolation,
         "7.0" | "7.1" | "7.2" | "7.3" | "7.4" | "7.5" | "7.6" | "7.8" | "7.10" | "7.11" | "7.12" => {
             Reason::SecurityError
         }
@@ -144,6 +144,8 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
         }
         // Refused at MAIL FROM: whatever the words, the sender was rejected (RFC 5321 §3.3).
         (Some(Reason::UserUnknown | Reason::HostUnknown), _) if at_mail_from(diag) => Reason::Rejected,
+        // x.4.7 "delivery time expired" while the network kept failing: it expired.
+        (Some(Reason::NetworkError), Some(Reason::Expired)) => Reason::Expired,
         (Some(t), _) => t,
         (None, Some(s)) => s,
         (None, None) => reply.and_then(from_reply).unwrap_or(Reason::Undefined),

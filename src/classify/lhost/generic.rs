@@ -180,6 +180,12 @@ fn unmarked_original(report: &str) -> Option<usize> {
 /// most twelve lines.
 fn context(input: &Input, lines: &[&str], i: usize) -> String {
     let mut out = String::new();
+    // A list head just above ("Delivery to the following recipients was aborted after 5
+    // hours:") says why for the whole list.
+    if let Some(head) = i.checked_sub(1).and_then(|h| lines.get(h)).filter(|l| l.trim_end().ends_with(':')) {
+        out.push_str(head);
+        out.push('\n');
+    }
     let mut text_lines = 0;
     for (n, line) in lines.iter().enumerate().skip(i).take(12) {
         let other = |a: &String| !input.is_party(a) && !lines.get(i).is_some_and(|l| l.contains(a.as_str()));

@@ -271,6 +271,7 @@ pub const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::UserUnknown,
         &[
+            "check if address is correct",
             "address couldn't be found",
             "couldn't be found",
             "the recipient name is not recognized",
