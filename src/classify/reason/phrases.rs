@@ -271,6 +271,7 @@ pub const PHRASES: &[(Reason, &[&str])] = &[
     (
         Reason::UserUnknown,
         &[
+            "recipient address rejected: access denied",
             "check if address is correct",
             "address couldn't be found",
             "couldn't be found",
@@ -321,7 +322,6 @@ pub const PHRASES: &[(Reason, &[&str])] = &[
             "bad destination mailbox",
             "no account by that name",
             "recipient rejected",
-            "address rejected",
             "mailbox not available",
             "no longer available",
             "destination address does not exist",
@@ -348,7 +348,6 @@ pub const PHRASES: &[(Reason, &[&str])] = &[
             "only accepting mail from specific",
             "you have been blocked by the recipient",
             "has restricted sms e-mail",
-            "delivery not authorized",
             "not accepting mail with attachments",
             "because the recipient is not accepting",
         ],
@@ -557,5 +556,8 @@ pub const PHRASES: &[(Reason, &[&str])] = &[
         Reason::SyntaxError,
         &["syntax error", "command unrecognized", "unrecognized command", "bad sequence", "invalid command"],
     ),
-    (Reason::SecurityError, &["authentication required", "unauthenticated", "security", "not authorized", "tls"]),
+    (
+        Reason::SecurityError,
+        &["delivery not authorized", "authentication required", "unauthenticated", "security", "not authorized", "tls"],
+    ),
 ];
