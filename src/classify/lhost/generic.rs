@@ -29,6 +29,9 @@ pub const ORIGINAL: &[&str] = &[
     "original message header follows",
 ];
 
+/// Words that introduce a help or contact address in a bounce's prose (lowercase).
+const HELP: &[&str] = &["contact", "assistance", "questions", "send mail to", "write to", "help desk", "helpdesk"];
+
 /// Header names that begin a returned header block when no marker announces it.
 pub const HEADER_START: &[&str] =
     &["received:", "return-path:", "message-id:", "dkim-signature:", "authentication-results:", "x-received:"];
@@ -112,8 +115,12 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let lines: Vec<&str> = report.lines().collect();
     let mut found: Vec<(String, String)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
+        let lower = line.to_ascii_lowercase();
+        // "For assistance, please contact <support@…>": a help address, not a failed one.
+        let help = HELP.iter().any(|h| lower.contains(h));
         for addr in addresses_in(line) {
-            if input.is_party(&addr)
+            if help
+                || input.is_party(&addr)
                 || daemon_address(&addr)
                 || found.iter().any(|(a, _)| a.eq_ignore_ascii_case(&addr))
             {
@@ -161,12 +168,20 @@ fn daemon_address(addr: &str) -> bool {
 }
 
 /// Where a returned header block starts without a marker: a line at the left margin that begins
-/// like `Received:` / `Return-Path:` …, past the first line.
+/// like `Received:` / `Return-Path:` …, past the first line (and not right after an mbox
+/// `From ` line).
 fn unmarked_original(report: &str) -> Option<usize> {
     let mut at = 0;
+    let mut pasted = false;
     for line in report.split_inclusive('\n') {
         let lower = line.to_ascii_lowercase();
-        if at > 0 && HEADER_START.iter().any(|h| lower.starts_with(h)) {
+        // A header block right after an mbox `From ` line is a message pasted whole (often the
+        // bounce itself, forwarded as text), not the returned original: read on past it.
+        if line.starts_with("From ") {
+            pasted = true;
+        } else if line.trim().is_empty() {
+            pasted = false;
+        } else if at > 0 && !pasted && HEADER_START.iter().any(|h| lower.starts_with(h)) {
             return Some(at);
         }
         at += line.len();
@@ -223,6 +238,15 @@ mod tests {
         let b = run(include_bytes!("../../../tests/fixtures/ndr/119.eml"), recognise).expect("generic bounce");
         assert_eq!(summary(&b), [("kijitora@example.co.jp".to_string(), Some(Reason::MailboxFull))]);
         assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn quota_notice_with_a_help_address_is_not_a_bounce() {
+        let mail = b"From: postmaster@example.org\r\nTo: alice@example.org\r\n\
+            Subject: Your mailbox is over quota\r\n\r\n\
+            Your mailbox is over quota (mailbox full).\r\n\
+            For assistance, contact helpdesk@example.org.\r\n";
+        assert!(run(mail, recognise).is_none());
     }
 
     #[test]
