@@ -13,7 +13,8 @@ const RETURNED: &[&str] = &["------- returned message --------"];
 pub fn recognise(input: &Input) -> Option<Bounce> {
     if input.has(&["was not delivered to:"]) && input.has(&["because:"]) {
         let to = input.section(&["was not delivered to:"], &["because:"]);
-        let because = input.section(&["because:"], &["\n\n\n", "------", "--"]);
+        // Up to a run of blank lines or a dashed rule (a boundary or the returned message).
+        let because = input.section(&["because:"], &["\n\n\n", "\n--"]);
         let recipients = to.lines().filter_map(address_line).map(|a| recipient(&a, because, Action::Failed)).collect();
         return Some(Bounce { mta: "domino", recipients, original_headers: None });
     }

@@ -67,7 +67,8 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
 
 /// Exchange 2003: `addr on DATE` lines, each followed by indented reason lines.
 fn exchange2003(input: &Input) -> Vec<crate::classify::Recipient> {
-    let section = input.section(E2003, &["--"]);
+    // Up to a dashed rule at a line start (a boundary left in a non-MIME copy).
+    let section = input.section(E2003, &["\n--"]);
     let mut found: Vec<(String, String)> = Vec::new();
     for line in section.lines() {
         let indented = line.starts_with([' ', '\t']);
