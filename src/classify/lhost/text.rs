@@ -336,6 +336,8 @@ pub fn remote_mta_in(diag: &str) -> Option<String> {
     for key in ["host ", "while talking to ", "remote server ", "remote host "] {
         let Some(i) = lower.find(key) else { continue };
         let word = diag.get(i + key.len()..)?.split_whitespace().next()?;
+        // Postfix writes `host mx.example.jp[192.0.2.1] said:`.
+        let word = word.split('[').next().unwrap_or(word);
         let word = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-' && c != ':');
         let word = word.trim_end_matches([':', '.']);
         if word.contains('.') && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
@@ -492,5 +494,6 @@ mod tests {
     #[test]
     fn remote_mta() {
         assert_eq!(remote_mta_in("host mx.example.jp [192.0.2.153]: 550").as_deref(), Some("mx.example.jp"));
+        assert_eq!(remote_mta_in("host mx01.example.jp[192.0.2.8] said: 550").as_deref(), Some("mx01.example.jp"));
     }
 }
