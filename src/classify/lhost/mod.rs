@@ -3,6 +3,24 @@
 //! Each recogniser gets the [`text::Input`] built once from the message, checks its cheap
 //! fingerprint (sender, subject, a marker sentence) and returns `None` at once when it is not
 //! its format. The first one that finds at least one failed recipient wins.
+//!
+//! | file | formats |
+//! |---|---|
+//! | `exim` | Exim 4 bounces and delay warnings; Mail.ru, MXLogic, GMX/1&1, Zoho copies |
+//! | `postfix` | Postfix `bounce(8)` text ("This is the mail system at host …") |
+//! | `qmail` | qmail QSBMF and its `<address>:` derivatives |
+//! | `yahoo` | Yahoo! Mail "Failure Notice" |
+//! | `gmail` | Gmail failures and delays without a DSN part; Google Groups refusals |
+//! | `exchange` | Exchange 2003 text; Exchange 2007–2019 / Microsoft 365 administrators' section |
+//! | `sendmail` | Sendmail V5/V8 text and transcript; Active!hunter, BIGLOBE copies |
+//! | `courier` | Courier mail server |
+//! | `amavis` | amavisd-new and other content filters' NDRs |
+//! | `domino` | Domino "was not delivered to: … because:"; Lotus SMTP MTA |
+//! | `dragonfly` | DragonFly Mail Agent (dma) |
+//! | `opensmtpd` | OpenSMTPD |
+//! | `generic` | anything else from a daemon sender: addresses near codes and bounce phrases |
+//!
+//! [`complete`] reads the same prose to finish RFC 3464 records that say too little.
 
 mod amavis;
 mod courier;
