@@ -97,7 +97,8 @@ fn from_status(status: &str) -> Option<Reason> {
 /// from the start of the diagnostic (`smtp; 550 …`, `550-5.1.1 …`).
 ///
 /// Permanence: class 5 status (else a 5xx reply code) is permanent, class 4 (4xx) temporary;
-/// `greylisted` is always temporary.
+/// without a Status field, text saying "temporary" / "try again later" makes it temporary and
+/// "permanent" with no code permanent; `greylisted` is always temporary.
 pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<bool>) {
     // RFC 3463 class 2 in the Status field: success (a delivered/relayed/expanded record).
     if status.is_some_and(|s| s.trim_start().starts_with("2.")) {
@@ -110,15 +111,19 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     let diag = diag.as_str();
     // A DSN's Status field is authoritative; a status stated in the text is the next best.
     // An unspecific x.0.0 gives way to a specific code quoted in the text ("550 5.7.26 …").
-    let status = match (status.and_then(status_in), status_in(diag)) {
+    let field = status.and_then(status_in);
+    let status = match (field.clone(), status_in(diag)) {
         (Some(s), Some(t)) if s.ends_with(".0.0") && !t.ends_with(".0.0") => Some(t),
         (s, t) => s.or(t),
     };
     let reply = reply_code_in(diag);
     let permanent = match status.as_deref().and_then(|s| s.chars().next()) {
+        // Without a Status field, the words can overrule a code quoted in them ("550 … this is
+        // a temporary failure, try again later").
+        _ if field.is_none() && says_temporary(diag) => Some(false),
         Some('5') => Some(true),
         Some('4') => Some(false),
-        _ => reply.map(|r| r >= 500),
+        _ => reply.map(|r| r >= 500).or_else(|| diag.contains("permanent").then_some(true)),
     };
     if let Some(r) = orange(diag) {
         return (r, permanent);
@@ -230,6 +235,13 @@ fn orange(diag: &str) -> Option<Reason> {
     None
 }
 
+/// Whether the (lowercased) text says the failure is temporary.
+fn says_temporary(diag: &str) -> bool {
+    ["temporary failure", "temporarily", "temporary error", "try again later", "will be retried", "will keep trying"]
+        .iter()
+        .any(|p| diag.contains(p))
+}
+
 /// Whether the diagnostic says the reply came to `RCPT TO` (Exim, qmail, Yahoo, dma wording).
 fn at_rcpt(diag: &str) -> bool {
     ["after rcpt to", "rcpt to:", "after rcpt command", "[rcpt_to]", "does not like recipient", "in reply to rcpt to"]
@@ -302,6 +314,13 @@ mod tests {
         assert_eq!(judge(Some("5.5.0"), Some(d)).0, Reason::Suspend);
         let d = "smtp; 421 4.2.0 Service refuse. Service refused, please try later. OFR005_505 [505]";
         assert_eq!(judge(Some("4.2.0"), Some(d)), (Reason::SystemError, Some(false)));
+    }
+
+    #[test]
+    fn permanence_from_words_without_a_status_field() {
+        assert_eq!(judge(None, Some("550 mailbox busy, temporary failure, try again later")).1, Some(false));
+        assert_eq!(judge(Some("5.2.2"), Some("550 5.2.2 mailbox full, try again later")).1, Some(true));
+        assert_eq!(judge(None, Some("This is a permanent error.")).1, Some(true));
     }
 
     #[test]
