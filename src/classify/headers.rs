@@ -515,7 +515,7 @@ impl<'a> Fields<'a> {
 fn field_end(rest: &[u8]) -> usize {
     let mut pos = 0;
     loop {
-        match rest.get(pos..).and_then(|r| r.iter().position(|b| *b == b'\n')) {
+        match rest.get(pos..).and_then(find_newline) {
             None => return rest.len(),
             Some(nl) => {
                 pos += nl + 1;
@@ -526,6 +526,28 @@ fn field_end(rest: &[u8]) -> usize {
             }
         }
     }
+}
+
+/// Position of the first `\n`, eight bytes at a time (SWAR: a zero byte in `word ^ 0x0a…`
+/// shows up as a high bit in `(x - 0x01…) & !x & 0x80…`), since line ends are most of what the
+/// fast path looks for.
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ NL;
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks.remainder().iter().position(|b| *b == b'\n').map(|i| offset + i)
 }
 
 /// ASCII whitespace trimmed on both sides.
@@ -666,6 +688,17 @@ mod tests {
         assert_eq!(at, 11);
         let (_, at) = signals(b"A: b\r\n folded\r\n\r\nbody");
         assert_eq!(at, 17);
+    }
+
+    #[test]
+    fn newline_search_agrees_with_a_plain_scan() {
+        let text = b"0123456\n89abcdef\n\x80\x0b\xff\n\n";
+        for start in 0..text.len() {
+            for end in start..=text.len() {
+                let hay = &text[start..end];
+                assert_eq!(find_newline(hay), hay.iter().position(|b| *b == b'\n'), "{start}..{end}");
+            }
+        }
     }
 
     #[test]

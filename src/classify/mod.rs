@@ -197,11 +197,58 @@ pub fn classify(message: &[u8]) -> Classification {
     match headers::scan(&input) {
         FastPath::Ordinary => Classification::bare(Kind::Ordinary, Vec::new()),
         FastPath::List => Classification::bare(Kind::List, vec!["List-* header".to_string()]),
-        FastPath::Candidate(signals) => match MessageParser::default().parse(input.as_ref()) {
+        FastPath::Candidate(signals) => match parser().parse(input.as_ref()) {
             Some(parsed) => deep(&parsed, &signals),
             None => fallback(&signals, Vec::new()),
         },
     }
+}
+
+/// mail-parser configured like its default (0.11 `parsers/header.rs`) except that `Received`
+/// stays raw: no layer reads it parsed, and on real bounces it costs a large share of the parse.
+/// Built once: the configuration is a map.
+pub(crate) fn parser() -> &'static MessageParser {
+    use mail_parser::HeaderName as H;
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        let mut p = MessageParser::new();
+        for h in [H::Subject, H::Comments, H::ContentDescription, H::ContentLocation, H::ContentTransferEncoding] {
+            p = p.header_text(h);
+        }
+        for h in [
+            H::From,
+            H::To,
+            H::Cc,
+            H::Bcc,
+            H::ReplyTo,
+            H::Sender,
+            H::ResentTo,
+            H::ResentFrom,
+            H::ResentBcc,
+            H::ResentCc,
+            H::ResentSender,
+            H::ListArchive,
+            H::ListHelp,
+            H::ListId,
+            H::ListOwner,
+            H::ListPost,
+            H::ListSubscribe,
+            H::ListUnsubscribe,
+        ] {
+            p = p.header_address(h);
+        }
+        for h in [H::MessageId, H::References, H::InReplyTo, H::ReturnPath, H::ContentId, H::ResentMessageId] {
+            p = p.header_id(h);
+        }
+        p.header_date(H::Date)
+            .header_date(H::ResentDate)
+            .header_comma_separated(H::Keywords)
+            .header_comma_separated(H::ContentLanguage)
+            .header_content_type(H::ContentType)
+            .header_content_type(H::ContentDisposition)
+            .header_raw(H::Received)
+            .header_raw(H::MimeVersion)
+    })
 }
 
 /// The input as the parsers want it: without a leading mbox `From ` line, and with CR-only
@@ -502,9 +549,7 @@ fn jmrp(message: &Message<'_>, signals: &Signals) -> Classification {
     c.reason = Some(Reason::Feedback);
     c.original = original::locate(message, None, original::Correlators::default());
     let rcpt = c.original.as_ref().and_then(|o| {
-        MessageParser::default()
-            .parse_headers(&o.headers)
-            .and_then(|h| h.header_raw("X-HmXmrOriginalRecipient").map(dsn::address))
+        parser().parse_headers(&o.headers).and_then(|h| h.header_raw("X-HmXmrOriginalRecipient").map(dsn::address))
     });
     if let Some(address) = rcpt.filter(|a| !a.is_empty()) {
         c.recipients.push(Recipient { address, reason: Some(Reason::Feedback), ..Recipient::default() });

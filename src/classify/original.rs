@@ -61,7 +61,7 @@ fn from_headers(via: Via, block: &[u8]) -> Option<Original> {
     if block.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let message_id = MessageParser::default().parse_headers(&block).and_then(|m| m.message_id().map(bracket));
+    let message_id = super::parser().parse_headers(&block).and_then(|m| m.message_id().map(bracket));
     Some(Original { via, message_id, headers: block })
 }
 
