@@ -3,7 +3,7 @@
 //! the header block an MTA recogniser found after its marker, a `>`-quoted or indented header
 //! block in the text, else a correlator header that names the original.
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MimeHeaders, PartType};
 
 use super::{Original, Via};
 
@@ -180,6 +180,7 @@ fn bounded(block: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mail_parser::MessageParser;
 
     fn parse(raw: &str) -> Message<'_> {
         MessageParser::default().parse(raw.as_bytes()).expect("parses")
