@@ -475,8 +475,14 @@ fn finish(c: &mut Classification, recipients: Vec<Recipient>) {
     let lead = recipients.iter().find(|r| r.action == Some(Action::Failed)).or_else(|| recipients.first());
     if let Some(r) = lead {
         c.reason = r.reason;
-        let (_, judged) = reason::judge(r.status.as_deref(), r.diagnostic.as_deref());
-        c.permanent = judged.or_else(|| dsn::permanent(r));
+        // A class 4/5 status decides (RFC 3463 §3.1), greylisting always being temporary; only
+        // without one is the judge asked again (it reads a reply code in the text).
+        c.permanent = match r.status.as_deref().and_then(|s| s.chars().next()) {
+            Some('5') => Some(r.reason != Some(Reason::Greylisted)),
+            Some('4') => Some(false),
+            _ => reason::judge(None, r.diagnostic.as_deref()).1,
+        }
+        .or_else(|| dsn::permanent(r));
     }
     if c.kind == Kind::Delivered {
         c.reason = Some(Reason::Delivered);
