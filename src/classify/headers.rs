@@ -256,8 +256,9 @@ fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
         }
         Some(b'r') if is("return-path") => s.null_sender = is_null_path(value),
         Some(b'f') if is("from") => {
-            s.daemon_sender = is_daemon(value) || is_null_path(value);
-            s.noreply_sender = is_noreply(value);
+            let (daemon, noreply) = sender_kind(value);
+            s.daemon_sender = daemon || is_null_path(value);
+            s.noreply_sender = noreply;
             s.hotmail_staff = find_ci(value, b"staff@hotmail.com").is_some();
         }
         Some(b'l') if starts_with_ci(name, b"list-") => s.list = true,
@@ -315,13 +316,16 @@ fn is_null_path(value: &[u8]) -> bool {
 const DAEMON_LOCALS: [&[u8]; 6] =
     [b"mailer-daemon", b"postmaster", b"mailerdaemon", b"mail-daemon", b"mdaemon", b"mail.delivery.system"];
 
-/// A From address whose local part is a mailer-daemon or postmaster, e.g.
-/// `MAILER-DAEMON@host (Mail Delivery System)`, `Mail Delivery Subsystem <mailer-daemon@…>`,
-/// or a bare `MAILER-DAEMON`. One pass, no allocation.
-fn is_daemon(value: &[u8]) -> bool {
+/// Local parts of no-reply senders (any case).
+const NOREPLY_LOCALS: [&[u8]; 4] = [b"no-reply", b"noreply", b"do-not-reply", b"donotreply"];
+
+/// What the From address's local part says: (mailer-daemon or postmaster, no-reply). Handles
+/// `MAILER-DAEMON@host (Mail Delivery System)`, `Mail Delivery Subsystem <mailer-daemon@…>`
+/// and a bare `MAILER-DAEMON`. One pass, no allocation.
+fn sender_kind(value: &[u8]) -> (bool, bool) {
     let delim = |b: u8| matches!(b, b'<' | b'>' | b' ' | b'\t' | b'"' | b':' | b',' | b'\r' | b'\n' | b'(' | b')');
-    let is_local = |l: &[u8]| DAEMON_LOCALS.iter().any(|d| l.eq_ignore_ascii_case(d));
-    let mut any_at = false;
+    let is = |list: &[&[u8]], l: &[u8]| list.iter().any(|d| l.eq_ignore_ascii_case(d));
+    let (mut daemon, mut noreply, mut any_at) = (false, false, false);
     for (i, b) in value.iter().enumerate() {
         if *b != b'@' {
             continue;
@@ -329,16 +333,14 @@ fn is_daemon(value: &[u8]) -> bool {
         any_at = true;
         let head = value.get(..i).unwrap_or_default();
         let start = head.iter().rposition(|c| delim(*c)).map_or(0, |p| p + 1);
-        if is_local(head.get(start..).unwrap_or_default()) {
-            return true;
-        }
+        let local = head.get(start..).unwrap_or_default();
+        daemon |= is(&DAEMON_LOCALS, local);
+        noreply |= is(&NOREPLY_LOCALS, local);
     }
-    !any_at && value.split(|c| delim(*c)).any(is_local)
-}
-
-/// A From address with a no-reply local part.
-fn is_noreply(value: &[u8]) -> bool {
-    [&b"no-reply@"[..], b"noreply@", b"do-not-reply@", b"donotreply@"].iter().any(|l| find_ci(value, l).is_some())
+    if !any_at {
+        daemon = value.split(|c| delim(*c)).any(|w| is(&DAEMON_LOCALS, w));
+    }
+    (daemon, noreply)
 }
 
 /// A subject that starts with a forward prefix ("Fwd:", "WG:", …), ASCII case-insensitively.
@@ -673,13 +675,16 @@ mod tests {
     }
 
     #[test]
-    fn daemon_senders() {
-        assert!(is_daemon(b" MAILER-DAEMON@mx.example (Mail Delivery System)"));
-        assert!(is_daemon(b" \"Mail Delivery Subsystem\" <mailer-daemon@example.com>"));
-        assert!(is_daemon(b" MAILER-DAEMON"));
-        assert!(is_daemon(b" Postmaster <Postmaster@example.com>"));
-        assert!(!is_daemon(b" postmaster-tools@example.com"));
-        assert!(!is_daemon(b" Ann <ann@postmaster.example>"));
+    fn daemon_and_noreply_senders() {
+        let daemon = |v: &[u8]| sender_kind(v).0;
+        assert!(daemon(b" MAILER-DAEMON@mx.example (Mail Delivery System)"));
+        assert!(daemon(b" \"Mail Delivery Subsystem\" <mailer-daemon@example.com>"));
+        assert!(daemon(b" MAILER-DAEMON"));
+        assert!(daemon(b" Postmaster <Postmaster@example.com>"));
+        assert!(!daemon(b" postmaster-tools@example.com"));
+        assert!(!daemon(b" Ann <ann@postmaster.example>"));
+        assert_eq!(sender_kind(b" Shop <No-Reply@shop.example>"), (false, true));
+        assert_eq!(sender_kind(b" noreplying@x.example"), (false, false));
     }
 
     #[test]
