@@ -5,11 +5,15 @@
 //! (3) per-MTA recognisers then a generic fallback, (4) the returned original, (5) the reason.
 
 pub mod autoreply;
+mod bodyhint;
+mod challenge;
 pub mod dsn;
 pub mod headers;
 pub mod lhost;
 pub mod original;
 pub mod reason;
+mod signals;
+mod virus;
 
 use std::borrow::Cow;
 
