@@ -51,7 +51,8 @@ pub struct Signals {
     /// A vendor auto-reply header: `X-Autoreply`, `X-Autorespond`, `Precedence: auto_reply`,
     /// `X-Apple-Action`.
     pub autoreply_header: bool,
-    /// A challenge-response system's fingerprint (TMDA, Spamarrest, Boxbe, …).
+    /// A challenge-response system's fingerprint: its headers (TMDA, Spamarrest, Boxbe) or a
+    /// From address at the vendor's domain.
     pub challenge: bool,
     /// A provider's machine-readable notification (`X-AMZ-SNS-Message-Id`: Amazon SES bounce,
     /// complaint and delivery events sent through SNS).
@@ -76,6 +77,8 @@ pub struct Signals {
     pub forwarded_subject: bool,
     /// Weak: an auto-reply subject ("Out of Office", "Abwesenheitsnotiz", …).
     pub autoreply_subject: bool,
+    /// Weak: a challenge-response subject ("Please confirm your message", …).
+    pub challenge_subject: bool,
     /// The raw body start looks like an auto-reply ([`autoreply::body_hint`]).
     pub body_hint: bool,
     /// `List-Id` or another `List-*` header (RFC 2369, RFC 2919), or `Mailing-List`.
@@ -101,7 +104,7 @@ impl Signals {
             self.null_sender,
             self.daemon_sender || self.noreply_sender,
             self.bounce_subject || self.forwarded_subject,
-            self.autoreply_subject,
+            self.autoreply_subject || self.challenge_subject,
         ]
         .iter()
         .filter(|s| **s)
@@ -134,7 +137,7 @@ impl Signals {
             Some(ReportType::Other) => out.push("multipart/report".to_string()),
             None => {}
         }
-        let flags: [(bool, &str); 14] = [
+        let flags: [(bool, &str); 15] = [
             (self.failed_recipients, "X-Failed-Recipients"),
             (self.vendor_notification, "X-AMZ-SNS-Message-Id"),
             (self.jmrp, "Microsoft JMRP complaint"),
@@ -147,6 +150,7 @@ impl Signals {
             (self.bounce_subject, "bounce subject"),
             (self.forwarded_subject, "forwarded bounce subject"),
             (self.autoreply_subject, "auto-reply subject"),
+            (self.challenge_subject, "challenge subject"),
             (self.body_hint, "auto-reply body"),
             (self.list, "List-* header"),
         ];
@@ -259,6 +263,7 @@ fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
             let (daemon, noreply) = sender_kind(value);
             s.daemon_sender = daemon || is_null_path(value);
             s.noreply_sender = noreply;
+            s.challenge |= CHALLENGE_DOMAINS.iter().any(|d| find_ci(value, d).is_some());
             s.hotmail_staff = find_ci(value, b"staff@hotmail.com").is_some();
         }
         Some(b'l') if starts_with_ci(name, b"list-") => s.list = true,
@@ -444,6 +449,22 @@ const AUTOREPLY_SUBJECTS: &[&str] = &[
     "自動回覆",
 ];
 
+/// Subject phrases of challenge-response requests (TMDA, Spam Arrest, Boxbe, Mailblocks;
+/// the auto helper's `challenge.rs` uses the same words on the full message).
+const CHALLENGE_SUBJECTS: &[&str] = &[
+    "please confirm",
+    "confirm your message",
+    "confirmation required",
+    "confirmation request",
+    "verification required",
+    "please verify",
+    "sender verification",
+    "authorization request",
+];
+
+/// Domains of challenge-response services, as they appear in the From address.
+const CHALLENGE_DOMAINS: [&[u8]; 4] = [b"@spamarrest.com", b"@mailblocks.com", b"@boxbe.com", b"@digiportal.com"];
+
 /// Forward prefixes (English, German, French, Spanish/Italian, Nordic).
 const FORWARD_PREFIXES: &[&str] = &["fwd:", "fw:", "wg:", "tr:", "rv:", "i:", "vs:", "vb:"];
 
@@ -462,6 +483,9 @@ fn subject(s: &mut Signals, value: &[u8]) {
     }
     if AUTOREPLY_SUBJECTS.iter().any(|p| lower.contains(p)) {
         s.autoreply_subject = true;
+    }
+    if CHALLENGE_SUBJECTS.iter().any(|p| lower.contains(p)) {
+        s.challenge_subject = true;
     }
 }
 
@@ -609,6 +633,7 @@ mod tests {
             "X-Spamarrest-noauth: 1",
             "X-Boxbe-Pending: 1",
             "x-amz-sns-message-id: 1-2-3",
+            "Reply-To: x@y.example\r\nFrom: Dave <dave@SpamArrest.com>",
         ] {
             let s = candidate(&format!("{PERSON}\r\n{h}"));
             assert!(s.strong(), "{h}");
@@ -666,6 +691,8 @@ mod tests {
         assert!(s.autoreply_subject);
         let s = candidate("From: <>\r\nSubject: Delivery Status");
         assert!(s.daemon_sender && s.bounce_subject);
+        let s = candidate("Return-Path: <>\r\nFrom: a-confirm-1@b.example\r\nSubject: Please confirm your message");
+        assert!(s.null_sender && s.challenge_subject);
     }
 
     #[test]

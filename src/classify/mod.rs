@@ -12,6 +12,7 @@ pub mod headers;
 pub mod lhost;
 pub mod original;
 pub mod reason;
+mod ses;
 mod signals;
 mod virus;
 
@@ -291,7 +292,7 @@ fn deep(message: &Message<'_>, signals: &Signals) -> Classification {
         return jmrp(message, signals);
     }
     if signals.vendor_notification {
-        if let Some(found) = ses_complaint(message, signals) {
+        if let Some(found) = ses::notification(message, signals.evidence()) {
             return found;
         }
     }
@@ -380,14 +381,15 @@ fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) 
         } else {
             evidence.push("no recipient fields".to_string());
         }
-    } else if recipients.iter().any(|r| r.diagnostic.is_none()) {
-        // Some MTAs (OpenSMTPD, Courier, Domino, …) leave Diagnostic-Code out: the server's
-        // words are in the human-readable part. Take them from the recogniser's reading of
-        // it, else from the text line that names the recipient.
-        let bounce = lhost::recognise(message);
+    } else {
+        // Many MTAs put less in the report than in the prose (no Diagnostic-Code; the SMTP
+        // stage that decides userunknown vs filtered): the recognisers' reading completes it,
+        // else the text line that names the recipient gives the missing diagnostic.
+        lhost::complete(message, &mut recipients);
         for r in recipients.iter_mut().filter(|r| r.diagnostic.is_none()) {
-            enrich(r, bounce.as_ref(), message);
+            enrich(r, message);
         }
+        filtered_after_rcpt(message, &mut recipients);
     }
     let kind = kind_from(&recipients).unwrap_or(Kind::Ndr);
     evidence.extend(signals.evidence());
@@ -402,28 +404,41 @@ fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) 
 }
 
 /// Fills a DSN recipient's missing diagnostic (and a missing or generic `x.0.0` status) from
-/// the text, then judges its reason again.
-fn enrich(r: &mut Recipient, bounce: Option<&lhost::Bounce>, message: &Message<'_>) {
-    let theirs = bounce.and_then(|b| {
-        b.recipients.iter().find(|t| t.address.eq_ignore_ascii_case(&r.address)).or_else(|| {
-            if b.recipients.len() == 1 {
-                b.recipients.first()
-            } else {
-                None
-            }
-        })
-    });
-    let diagnostic = theirs.and_then(|t| t.diagnostic.clone()).or_else(|| line_naming(message, &r.address));
-    let Some(diagnostic) = diagnostic else { return };
-    let generic = r.status.as_deref().is_none_or(|s| s.ends_with(".0.0"));
-    if generic {
-        let specific = theirs.and_then(|t| t.status.clone()).or_else(|| dsn::status_code(&diagnostic));
-        if let Some(status) = specific.filter(|s| !s.ends_with(".0.0")) {
+/// the text line that names it, then judges its reason again.
+fn enrich(r: &mut Recipient, message: &Message<'_>) {
+    let Some(diagnostic) = line_naming(message, &r.address) else { return };
+    if r.status.as_deref().is_none_or(|s| s.ends_with(".0.0")) {
+        if let Some(status) = dsn::status_code(&diagnostic).filter(|s| !s.ends_with(".0.0")) {
             r.status = Some(status);
         }
     }
     r.reason = Some(reason::judge(r.status.as_deref(), Some(&diagnostic)).0);
     r.diagnostic = Some(diagnostic);
+}
+
+/// Sisimai's `Reason::Filtered`: "user unknown" words without an x.1.x status and without a
+/// sign that the reply came at the RCPT stage are read as the receiving side filtering the
+/// message (the reply came later, e.g. after DATA), not as a bad address.
+fn filtered_after_rcpt(message: &Message<'_>, recipients: &mut [Recipient]) {
+    let address_status = |s: Option<&str>| s.is_some_and(|s| s.get(1..4) == Some(".1."));
+    let candidate = |r: &Recipient| {
+        r.reason == Some(Reason::UserUnknown)
+            && !address_status(r.status.as_deref())
+            && !address_status(r.diagnostic.as_deref().and_then(dsn::status_code).as_deref())
+    };
+    if !recipients.iter().any(candidate) {
+        return;
+    }
+    let at_rcpt = |t: &str| headers::find_ci(t.as_bytes(), b"rcpt").is_some();
+    let text_says_rcpt = message.parts.iter().any(|p| match &p.body {
+        PartType::Text(t) => at_rcpt(t),
+        _ => false,
+    });
+    for r in recipients.iter_mut().filter(|r| candidate(r)) {
+        if !text_says_rcpt && !r.diagnostic.as_deref().is_some_and(at_rcpt) {
+            r.reason = Some(Reason::Filtered);
+        }
+    }
 }
 
 /// The first line of a human-readable part that names `address` (with its indented
@@ -565,33 +580,6 @@ fn jmrp(message: &Message<'_>, signals: &Signals) -> Classification {
         c.recipients.push(Recipient { address, reason: Some(Reason::Feedback), ..Recipient::default() });
     }
     c
-}
-
-/// Amazon SES complaint event delivered through SNS: a JSON body with
-/// `"notificationType":"Complaint"` (bounce and delivery events are the recognisers' job).
-fn ses_complaint(message: &Message<'_>, signals: &Signals) -> Option<Classification> {
-    // Sendmail breaks long lines with "!\n " (RFC 5322 line limit); SNS appends a signature
-    // after the JSON value, so read only the first value.
-    let body = message.body_text(0)?.replace("!\r\n ", "").replace("!\n ", "");
-    let json: serde_json::Value = serde_json::Deserializer::from_str(body.trim()).into_iter().next()?.ok()?;
-    let kind = json.get("notificationType").or_else(|| json.get("eventType"))?.as_str()?;
-    if kind != "Complaint" {
-        return None;
-    }
-    let mut c = Classification::bare(Kind::Feedback, signals.evidence());
-    c.evidence.insert(0, "Amazon SES complaint notification".to_string());
-    c.reason = Some(Reason::Feedback);
-    let complained = json.pointer("/complaint/complainedRecipients").and_then(|v| v.as_array());
-    for r in complained.into_iter().flatten() {
-        if let Some(address) = r.get("emailAddress").and_then(|a| a.as_str()) {
-            c.recipients.push(Recipient {
-                address: address.to_string(),
-                reason: Some(Reason::Feedback),
-                ..Recipient::default()
-            });
-        }
-    }
-    Some(c)
 }
 
 /// A delivery report inside an attached message of a message that is not a report itself
