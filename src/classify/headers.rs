@@ -498,6 +498,17 @@ fn decode_words(text: &str) -> String {
         .unwrap_or_else(|| text.to_string())
 }
 
+/// The first value of header `name` (case-insensitive) in a header block, raw with folds.
+pub(crate) fn field<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut fields = Fields { bytes: block, pos: 0 };
+    while let Some((n, value)) = fields.next_field() {
+        if n.eq_ignore_ascii_case(name.as_bytes()) {
+            return Some(value);
+        }
+    }
+    None
+}
+
 /// Iterates over the header fields of a message: `(name, raw value with folds)`.
 struct Fields<'a> {
     bytes: &'a [u8],

@@ -385,7 +385,16 @@ fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) 
         // Many MTAs put less in the report than in the prose (no Diagnostic-Code; the SMTP
         // stage that decides userunknown vs filtered): the recognisers' reading completes it,
         // else the text line that names the recipient gives the missing diagnostic.
-        lhost::complete(message, &mut recipients);
+        // Only when it can change something: it costs a recogniser pass.
+        let open = |r: &Recipient| {
+            r.diagnostic.is_none()
+                || r.reason == Some(Reason::Undefined)
+                || (r.reason == Some(Reason::UserUnknown)
+                    && !r.status.as_deref().is_some_and(|s| s.get(1..4) == Some(".1.")))
+        };
+        if recipients.iter().any(open) {
+            lhost::complete(message, &mut recipients);
+        }
         for r in recipients.iter_mut().filter(|r| r.diagnostic.is_none()) {
             enrich(r, message);
         }
