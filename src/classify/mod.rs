@@ -398,7 +398,7 @@ fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) 
         for r in recipients.iter_mut().filter(|r| r.diagnostic.is_none()) {
             enrich(r, message);
         }
-        filtered_after_rcpt(message, &mut recipients);
+        filtered_after_rcpt(message, parsed.per_message.get("reporting-mta"), &mut recipients);
     }
     let kind = kind_from(&recipients).unwrap_or(Kind::Ndr);
     evidence.extend(signals.evidence());
@@ -427,8 +427,15 @@ fn enrich(r: &mut Recipient, message: &Message<'_>) {
 
 /// Sisimai's `Reason::Filtered`: "user unknown" words without an x.1.x status and without a
 /// sign that the reply came at the RCPT stage are read as the receiving side filtering the
-/// message (the reply came later, e.g. after DATA), not as a bad address.
-fn filtered_after_rcpt(message: &Message<'_>, recipients: &mut [Recipient]) {
+/// message (the reply came later, e.g. after DATA), not as a bad address. Gmail's and
+/// Outlook.com's relays relay only RCPT-time rejections in their DSNs (Sisimai's Lhost::Gmail
+/// and Lhost::Outlook read them so), so their reports keep `userunknown`.
+fn filtered_after_rcpt(message: &Message<'_>, reporting_mta: Option<&str>, recipients: &mut [Recipient]) {
+    const RCPT_TIME_RELAYS: [&str; 4] = ["google.com", "googlemail.com", "hotmail.com", "outlook.com"];
+    let host = reporting_mta.map(|m| dsn::strip_type(m).to_ascii_lowercase()).unwrap_or_default();
+    if RCPT_TIME_RELAYS.iter().any(|d| host == *d || host.ends_with(&format!(".{d}"))) {
+        return;
+    }
     let address_status = |s: Option<&str>| s.is_some_and(|s| s.get(1..4) == Some(".1."));
     let candidate = |r: &Recipient| {
         r.reason == Some(Reason::UserUnknown)
@@ -694,6 +701,30 @@ mod tests {
         assert_eq!(mdn.kind, Kind::Mdn);
         let fwd = classify(include_bytes!("../../tests/fixtures/forwarded-bounce/001.eml"));
         assert_eq!(fwd.kind, Kind::ForwardedBounce);
+    }
+
+    /// A minimal RFC 3464 report for one failed recipient.
+    fn report(reporting_mta: &str, status: &str, diagnostic: &str, prose: &str) -> Vec<u8> {
+        format!(
+            "From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\n{prose}\n--b\nContent-Type: message/delivery-status\n\n\
+Reporting-MTA: dns; {reporting_mta}\n\nFinal-Recipient: rfc822; a@b.example\nAction: failed\n\
+Status: {status}\nDiagnostic-Code: smtp; {diagnostic}\n\n--b--\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn user_unknown_after_the_rcpt_stage_is_filtered() {
+        let reason = |m: &[u8]| classify(m).recipients.first().and_then(|r| r.reason);
+        let text = "The mail system could not deliver your message.";
+        assert_eq!(reason(&report("mx.example", "5.0.0", "550 user unknown", text)), Some(Reason::Filtered));
+        assert_eq!(reason(&report("mx.example", "5.1.1", "550 user unknown", text)), Some(Reason::UserUnknown));
+        let rcpt = "Remote host said: 550 user unknown (in reply to RCPT TO command)";
+        assert_eq!(reason(&report("mx.example", "5.0.0", "550 user unknown", rcpt)), Some(Reason::UserUnknown));
+        let gmail = report("googlemail.com", "5.0.0", "550 user unknown", text);
+        assert_eq!(reason(&gmail), Some(Reason::UserUnknown));
     }
 
     #[test]
