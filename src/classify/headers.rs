@@ -5,7 +5,7 @@
 //! The scan allocates nothing for mail without signals: names are compared in place,
 //! case-insensitively, and only the few values that matter are looked at.
 
-use super::autoreply;
+use super::{autoreply, subjects};
 
 /// How much of the raw body [`autoreply::body_hint`] gets to see.
 const BODY_HINT_PREFIX: usize = 2048;
@@ -215,8 +215,13 @@ pub fn signals(message: &[u8]) -> (Signals, usize) {
     // decision (it pairs with another weak signal, completes a JMRP complaint, or is a
     // forward) or when the message is a candidate anyway (for the evidence).
     if let Some(value) = subject_value {
-        if s.null_sender || s.daemon_sender || s.hotmail_staff || s.strong() || is_forward(value) {
-            subject(&mut s, value);
+        if s.null_sender || s.daemon_sender || s.hotmail_staff || s.strong() || subjects::is_forward(value) {
+            let subject = subjects::read(value);
+            s.bounce_subject = subject.bounce;
+            s.forwarded_subject = subject.forwarded;
+            s.autoreply_subject = subject.autoreply;
+            s.challenge_subject = subject.challenge;
+            s.complaint_subject = subject.complaint;
         }
     }
     s.jmrp = s.hotmail_staff && s.complaint_subject;
@@ -348,155 +353,8 @@ fn sender_kind(value: &[u8]) -> (bool, bool) {
     (daemon, noreply)
 }
 
-/// A subject that starts with a forward prefix ("Fwd:", "WG:", …), ASCII case-insensitively.
-fn is_forward(value: &[u8]) -> bool {
-    let v = trim(value);
-    FORWARD_PREFIXES.iter().any(|p| starts_with_ci(v, p.as_bytes()))
-}
-
-/// Subject phrases of bounces, in many languages (MTA defaults: Postfix, Exim, Sendmail,
-/// qmail, Exchange, Gmail, Lotus Notes, Courier, and the localised Exchange/Outlook strings).
-const BOUNCE_SUBJECTS: &[&str] = &[
-    "undelivered mail",
-    "undeliverable",
-    "undelivered",
-    "delivery status",
-    "delivery failure",
-    "delivery failed",
-    "delivery has failed",
-    "delivery notification",
-    "delivery problem",
-    "delivery report",
-    "mail delivery failed",
-    "mail delivery status",
-    "mail delivery subsystem",
-    "returned mail",
-    "return mail",
-    "failure notice",
-    "failure delivery",
-    "non-delivery",
-    "nondeliverable",
-    "not delivered",
-    "could not be delivered",
-    "delivery error",
-    "mail system error",
-    "warning: could not send",
-    "delayed mail",
-    "delivery delayed",
-    "message delayed",
-    "mail could not be delivered",
-    "message not delivered",
-    "unable to deliver",
-    "nicht zustellbar",
-    "unzustellbar",
-    "non remis",
-    "non recapitabile",
-    "onbestelbaar",
-    "no se puede entregar",
-    "não entregue",
-    "olevererbart",
-    "ikke leveret",
-    "kan ikke leveres",
-    "toimittamaton",
-    "nie można dostarczyć",
-    "niedostarczalna",
-    "недоставлено",
-    "не доставлено",
-    "配信不能",
-    "未送達",
-    "無法傳遞",
-    "无法投递",
-    "전달되지 않음",
-    "mail failure",
-    "failed mail",
-    "rejected:",
-    "message you sent blocked",
-    "delivery final failure",
-    "permanent failure",
-    "virus found",
-];
-
-/// Subject phrases of auto-replies.
-const AUTOREPLY_SUBJECTS: &[&str] = &[
-    "automatic reply",
-    "auto reply",
-    "autoreply",
-    "auto-reply",
-    "auto response",
-    "autoresponse",
-    "automated response",
-    "out of office",
-    "out of the office",
-    "away from my mail",
-    "vacation",
-    "abwesenheitsnotiz",
-    "automatische antwort",
-    "réponse automatique",
-    "reponse automatique",
-    "absence",
-    "risposta automatica",
-    "respuesta automática",
-    "respuesta automatica",
-    "resposta automática",
-    "automatisch antwoord",
-    "afwezigheidsbericht",
-    "autosvar",
-    "automaattinen vastaus",
-    "automatyczna odpowiedź",
-    "автоответ",
-    "自動応答",
-    "自动回复",
-    "自動回覆",
-];
-
-/// Subject phrases of challenge-response requests (TMDA, Spam Arrest, Boxbe, Mailblocks;
-/// the auto helper's `challenge.rs` uses the same words on the full message).
-const CHALLENGE_SUBJECTS: &[&str] = &[
-    "please confirm",
-    "confirm your message",
-    "confirmation required",
-    "confirmation request",
-    "verification required",
-    "please verify",
-    "sender verification",
-    "authorization request",
-];
-
 /// Domains of challenge-response services, as they appear in the From address.
 const CHALLENGE_DOMAINS: [&[u8]; 4] = [b"@spamarrest.com", b"@mailblocks.com", b"@boxbe.com", b"@digiportal.com"];
-
-/// Forward prefixes (English, German, French, Spanish/Italian, Nordic).
-const FORWARD_PREFIXES: &[&str] = &["fwd:", "fw:", "wg:", "tr:", "rv:", "i:", "vs:", "vb:"];
-
-/// Updates the subject signals. Only decodes when an RFC 2047 encoded word is present.
-fn subject(s: &mut Signals, value: &[u8]) {
-    let text = String::from_utf8_lossy(trim(value));
-    let decoded = if text.contains("=?") { decode_words(&text) } else { text.into_owned() };
-    let lower = decoded.to_lowercase();
-    s.complaint_subject = lower.contains("complaint about message from");
-    let bounce = BOUNCE_SUBJECTS.iter().any(|p| lower.contains(p));
-    let forwarded = FORWARD_PREFIXES.iter().any(|p| lower.trim_start().starts_with(p));
-    if bounce && forwarded {
-        s.forwarded_subject = true;
-    } else if bounce {
-        s.bounce_subject = true;
-    }
-    if AUTOREPLY_SUBJECTS.iter().any(|p| lower.contains(p)) {
-        s.autoreply_subject = true;
-    }
-    if CHALLENGE_SUBJECTS.iter().any(|p| lower.contains(p)) {
-        s.challenge_subject = true;
-    }
-}
-
-/// Decodes RFC 2047 encoded words through mail-parser (rare: only localised subjects).
-fn decode_words(text: &str) -> String {
-    let raw = format!("Subject: {text}\r\n\r\n");
-    mail_parser::MessageParser::default()
-        .parse_headers(raw.as_bytes())
-        .and_then(|m| m.subject().map(str::to_string))
-        .unwrap_or_else(|| text.to_string())
-}
 
 /// The first value of header `name` (case-insensitive) in a header block, raw with folds.
 pub(crate) fn field<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
