@@ -5,7 +5,8 @@
 use mail_parser::Message;
 use serde_json::Value;
 
-use super::{dsn, reason, Action, Classification, Kind, Reason, Recipient};
+use super::original::MAX_HEADERS;
+use super::{dsn, reason, Action, Classification, Kind, Original, Reason, Recipient, Via};
 
 /// The classification of an SES notification, or `None` when the body is not one.
 pub fn notification(message: &Message<'_>, evidence: Vec<String>) -> Option<Classification> {
@@ -20,9 +21,33 @@ pub fn notification(message: &Message<'_>, evidence: Vec<String>) -> Option<Clas
         "Delivery" => delivery(&json),
         _ => return None,
     };
+    c.original = returned(&json);
     c.evidence = vec![format!("Amazon SES {} notification", kind.to_ascii_lowercase())];
     c.evidence.extend(evidence);
     (!c.recipients.is_empty()).then_some(c)
+}
+
+/// The original as SES returns it: `mail.headers[]` (`name`/`value` pairs, unless
+/// `headersTruncated`) rebuilt as a header block, and `mail.commonHeaders.messageId`.
+fn returned(json: &Value) -> Option<Original> {
+    let mail = json.get("mail")?;
+    let mut block = String::new();
+    for h in mail.get("headers").and_then(Value::as_array).into_iter().flatten() {
+        if let (Some(name), Some(value)) = (text(h, "name"), h.get("value").and_then(Value::as_str)) {
+            if block.len() + name.len() + value.len() + 4 > MAX_HEADERS {
+                break;
+            }
+            block.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    let message_id = mail
+        .pointer("/commonHeaders/messageId")
+        .and_then(Value::as_str)
+        .map(|id| format!("<{}>", id.trim().trim_start_matches('<').trim_end_matches('>')));
+    if block.is_empty() && message_id.is_none() {
+        return None;
+    }
+    Some(Original { via: Via::Inline, message_id, headers: block.into_bytes() })
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -114,6 +139,16 @@ mod tests {
         assert_eq!(c.recipients[0].address, "a@b.example");
         assert_eq!(c.recipients[0].status.as_deref(), Some("5.1.1"));
         assert_eq!(c.recipients[0].diagnostic.as_deref(), Some("550 5.1.1 user unknown"));
+        assert_eq!(c.original, None);
+    }
+
+    #[test]
+    fn the_original_headers_come_back() {
+        let c = run(r#"{"notificationType":"Bounce","mail":{"headers":[{"name":"X-Backscatter-Sig","value":"v1.0.20000.ab.cd"},{"name":"Message-ID","value":"<m1@example.org>"}],"commonHeaders":{"messageId":"<m1@example.org>"}},"bounce":{"bounceType":"Permanent","bouncedRecipients":[{"emailAddress":"a@b.example"}]}}"#)
+            .expect("an SES bounce");
+        let original = c.original.expect("returned");
+        assert_eq!(original.message_id.as_deref(), Some("<m1@example.org>"));
+        assert_eq!(original.headers, b"X-Backscatter-Sig: v1.0.20000.ab.cd\r\nMessage-ID: <m1@example.org>\r\n");
     }
 
     #[test]
