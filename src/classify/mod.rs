@@ -108,10 +108,15 @@ impl std::fmt::Display for Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
+    /// Delivery failed; the MTA gave up.
     Failed,
+    /// Not delivered yet; the MTA keeps trying.
     Delayed,
+    /// Delivered to the recipient's mailbox.
     Delivered,
+    /// Handed on to a system that sends no DSNs.
     Relayed,
+    /// Delivered and forwarded to several addresses (an alias or list).
     Expanded,
 }
 
@@ -120,16 +125,19 @@ pub enum Action {
 pub struct Recipient {
     /// The recipient address (Final-Recipient, else Original-Recipient, else what the text names).
     pub address: String,
+    /// What the MTA did for this recipient.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
     /// Enhanced status code, e.g. `5.1.1` (RFC 3463).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Why it failed or was delayed, judged from the status and the diagnostic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
     /// The remote server's words (Diagnostic-Code, or the MTA's text), whitespace-collapsed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostic: Option<String>,
+    /// The server that gave the answer (Remote-MTA, without its `dns;` type).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_mta: Option<String>,
 }
@@ -137,28 +145,38 @@ pub struct Recipient {
 /// How the returned original was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Via {
+    /// An attached `message/rfc822` part (RFC 3464 §2 returned content).
     #[serde(rename = "message/rfc822")]
     MessageRfc822,
+    /// An attached `message/global` part (RFC 6532 §3.7).
     #[serde(rename = "message/global")]
     MessageGlobal,
+    /// A `text/rfc822-headers` part (RFC 6522 §4).
     #[serde(rename = "text/rfc822-headers")]
     TextRfc822Headers,
+    /// A `message/global-headers` part (RFC 6533 §6.4).
     #[serde(rename = "message/global-headers")]
     MessageGlobalHeaders,
-    /// An MTA's own marker in the text ("------ This is a copy of the message …").
+    /// An MTA's own marker in the text ("------ This is a copy of the message …"), an
+    /// unmarked header block there, or the headers a provider's notification lists.
     #[serde(rename = "inline")]
     Inline,
     /// A `>`-quoted (or indented) header block in the text.
     #[serde(rename = "quoted")]
     Quoted,
+    /// The DSN's `Original-Envelope-Id` (RFC 3464 §2.2.1): our ENVID.
     #[serde(rename = "Original-Envelope-Id")]
     OriginalEnvelopeId,
+    /// The reply's `In-Reply-To`.
     #[serde(rename = "In-Reply-To")]
     InReplyTo,
+    /// The last Message-ID in the reply's `References`.
     #[serde(rename = "References")]
     References,
+    /// `Original-Message-ID` (RFC 8098 §3.2.5), in an MDN or as a header.
     #[serde(rename = "Original-Message-ID")]
     OriginalMessageId,
+    /// Exchange's `X-MS-Exchange-Parent-Message-Id`.
     #[serde(rename = "X-MS-Exchange-Parent-Message-Id")]
     ExchangeParentMessageId,
 }
@@ -166,6 +184,7 @@ pub enum Via {
 /// The message a bounce or reply is about, as far as it came back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Original {
+    /// How it was found.
     pub via: Via,
     /// Its Message-ID (or, for a correlator, the correlator's value), with angle brackets.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -179,12 +198,15 @@ pub struct Original {
 /// The classifier's answer for one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Classification {
+    /// What kind of message it is.
     pub kind: Kind,
     /// The bounce reason (Sisimai's names plus `greylisted`), when the kind is a bounce.
     pub reason: Option<Reason>,
     /// `Some(true)` for a permanent failure, `Some(false)` for a temporary one.
     pub permanent: Option<bool>,
+    /// The recipients a report or recogniser names, in its order.
     pub recipients: Vec<Recipient>,
+    /// The returned original, if it could be located.
     pub original: Option<Original>,
     /// What decided the kind, most decisive first (e.g. `report-type=delivery-status`,
     /// `lhost:exim`, `Auto-Submitted: auto-replied`). For people and logs, not for parsing.
