@@ -4,7 +4,9 @@ pub mod classify;
 pub mod config;
 pub mod keys;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use backscatter::keys::KeyringError;
 
 /// The global flags every command may need.
 #[derive(Debug)]
@@ -13,4 +15,31 @@ pub struct Globals {
     pub config: Option<PathBuf>,
     /// `--keyring FILE`, if given.
     pub keyring: Option<PathBuf>,
+}
+
+/// The keyring file: `--keyring FILE` > `configured` (the config's `keyring`, when there is a
+/// config) > `$XDG_DATA_HOME/backscatter/keyring.toml` > `$HOME/.local/share/backscatter/keyring.toml`.
+pub fn keyring_path(globals: &Globals, configured: Option<&Path>) -> Result<PathBuf, KeyringError> {
+    if let Some(path) = globals.keyring.as_deref().or(configured) {
+        return Ok(path.to_path_buf());
+    }
+    backscatter::config::data_dir(|name| std::env::var_os(name))
+        .map(|dir| dir.join("keyring.toml"))
+        .ok_or(KeyringError::NoLocation)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn globals(keyring: Option<&str>) -> Globals {
+        Globals { config: None, keyring: keyring.map(PathBuf::from) }
+    }
+
+    #[test]
+    fn flag_beats_config_beats_default() {
+        let configured = Path::new("/etc/backscatter/keyring.toml");
+        assert_eq!(keyring_path(&globals(Some("/k.toml")), Some(configured)).unwrap(), Path::new("/k.toml"));
+        assert_eq!(keyring_path(&globals(None), Some(configured)).unwrap(), configured);
+    }
 }

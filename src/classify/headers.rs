@@ -1,0 +1,686 @@
+//! Layer 1, the header fast path: a hand-written scan of the header block that settles most mail
+//! (`ordinary`, `list`) without a MIME parse, and names the signals that make the rest a
+//! candidate for the full pipeline (DESIGN §5).
+//!
+//! The scan allocates nothing for mail without signals: names are compared in place,
+//! case-insensitively, and only the few values that matter are looked at.
+
+use super::autoreply;
+
+/// How much of the raw body [`autoreply::body_hint`] gets to see.
+const BODY_HINT_PREFIX: usize = 2048;
+
+/// What a report's `report-type` parameter says (RFC 6522 §3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportType {
+    /// `delivery-status` (RFC 3464) or `global-delivery-status` (RFC 6533).
+    DeliveryStatus,
+    /// `disposition-notification` (RFC 8098).
+    Disposition,
+    /// `feedback-report` (ARF, RFC 5965).
+    Feedback,
+    /// Any other or a missing report type.
+    Other,
+}
+
+/// RFC 3834 §5 `Auto-Submitted` values other than `no`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AutoSubmitted {
+    /// `auto-replied`: a reply to a message (vacation, bounce).
+    Replied,
+    /// `auto-generated`: generated without a message to reply to.
+    Generated,
+    /// `auto-notified` (RFC 5436, Sieve notifications).
+    Notified,
+    /// Some other extension value.
+    Other,
+}
+
+/// The signals found in a header block. Strong ones make a candidate alone; weak ones only in
+/// pairs (DESIGN §5).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// `Content-Type: multipart/report`, with its report type.
+    pub report: Option<ReportType>,
+    /// `X-Failed-Recipients` (Exim).
+    pub failed_recipients: bool,
+    /// `X-MS-Exchange-Message-Is-Ndr` (Exchange / Microsoft 365).
+    pub exchange_ndr: bool,
+    /// `Auto-Submitted`, parsed; `no` is recorded as `None`.
+    pub auto_submitted: Option<AutoSubmitted>,
+    /// A vendor auto-reply header: `X-Autoreply`, `X-Autorespond`, `Precedence: auto_reply`,
+    /// `X-Apple-Action`.
+    pub autoreply_header: bool,
+    /// A challenge-response system's fingerprint (TMDA, Spamarrest, Boxbe, …).
+    pub challenge: bool,
+    /// A provider's machine-readable notification (`X-AMZ-SNS-Message-Id`: Amazon SES bounce,
+    /// complaint and delivery events sent through SNS).
+    pub vendor_notification: bool,
+    /// Microsoft's Junk Mail Reporting Program complaint: `From: staff@hotmail.com` with a
+    /// "complaint about message from" subject (no ARF MIME structure).
+    pub jmrp: bool,
+    /// `From: staff@hotmail.com` (half of [`Signals::jmrp`]).
+    hotmail_staff: bool,
+    /// A "complaint about message from" subject (half of [`Signals::jmrp`]).
+    complaint_subject: bool,
+    /// Weak: `Return-Path: <>` (the null sender of RFC 5321 §4.5.5).
+    pub null_sender: bool,
+    /// Weak: `From:` a mailer-daemon or postmaster.
+    pub daemon_sender: bool,
+    /// Weak: `From:` a no-reply address (`no-reply@`, `noreply@`, `do-not-reply@`): a machine
+    /// writes, though not necessarily a bounce.
+    pub noreply_sender: bool,
+    /// Weak: a bounce subject ("Undelivered Mail Returned to Sender", "Unzustellbar", …).
+    pub bounce_subject: bool,
+    /// The subject is a forward ("Fwd:", "Fw:", "WG:", "TR:") of a bounce subject.
+    pub forwarded_subject: bool,
+    /// Weak: an auto-reply subject ("Out of Office", "Abwesenheitsnotiz", …).
+    pub autoreply_subject: bool,
+    /// The raw body start looks like an auto-reply ([`autoreply::body_hint`]).
+    pub body_hint: bool,
+    /// `List-Id` or another `List-*` header (RFC 2369, RFC 2919), or `Mailing-List`.
+    pub list: bool,
+}
+
+impl Signals {
+    /// A strong signal is present.
+    pub fn strong(&self) -> bool {
+        self.report.is_some()
+            || self.failed_recipients
+            || self.exchange_ndr
+            || self.auto_submitted.is_some()
+            || self.autoreply_header
+            || self.challenge
+            || self.vendor_notification
+            || self.jmrp
+    }
+
+    /// How many weak signals are present.
+    pub fn weak(&self) -> usize {
+        [
+            self.null_sender,
+            self.daemon_sender || self.noreply_sender,
+            self.bounce_subject || self.forwarded_subject,
+            self.autoreply_subject,
+        ]
+        .iter()
+        .filter(|s| **s)
+        .count()
+    }
+
+    /// The signals say "this may be a bounce" (as opposed to only an auto-reply).
+    pub fn bounce_like(&self) -> bool {
+        self.report.is_some()
+            || self.failed_recipients
+            || self.exchange_ndr
+            || self.vendor_notification
+            || self.null_sender
+            || self.daemon_sender
+            || self.bounce_subject
+    }
+
+    /// The message deserves the full pipeline.
+    pub fn candidate(&self) -> bool {
+        self.strong() || self.weak() >= 2 || self.forwarded_subject || self.body_hint
+    }
+
+    /// The signals as words for a classification's evidence, strongest first.
+    pub fn evidence(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        match self.report {
+            Some(ReportType::DeliveryStatus) => out.push("report-type=delivery-status".to_string()),
+            Some(ReportType::Disposition) => out.push("report-type=disposition-notification".to_string()),
+            Some(ReportType::Feedback) => out.push("report-type=feedback-report".to_string()),
+            Some(ReportType::Other) => out.push("multipart/report".to_string()),
+            None => {}
+        }
+        let flags: [(bool, &str); 14] = [
+            (self.failed_recipients, "X-Failed-Recipients"),
+            (self.vendor_notification, "X-AMZ-SNS-Message-Id"),
+            (self.jmrp, "Microsoft JMRP complaint"),
+            (self.exchange_ndr, "X-MS-Exchange-Message-Is-Ndr"),
+            (self.autoreply_header, "auto-reply header"),
+            (self.challenge, "challenge-response header"),
+            (self.null_sender, "Return-Path: <>"),
+            (self.daemon_sender, "From: mailer-daemon/postmaster"),
+            (self.noreply_sender, "From: no-reply"),
+            (self.bounce_subject, "bounce subject"),
+            (self.forwarded_subject, "forwarded bounce subject"),
+            (self.autoreply_subject, "auto-reply subject"),
+            (self.body_hint, "auto-reply body"),
+            (self.list, "List-* header"),
+        ];
+        if let Some(a) = self.auto_submitted {
+            let word = match a {
+                AutoSubmitted::Replied => "auto-replied",
+                AutoSubmitted::Generated => "auto-generated",
+                AutoSubmitted::Notified => "auto-notified",
+                AutoSubmitted::Other => "other",
+            };
+            out.push(format!("Auto-Submitted: {word}"));
+        }
+        out.extend(flags.iter().filter(|(on, _)| *on).map(|(_, w)| (*w).to_string()));
+        out
+    }
+}
+
+/// The fast path's decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FastPath {
+    /// Nothing automated about it; no body parse needed.
+    Ordinary,
+    /// Mailing-list traffic without other signals.
+    List,
+    /// Worth a full parse, for these reasons.
+    Candidate(Signals),
+}
+
+/// Scans the header block of a message (CRLF or LF newlines) and decides.
+pub fn scan(message: &[u8]) -> FastPath {
+    let (signals, body_start) = signals(message);
+    if signals.candidate() {
+        return FastPath::Candidate(signals);
+    }
+    // Only otherwise-ordinary mail pays for the body look (e.g. an out-of-office reply sent
+    // with no auto-reply header at all).
+    let body = message.get(body_start..).unwrap_or_default();
+    let prefix = body.get(..BODY_HINT_PREFIX).unwrap_or(body);
+    if autoreply::body_hint(prefix) {
+        return FastPath::Candidate(Signals { body_hint: true, ..signals });
+    }
+    if signals.list {
+        FastPath::List
+    } else {
+        FastPath::Ordinary
+    }
+}
+
+/// The signals in the header block, and where the body starts.
+pub fn signals(message: &[u8]) -> (Signals, usize) {
+    let mut s = Signals::default();
+    let mut subject_value = None;
+    let mut fields = Fields { bytes: message, pos: 0 };
+    while let Some((name, value)) = fields.next_field() {
+        if name.eq_ignore_ascii_case(b"subject") {
+            subject_value = Some(value);
+        } else {
+            look_at(&mut s, name, value);
+        }
+    }
+    // The subject costs a decode and a dictionary search: look only when it can change the
+    // decision (it pairs with another weak signal, completes a JMRP complaint, or is a
+    // forward) or when the message is a candidate anyway (for the evidence).
+    if let Some(value) = subject_value {
+        if s.null_sender || s.daemon_sender || s.hotmail_staff || s.strong() || is_forward(value) {
+            subject(&mut s, value);
+        }
+    }
+    s.jmrp = s.hotmail_staff && s.complaint_subject;
+    (s, fields.pos)
+}
+
+/// Updates the signals for one header field.
+fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
+    let is = |n: &str| name.eq_ignore_ascii_case(n.as_bytes());
+    let first = name.first().map(u8::to_ascii_lowercase);
+    match first {
+        Some(b'c') if is("content-type") => {
+            let v = trim(value);
+            if starts_with_ci(v, b"multipart/report") {
+                s.report = Some(report_type(v));
+            }
+        }
+        Some(b'x') => {
+            if is("x-failed-recipients") {
+                s.failed_recipients = true;
+            } else if is("x-ms-exchange-message-is-ndr") {
+                s.exchange_ndr = true;
+            } else if is("x-autoreply") || is("x-autorespond") || is("x-apple-action") {
+                s.autoreply_header = true;
+            } else if is("x-amz-sns-message-id") {
+                s.vendor_notification = true;
+            } else if is("x-challenge")
+                || is("x-tmda-fingerprint")
+                || starts_with_ci(name, b"x-spamarrest")
+                || starts_with_ci(name, b"x-boxbe")
+            {
+                s.challenge = true;
+            }
+        }
+        Some(b'a') if is("auto-submitted") => s.auto_submitted = auto_submitted(value),
+        Some(b'p') if is("precedence") => {
+            let v = trim(value);
+            if v.eq_ignore_ascii_case(b"auto_reply") || v.eq_ignore_ascii_case(b"auto-reply") {
+                s.autoreply_header = true;
+            }
+        }
+        Some(b'r') if is("return-path") => s.null_sender = is_null_path(value),
+        Some(b'f') if is("from") => {
+            s.daemon_sender = is_daemon(value) || is_null_path(value);
+            s.noreply_sender = is_noreply(value);
+            s.hotmail_staff = find_ci(value, b"staff@hotmail.com").is_some();
+        }
+        Some(b'l') if starts_with_ci(name, b"list-") => s.list = true,
+        Some(b'm') if is("mailing-list") => s.list = true,
+        _ => {}
+    }
+}
+
+/// `report-type` of a `multipart/report` Content-Type value.
+fn report_type(value: &[u8]) -> ReportType {
+    let Some(at) = find_ci(value, b"report-type") else {
+        return ReportType::Other;
+    };
+    let rest = value.get(at + b"report-type".len()..).unwrap_or_default();
+    let rest = trim(rest);
+    let rest = rest.strip_prefix(b"=").map(trim).unwrap_or(rest);
+    let rest = rest.strip_prefix(b"\"").unwrap_or(rest);
+    if starts_with_ci(rest, b"delivery-status") || starts_with_ci(rest, b"global-delivery-status") {
+        ReportType::DeliveryStatus
+    } else if starts_with_ci(rest, b"disposition-notification") {
+        ReportType::Disposition
+    } else if starts_with_ci(rest, b"feedback-report") {
+        ReportType::Feedback
+    } else {
+        ReportType::Other
+    }
+}
+
+/// RFC 3834 §5: `no` means no; anything else is automated. Comments and parameters are
+/// ignored (`auto-replied; owner-email="…"`).
+fn auto_submitted(value: &[u8]) -> Option<AutoSubmitted> {
+    let v = trim(value);
+    let end = v.iter().position(|b| matches!(b, b';' | b'(' | b' ' | b'\t' | b'\r' | b'\n')).unwrap_or(v.len());
+    let word = v.get(..end).unwrap_or_default();
+    if word.is_empty() || word.eq_ignore_ascii_case(b"no") {
+        None
+    } else if word.eq_ignore_ascii_case(b"auto-replied") {
+        Some(AutoSubmitted::Replied)
+    } else if word.eq_ignore_ascii_case(b"auto-generated") {
+        Some(AutoSubmitted::Generated)
+    } else if word.eq_ignore_ascii_case(b"auto-notified") {
+        Some(AutoSubmitted::Notified)
+    } else {
+        Some(AutoSubmitted::Other)
+    }
+}
+
+/// `<>` (possibly with spaces inside, as some MTAs write it).
+fn is_null_path(value: &[u8]) -> bool {
+    let mut rest = value.iter().filter(|b| !b.is_ascii_whitespace());
+    rest.next() == Some(&b'<') && rest.next() == Some(&b'>') && rest.next().is_none()
+}
+
+/// Local parts of the addresses bounces come from (any case).
+const DAEMON_LOCALS: [&[u8]; 6] =
+    [b"mailer-daemon", b"postmaster", b"mailerdaemon", b"mail-daemon", b"mdaemon", b"mail.delivery.system"];
+
+/// A From address whose local part is a mailer-daemon or postmaster, e.g.
+/// `MAILER-DAEMON@host (Mail Delivery System)`, `Mail Delivery Subsystem <mailer-daemon@…>`,
+/// or a bare `MAILER-DAEMON`. One pass, no allocation.
+fn is_daemon(value: &[u8]) -> bool {
+    let delim = |b: u8| matches!(b, b'<' | b'>' | b' ' | b'\t' | b'"' | b':' | b',' | b'\r' | b'\n' | b'(' | b')');
+    let is_local = |l: &[u8]| DAEMON_LOCALS.iter().any(|d| l.eq_ignore_ascii_case(d));
+    let mut any_at = false;
+    for (i, b) in value.iter().enumerate() {
+        if *b != b'@' {
+            continue;
+        }
+        any_at = true;
+        let head = value.get(..i).unwrap_or_default();
+        let start = head.iter().rposition(|c| delim(*c)).map_or(0, |p| p + 1);
+        if is_local(head.get(start..).unwrap_or_default()) {
+            return true;
+        }
+    }
+    !any_at && value.split(|c| delim(*c)).any(is_local)
+}
+
+/// A From address with a no-reply local part.
+fn is_noreply(value: &[u8]) -> bool {
+    [&b"no-reply@"[..], b"noreply@", b"do-not-reply@", b"donotreply@"].iter().any(|l| find_ci(value, l).is_some())
+}
+
+/// A subject that starts with a forward prefix ("Fwd:", "WG:", …), ASCII case-insensitively.
+fn is_forward(value: &[u8]) -> bool {
+    let v = trim(value);
+    FORWARD_PREFIXES.iter().any(|p| starts_with_ci(v, p.as_bytes()))
+}
+
+/// Subject phrases of bounces, in many languages (MTA defaults: Postfix, Exim, Sendmail,
+/// qmail, Exchange, Gmail, Lotus Notes, Courier, and the localised Exchange/Outlook strings).
+const BOUNCE_SUBJECTS: &[&str] = &[
+    "undelivered mail",
+    "undeliverable",
+    "undelivered",
+    "delivery status",
+    "delivery failure",
+    "delivery failed",
+    "delivery has failed",
+    "delivery notification",
+    "delivery problem",
+    "delivery report",
+    "mail delivery failed",
+    "mail delivery status",
+    "mail delivery subsystem",
+    "returned mail",
+    "return mail",
+    "failure notice",
+    "failure delivery",
+    "non-delivery",
+    "nondeliverable",
+    "not delivered",
+    "could not be delivered",
+    "delivery error",
+    "mail system error",
+    "warning: could not send",
+    "delayed mail",
+    "delivery delayed",
+    "message delayed",
+    "mail could not be delivered",
+    "message not delivered",
+    "unable to deliver",
+    "nicht zustellbar",
+    "unzustellbar",
+    "non remis",
+    "non recapitabile",
+    "onbestelbaar",
+    "no se puede entregar",
+    "não entregue",
+    "olevererbart",
+    "ikke leveret",
+    "kan ikke leveres",
+    "toimittamaton",
+    "nie można dostarczyć",
+    "niedostarczalna",
+    "недоставлено",
+    "не доставлено",
+    "配信不能",
+    "未送達",
+    "無法傳遞",
+    "无法投递",
+    "전달되지 않음",
+    "mail failure",
+    "failed mail",
+    "rejected:",
+    "message you sent blocked",
+    "delivery final failure",
+    "permanent failure",
+    "virus found",
+];
+
+/// Subject phrases of auto-replies.
+const AUTOREPLY_SUBJECTS: &[&str] = &[
+    "automatic reply",
+    "auto reply",
+    "autoreply",
+    "auto-reply",
+    "auto response",
+    "autoresponse",
+    "automated response",
+    "out of office",
+    "out of the office",
+    "away from my mail",
+    "vacation",
+    "abwesenheitsnotiz",
+    "automatische antwort",
+    "réponse automatique",
+    "reponse automatique",
+    "absence",
+    "risposta automatica",
+    "respuesta automática",
+    "respuesta automatica",
+    "resposta automática",
+    "automatisch antwoord",
+    "afwezigheidsbericht",
+    "autosvar",
+    "automaattinen vastaus",
+    "automatyczna odpowiedź",
+    "автоответ",
+    "自動応答",
+    "自动回复",
+    "自動回覆",
+];
+
+/// Forward prefixes (English, German, French, Spanish/Italian, Nordic).
+const FORWARD_PREFIXES: &[&str] = &["fwd:", "fw:", "wg:", "tr:", "rv:", "i:", "vs:", "vb:"];
+
+/// Updates the subject signals. Only decodes when an RFC 2047 encoded word is present.
+fn subject(s: &mut Signals, value: &[u8]) {
+    let text = String::from_utf8_lossy(trim(value));
+    let decoded = if text.contains("=?") { decode_words(&text) } else { text.into_owned() };
+    let lower = decoded.to_lowercase();
+    s.complaint_subject = lower.contains("complaint about message from");
+    let bounce = BOUNCE_SUBJECTS.iter().any(|p| lower.contains(p));
+    let forwarded = FORWARD_PREFIXES.iter().any(|p| lower.trim_start().starts_with(p));
+    if bounce && forwarded {
+        s.forwarded_subject = true;
+    } else if bounce {
+        s.bounce_subject = true;
+    }
+    if AUTOREPLY_SUBJECTS.iter().any(|p| lower.contains(p)) {
+        s.autoreply_subject = true;
+    }
+}
+
+/// Decodes RFC 2047 encoded words through mail-parser (rare: only localised subjects).
+fn decode_words(text: &str) -> String {
+    let raw = format!("Subject: {text}\r\n\r\n");
+    mail_parser::MessageParser::default()
+        .parse_headers(raw.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| text.to_string())
+}
+
+/// Iterates over the header fields of a message: `(name, raw value with folds)`.
+struct Fields<'a> {
+    bytes: &'a [u8],
+    /// Where the next field starts; after the last one, where the body starts.
+    pos: usize,
+}
+
+impl<'a> Fields<'a> {
+    fn next_field(&mut self) -> Option<(&'a [u8], &'a [u8])> {
+        loop {
+            let rest = self.bytes.get(self.pos..)?;
+            if rest.is_empty() {
+                return None;
+            }
+            // A blank line ends the header block.
+            if rest.starts_with(b"\n") {
+                self.pos += 1;
+                return None;
+            }
+            if rest.starts_with(b"\r\n") {
+                self.pos += 2;
+                return None;
+            }
+            let end = field_end(rest);
+            self.pos += end;
+            let field = rest.get(..end).unwrap_or_default();
+            let Some(colon) = field.iter().position(|b| *b == b':') else {
+                // A line that is not a field (junk or a stray fold): skip it.
+                continue;
+            };
+            let name = trim(field.get(..colon).unwrap_or_default());
+            if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace()) {
+                continue;
+            }
+            return Some((name, field.get(colon + 1..).unwrap_or_default()));
+        }
+    }
+}
+
+/// Length of the field at the start of `rest`, including its folded continuation lines.
+fn field_end(rest: &[u8]) -> usize {
+    let mut pos = 0;
+    loop {
+        match rest.get(pos..).and_then(|r| r.iter().position(|b| *b == b'\n')) {
+            None => return rest.len(),
+            Some(nl) => {
+                pos += nl + 1;
+                match rest.get(pos) {
+                    Some(b' ' | b'\t') => continue,
+                    _ => return pos,
+                }
+            }
+        }
+    }
+}
+
+/// ASCII whitespace trimmed on both sides.
+pub(crate) fn trim(b: &[u8]) -> &[u8] {
+    b.trim_ascii()
+}
+
+fn starts_with_ci(hay: &[u8], prefix: &[u8]) -> bool {
+    hay.get(..prefix.len()).is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+}
+
+/// Position of `needle` in `hay`, ASCII case-insensitively.
+pub(crate) fn find_ci(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    if needle.is_empty() || hay.len() < needle.len() {
+        return None;
+    }
+    hay.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decide(headers: &str) -> FastPath {
+        scan(format!("{headers}\r\n\r\nHello, see you tomorrow.\r\n").as_bytes())
+    }
+
+    fn candidate(headers: &str) -> Signals {
+        match decide(headers) {
+            FastPath::Candidate(s) => s,
+            other => panic!("{headers:?}: {other:?}, want a candidate"),
+        }
+    }
+
+    const PERSON: &str = "From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: lunch";
+
+    #[test]
+    fn person_to_person_mail_is_ordinary() {
+        assert_eq!(decide(PERSON), FastPath::Ordinary);
+    }
+
+    #[test]
+    fn each_strong_signal_alone_makes_a_candidate() {
+        for h in [
+            "Content-Type: multipart/report; report-type=delivery-status; boundary=x",
+            "Content-Type: multipart/report;\r\n\treport-type=\"disposition-notification\"",
+            "X-Failed-Recipients: a@b.example",
+            "X-MS-Exchange-Message-Is-Ndr: ",
+            "Auto-Submitted: auto-replied",
+            "auto-submitted: Auto-Generated (vacation)",
+            "Auto-Submitted: auto-notified",
+            "X-Autoreply: yes",
+            "X-Autorespond: Out of office",
+            "Precedence: auto_reply",
+            "X-Apple-Action: vacation",
+            "X-TMDA-Fingerprint: abc",
+            "X-Spamarrest-noauth: 1",
+            "X-Boxbe-Pending: 1",
+            "x-amz-sns-message-id: 1-2-3",
+        ] {
+            let s = candidate(&format!("{PERSON}\r\n{h}"));
+            assert!(s.strong(), "{h}");
+        }
+    }
+
+    #[test]
+    fn report_types_are_read() {
+        let rt = |v: &str| candidate(&format!("Content-Type: {v}")).report;
+        assert_eq!(rt("multipart/report; report-type=delivery-status"), Some(ReportType::DeliveryStatus));
+        assert_eq!(rt("Multipart/Report; Report-Type=\"global-delivery-status\""), Some(ReportType::DeliveryStatus));
+        assert_eq!(rt("multipart/report; report-type=feedback-report"), Some(ReportType::Feedback));
+        assert_eq!(rt("multipart/report; boundary=x"), Some(ReportType::Other));
+    }
+
+    #[test]
+    fn auto_submitted_no_is_no_signal() {
+        assert_eq!(decide(&format!("{PERSON}\r\nAuto-Submitted: no")), FastPath::Ordinary);
+        assert_eq!(decide(&format!("{PERSON}\r\nAuto-Submitted: No (human)")), FastPath::Ordinary);
+    }
+
+    #[test]
+    fn x_auto_response_suppress_alone_is_not_a_signal() {
+        assert_eq!(decide(&format!("{PERSON}\r\nX-Auto-Response-Suppress: All")), FastPath::Ordinary);
+    }
+
+    #[test]
+    fn precedence_bulk_alone_is_not_a_list() {
+        assert_eq!(decide(&format!("{PERSON}\r\nPrecedence: bulk")), FastPath::Ordinary);
+        assert_eq!(decide(&format!("{PERSON}\r\nList-Id: <x.lists.example>")), FastPath::List);
+    }
+
+    #[test]
+    fn one_weak_signal_is_not_enough() {
+        for h in [
+            "Return-Path: <>\r\nFrom: a@b.example\r\nSubject: hi",
+            "From: MAILER-DAEMON@mx.example\r\nSubject: hi",
+            "From: a@b.example\r\nSubject: Undeliverable: invoice",
+        ] {
+            assert_eq!(decide(h), FastPath::Ordinary, "{h}");
+        }
+    }
+
+    #[test]
+    fn weak_signals_count_in_pairs() {
+        let s = candidate("Return-Path: <>\r\nFrom: a@b.example\r\nSubject: Undelivered Mail Returned to Sender");
+        assert!(s.null_sender && s.bounce_subject);
+        let s = candidate("From: Mail Delivery Subsystem <mailer-daemon@googlemail.com>\r\nSubject: Delivery Status Notification (Failure)");
+        assert!(s.daemon_sender && s.bounce_subject);
+        let s = candidate("Return-Path: < >\r\nFrom: postmaster@example.de\r\nSubject: x");
+        assert!(s.null_sender && s.daemon_sender);
+        let s = candidate("Return-Path: <>\r\nSubject: =?iso-8859-1?q?Unzustellbar:_Angebot?=");
+        assert!(s.bounce_subject);
+        let s = candidate("Return-Path: <>\r\nSubject: Abwesenheitsnotiz: Angebot");
+        assert!(s.autoreply_subject);
+        let s = candidate("From: <>\r\nSubject: Delivery Status");
+        assert!(s.daemon_sender && s.bounce_subject);
+    }
+
+    #[test]
+    fn forwarded_bounce_subject_is_a_candidate() {
+        let s = candidate("From: a@b.example\r\nSubject: Fwd: Undelivered Mail Returned to Sender");
+        assert!(s.forwarded_subject && !s.bounce_subject);
+    }
+
+    #[test]
+    fn daemon_senders() {
+        assert!(is_daemon(b" MAILER-DAEMON@mx.example (Mail Delivery System)"));
+        assert!(is_daemon(b" \"Mail Delivery Subsystem\" <mailer-daemon@example.com>"));
+        assert!(is_daemon(b" MAILER-DAEMON"));
+        assert!(is_daemon(b" Postmaster <Postmaster@example.com>"));
+        assert!(!is_daemon(b" postmaster-tools@example.com"));
+        assert!(!is_daemon(b" Ann <ann@postmaster.example>"));
+    }
+
+    #[test]
+    fn body_starts_after_the_blank_line_lf_and_crlf() {
+        let (_, at) = signals(b"A: b\nC: d\n\nbody");
+        assert_eq!(at, 11);
+        let (_, at) = signals(b"A: b\r\n folded\r\n\r\nbody");
+        assert_eq!(at, 17);
+    }
+
+    #[test]
+    fn junk_header_lines_do_not_panic() {
+        for input in [
+            &b""[..],
+            b":",
+            b"\n",
+            b"\r\n",
+            b" folded first\nX-Failed-Recipients: a\n",
+            b"no colon\n\n",
+            b"\xff\xfe: \xff",
+        ] {
+            let _ = scan(input);
+        }
+        assert!(candidate(" folded first\nX-Failed-Recipients: a").failed_recipients);
+    }
+}

@@ -1,0 +1,360 @@
+//! The TOML config: the file as written ([`raw`]), checked against the schema into a validated
+//! [`Config`]; every problem reported at once as `file:line: what is wrong — what to do`
+//! (DESIGN §1, §9; STYLE 10–11).
+//!
+//! The program never writes its config. With no config file at all, [`Config::default`] applies.
+
+mod net;
+mod raw;
+mod schema;
+mod validate;
+mod values;
+
+#[cfg(test)]
+mod tests;
+
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use crate::classify::Kind;
+
+pub use net::{Cidr, Dns};
+
+/// The annotated example config, documenting every key (`backscatter config describe`).
+pub const EXAMPLE: &str = include_str!("../../config/backscatter.toml");
+
+/// The validated runtime config. Every field has its default when the file does not set it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    /// `keyring`: the keyring file; `None` means the default under the data dir ([`data_dir`]).
+    pub keyring: Option<PathBuf>,
+    /// `state_dir`: journal, IMAP state, sent log; `None` means the data dir ([`data_dir`]).
+    pub state_dir: Option<PathBuf>,
+    /// `protected_domains`, lowercased: whose senders get tagged; whose tags we accept.
+    pub protected_domains: Vec<String>,
+    /// `[sign]`: the sendmail drop-in.
+    pub sign: Sign,
+    /// `[policy]`: what happens to checked mail.
+    pub policy: Policy,
+    /// `[[maildir]]`: Maildirs to watch, in file order.
+    pub maildir: Vec<Maildir>,
+    /// `[[imap]]`: IMAP accounts to watch, in file order; names are unique.
+    pub imap: Vec<Imap>,
+    /// `[spf]`: SPF as fallback evidence (DESIGN §6).
+    pub spf: Spf,
+    /// `[metrics]`: the Prometheus endpoint of `watch`.
+    pub metrics: Metrics,
+}
+
+/// `[sign]`: how the sendmail drop-in stamps outgoing mail (DESIGN §8).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sign {
+    /// `enabled`: stamp at all; when false the drop-in hands mail on untouched.
+    pub enabled: bool,
+    /// `sendmail_path`: the real sendmail we hand the message to. Never empty; that it is not
+    /// backscatter itself is checked where it is used.
+    pub sendmail_path: PathBuf,
+    /// `header`: the signature header's field name.
+    pub header: String,
+    /// `batv`: tag the envelope sender with a BATV `prvs=` tag.
+    pub batv: bool,
+    /// `batv_exclude`: sender patterns (`*` wildcards) never tagged, e.g. for mailing lists.
+    pub batv_exclude: Vec<String>,
+    /// `message_id`: add a signed Message-ID when the message has none.
+    pub message_id: bool,
+    /// `sign_envid`: pass a signed ENVID with `-V` (RFC 3461).
+    pub sign_envid: bool,
+    /// `myorigin`: domain for a sender without one and for the Message-ID; `None`: the host name.
+    pub myorigin: Option<String>,
+    /// `fail_open`: when stamping fails, send unstamped instead of exiting 75.
+    pub fail_open: bool,
+}
+
+impl Default for Sign {
+    fn default() -> Self {
+        Sign {
+            enabled: true,
+            sendmail_path: PathBuf::from("/usr/sbin/sendmail.real"),
+            header: "X-Backscatter-Sig".to_owned(),
+            batv: true,
+            batv_exclude: Vec::new(),
+            message_id: true,
+            sign_envid: true,
+            myorigin: None,
+            fail_open: false,
+        }
+    }
+}
+
+/// `policy.mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Mode {
+    /// Log what would move; move nothing.
+    Monitor,
+    /// Move backscatter into the folder (after the grace period).
+    #[default]
+    Enforce,
+}
+
+/// `[policy]`: what happens to checked mail (DESIGN §6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    /// `mode`: monitor or enforce.
+    pub mode: Mode,
+    /// `grace_days`: enforcement starts this many days after the first key's creation, because
+    /// mail sent before signing began still bounces.
+    pub grace_days: u32,
+    /// `check`: the kinds that must carry a valid carrier, no duplicates, in file order.
+    pub check: Vec<Kind>,
+    /// `folder`: the folder backscatter is moved into.
+    pub folder: String,
+    /// `exempt_domains`, lowercased: sender or reporting-MTA domains never treated as backscatter.
+    pub exempt_domains: Vec<String>,
+    /// `exempt_ips`: relays whose reports are never treated as backscatter.
+    pub exempt_ips: Vec<Cidr>,
+    /// `own_relays`: our relays; seen in a returned original's `Received:` chain they are
+    /// evidence the original was ours (SpamAssassin's `whitelist_bounce_relays`).
+    pub own_relays: Vec<Cidr>,
+    /// `all_bounces`: under attack, move every checked kind regardless of carriers.
+    pub all_bounces: bool,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            mode: Mode::Enforce,
+            grace_days: 7,
+            check: vec![
+                Kind::Ndr,
+                Kind::Delay,
+                Kind::Delivered,
+                Kind::AutoReply,
+                Kind::Challenge,
+                Kind::VirusNotice,
+                Kind::Mdn,
+            ],
+            folder: "Backscatter".to_owned(),
+            exempt_domains: Vec::new(),
+            exempt_ips: Vec::new(),
+            own_relays: Vec::new(),
+            all_bounces: false,
+        }
+    }
+}
+
+/// One `[[maildir]]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Maildir {
+    /// `path`, with `~/` expanded; may hold glob patterns (`/var/vmail/*/*/Maildir`), kept as
+    /// written for the store to expand.
+    pub path: String,
+}
+
+/// `imap.tls`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Tls {
+    /// TLS from the first byte (port 993).
+    #[default]
+    Implicit,
+    /// Plain connection upgraded with STARTTLS (port 143).
+    Starttls,
+    /// No TLS at all (loopback tests, a local Dovecot).
+    None,
+}
+
+impl Tls {
+    /// The port used when `imap.port` is not set.
+    pub fn default_port(self) -> u16 {
+        match self {
+            Tls::Implicit => 993,
+            Tls::Starttls | Tls::None => 143,
+        }
+    }
+}
+
+/// Where an IMAP account's secret comes from: exactly one of the `password*` keys or
+/// `oauth2_token_command`. Commands are argv arrays, re-run on every reconnect (STYLE 12).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// `password`: written in the config itself.
+    Password(String),
+    /// `password_file`: the first line of this file.
+    PasswordFile(PathBuf),
+    /// `password_env`: this environment variable.
+    PasswordEnv(String),
+    /// `password_command`: the first line this command prints.
+    PasswordCommand(Vec<String>),
+    /// `oauth2_token_command`: an OAuth2 access token for XOAUTH2, printed by this command.
+    OAuth2TokenCommand(Vec<String>),
+}
+
+/// Never prints a secret, only where it comes from.
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Auth::Password(_) => f.write_str("Password(<redacted>)"),
+            Auth::PasswordFile(p) => f.debug_tuple("PasswordFile").field(p).finish(),
+            Auth::PasswordEnv(v) => f.debug_tuple("PasswordEnv").field(v).finish(),
+            Auth::PasswordCommand(c) => f.debug_tuple("PasswordCommand").field(c).finish(),
+            Auth::OAuth2TokenCommand(c) => f.debug_tuple("OAuth2TokenCommand").field(c).finish(),
+        }
+    }
+}
+
+/// One `[[imap]]` account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Imap {
+    /// `name`: names the account in logs, state and the journal; default the host.
+    pub name: String,
+    /// `host`.
+    pub host: String,
+    /// `port`: default by `tls` (993 or 143).
+    pub port: u16,
+    /// `tls`.
+    pub tls: Tls,
+    /// `ca_file`: trust this CA bundle instead of the system roots.
+    pub ca_file: Option<PathBuf>,
+    /// `username`.
+    pub username: String,
+    /// The secret's source.
+    pub auth: Auth,
+    /// `mailboxes`: the mailboxes to watch; default `["INBOX"]`.
+    pub mailboxes: Vec<String>,
+}
+
+/// `[spf]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spf {
+    /// `enabled`: check SPF of our domain against the original's first-hop IP.
+    pub enabled: bool,
+    /// `dns`: the resolver.
+    pub dns: Dns,
+}
+
+impl Default for Spf {
+    fn default() -> Self {
+        Spf { enabled: true, dns: Dns::System }
+    }
+}
+
+/// `[metrics]`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Metrics {
+    /// `listen`: where `watch` serves Prometheus text; `None`: no endpoint.
+    pub listen: Option<std::net::SocketAddr>,
+}
+
+/// One thing wrong in a config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// 1-based line in the file.
+    pub line: usize,
+    /// What is wrong, naming the key and the value as written.
+    pub what: String,
+    /// What to do about it.
+    pub fix: String,
+}
+
+/// `LINE: what — fix`; the file name is put in front by [`ConfigError`].
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} — {}", self.line, self.what, self.fix)
+    }
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file was read but is wrong; every problem found, in line order.
+    #[error("{}", show_problems(path, problems))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Every problem, in line order.
+        problems: Vec<Problem>,
+    },
+    /// The file could not be read.
+    #[error("cannot read config {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+fn show_problems(path: &Path, problems: &[Problem]) -> String {
+    let lines: Vec<String> = problems.iter().map(|p| format!("{}:{p}", path.display())).collect();
+    lines.join("\n")
+}
+
+/// The config file to use: `explicit` (`-c FILE`) > `$BACKSCATTER_CONFIG` >
+/// `$XDG_CONFIG_HOME/backscatter/config.toml` (XDG default `$HOME/.config`) >
+/// `/etc/backscatter/config.toml` (DESIGN §1).
+///
+/// A file named by `-c` or `$BACKSCATTER_CONFIG` is returned even if it does not exist, so a
+/// typo is reported instead of silently falling through to another file; the two default places
+/// are taken only when they exist. `None`: no config, the defaults apply. `env` reads an
+/// environment variable; `exists` checks a file.
+pub fn locate(
+    explicit: Option<&Path>,
+    env: impl Fn(&str) -> Option<OsString>,
+    exists: impl Fn(&Path) -> bool,
+) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_owned());
+    }
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    if let Some(path) = set("BACKSCATTER_CONFIG") {
+        return Some(PathBuf::from(path));
+    }
+    let config_home = set("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".config")));
+    let user = config_home.map(|dir| dir.join("backscatter").join("config.toml"));
+    let system = PathBuf::from("/etc/backscatter/config.toml");
+    user.into_iter().chain([system]).find(|p| exists(p))
+}
+
+/// [`locate`] with the process environment and file system.
+pub fn locate_from_env(explicit: Option<&Path>) -> Option<PathBuf> {
+    locate(explicit, |name| std::env::var_os(name), Path::is_file)
+}
+
+/// The data dir, where the default keyring and state live: `$XDG_DATA_HOME/backscatter`
+/// (XDG default `$HOME/.local/share`). `None` when neither variable is set.
+pub fn data_dir(env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
+    let set = |name: &str| env(name).filter(|v| !v.is_empty());
+    let base = set("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".local").join("share")))?;
+    Some(base.join("backscatter"))
+}
+
+/// Reads and validates the config at `path`; `~/` is expanded against `$HOME`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from);
+    parse(&text, path, home.as_deref())
+}
+
+/// The config the command line asks for: the file [`locate_from_env`] finds (and its path), or
+/// the defaults when there is none.
+pub fn load_or_default(explicit: Option<&Path>) -> Result<(Option<PathBuf>, Config), ConfigError> {
+    match locate_from_env(explicit) {
+        Some(path) => load(&path).map(|config| (Some(path), config)),
+        None => Ok((None, Config::default())),
+    }
+}
+
+/// Validates config `text`; `path` names the file in problems, `home` expands `~/`.
+pub fn parse(text: &str, path: &Path, home: Option<&Path>) -> Result<Config, ConfigError> {
+    let lines = raw::Lines::new(text);
+    let result = raw::parse(text, &lines).and_then(|root| validate::config(&root, &lines, home));
+    result.map_err(|mut problems| {
+        problems.sort_by_key(|p| p.line);
+        ConfigError::Invalid { path: path.to_owned(), problems }
+    })
+}
