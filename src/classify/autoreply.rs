@@ -421,6 +421,25 @@ mod tests {
     }
 
     #[test]
+    fn text_after_the_original_marker_does_not_count() {
+        let raw = "From: a@x.example\nSubject: Re: lunch\n\nSure, noon works.\n\n-----Original Message-----\n\
+                   From: b@y.example\nThis is an automated response. I am out of the office.\n";
+        assert_eq!(run(raw), None);
+    }
+
+    #[test]
+    fn html_only_and_japanese_replies() {
+        let html = "From: a@x.example\nX-Auto-Response-Suppress: All\nSubject: Re: lunch\n\
+                    Content-Type: text/html; charset=utf-8\n\n<html><body><p>I am currently out of the \
+                    office</p></body></html>\n";
+        assert_eq!(kind(html), Some(Kind::AutoReply));
+        let japanese = "From: a@x.example\nSubject: =?utf-8?b?5LiN5Zyo44Gu44GK55+l44KJ44Gb?=\n\
+                        Content-Type: text/plain; charset=utf-8\n\n\
+                        \u{3053}\u{306e}\u{30e1}\u{30fc}\u{30eb}\u{306f}\u{81ea}\u{52d5}\u{8fd4}\u{4fe1}\u{3067}\u{3059}\u{3002}\n";
+        assert_eq!(kind(japanese), Some(Kind::AutoReply));
+    }
+
+    #[test]
     fn quoted_text_does_not_count() {
         let raw = "From: a@x.example\nSubject: Re: lunch\n\nFunny:\n> This is an automated response.\n\
                    > I am out of the office.\n";
