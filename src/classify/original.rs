@@ -3,7 +3,7 @@
 //! the header block an MTA recogniser found after its marker, a `>`-quoted or indented header
 //! block in the text, else a correlator header that names the original.
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MimeHeaders, PartType};
 
 use super::{Original, Via};
 
@@ -61,8 +61,19 @@ fn from_headers(via: Via, block: &[u8]) -> Option<Original> {
     if block.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let message_id = MessageParser::default().parse_headers(&block).and_then(|m| m.message_id().map(bracket));
+    let message_id = super::headers::field(block.trim_ascii_start(), "Message-ID").and_then(message_id);
     Some(Original { via, message_id, headers: block })
+}
+
+/// The `<…>` token of a raw Message-ID value (RFC 5322 §3.6.4), else its first word.
+fn message_id(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let id = match (text.find('<'), text.find('>')) {
+        (Some(open), Some(close)) if open < close => text.get(open + 1..close),
+        _ => text.split_whitespace().next(),
+    }?;
+    let id = id.trim();
+    (!id.is_empty()).then(|| bracket(id))
 }
 
 /// Header names that mark the start or middle of a returned header block in a text body.
@@ -180,6 +191,7 @@ fn bounded(block: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mail_parser::MessageParser;
 
     fn parse(raw: &str) -> Message<'_> {
         MessageParser::default().parse(raw.as_bytes()).expect("parses")
