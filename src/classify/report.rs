@@ -11,7 +11,7 @@ use super::{dsn, finish, kind_from, lhost, original, reason, Classification, Kin
 /// The report parts of a message (RFC 6522): a delivery-status, disposition or feedback report,
 /// classified; `None` when the message has none.
 pub fn delivery_or_other(message: &Message<'_>, signals: &Signals) -> Option<Classification> {
-    let evidence = &mut Vec::new();
+    let mut evidence = Vec::new();
     let declared = signals.report;
     let mut delivery = None;
     let mut disposition = None;
@@ -36,11 +36,11 @@ pub fn delivery_or_other(message: &Message<'_>, signals: &Signals) -> Option<Cla
         || (feedback.is_some() && declared.is_none_or(|d| d != ReportType::DeliveryStatus))
     {
         evidence.push("report-type=feedback-report".to_string());
-        return Some(feedback_report(message, feedback.map(|(_, b)| b), std::mem::take(evidence)));
+        return Some(feedback_report(message, feedback.map(|(_, b)| b), evidence));
     }
     if declared == Some(ReportType::Disposition) || (disposition.is_some() && delivery.is_none()) {
         evidence.push("report-type=disposition-notification".to_string());
-        return Some(mdn(message, disposition.map(|(_, b)| b), std::mem::take(evidence)));
+        return Some(mdn(message, disposition.map(|(_, b)| b), evidence));
     }
     let (sub, body) = match delivery {
         Some(found) => found,
@@ -86,7 +86,7 @@ pub fn delivery_or_other(message: &Message<'_>, signals: &Signals) -> Option<Cla
         envelope_id: parsed.per_message.get("original-envelope-id"),
         original_message_id: None,
     };
-    let mut c = Classification::bare(kind, std::mem::take(evidence));
+    let mut c = Classification::bare(kind, evidence);
     c.original = original::locate(message, inline.as_deref(), correlators);
     finish(&mut c, recipients);
     Some(c)
