@@ -126,7 +126,7 @@ fn filtered_after_rcpt(message: &Message<'_>, reporting_mta: Option<&str>, recip
     }
     let at_rcpt = |t: &str| headers::find_ci(t.as_bytes(), b"rcpt").is_some();
     let text_says_rcpt = message.parts.iter().any(|p| match &p.body {
-        PartType::Text(t) => at_rcpt(t),
+        PartType::Text(t) => at_rcpt(original::text_prefix(t)),
         _ => false,
     });
     for r in recipients.iter_mut().filter(|r| candidate(r)) {
@@ -147,15 +147,14 @@ fn line_naming(message: &Message<'_>, address: &str) -> Option<String> {
     if address.is_empty() {
         return None;
     }
-    let needle = address.to_ascii_lowercase();
     for part in message.parts.iter() {
         let PartType::Text(text) = &part.body else { continue };
         if part.content_type().and_then(|ct| ct.subtype()).is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers")) {
             continue;
         }
-        let mut lines = text.lines();
+        let mut lines = original::text_prefix(text).lines();
         while let Some(line) = lines.next() {
-            if !line.to_ascii_lowercase().contains(&needle) {
+            if headers::find_ci(line.as_bytes(), address.as_bytes()).is_none() {
                 continue;
             }
             let mut found = line.to_string();
