@@ -227,6 +227,17 @@ mod tests {
     }
 
     #[test]
+    fn message_global_part() {
+        let raw = "From: MAILER-DAEMON@x.example\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=global-delivery-status; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\nfailed\n--b\nContent-Type: message/global\n\n\
+From: 猫 <猫@例え.jp>\nMessage-ID: <g1@例え.jp>\nSubject: こんにちは\n\nbody\n--b--\n";
+        let o = locate(&parse(raw), None, Correlators::default()).expect("found");
+        assert_eq!((o.via, o.message_id.as_deref()), (Via::MessageGlobal, Some("<g1@例え.jp>")));
+        assert!(String::from_utf8_lossy(&o.headers).starts_with("From: 猫"));
+    }
+
+    #[test]
     fn text_prefix_cuts_at_a_character_boundary() {
         let text = "é".repeat(TEXT_SCAN);
         let cut = text_prefix(&text);
