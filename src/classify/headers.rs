@@ -122,6 +122,19 @@ impl Signals {
             || self.bounce_subject
     }
 
+    /// The signals say "this may be an auto-reply or a challenge" (a null sender alone does
+    /// not: RFC 3834 §3.3 asks auto-replies for one, but bounces have it too).
+    /// Signs of a bounce proper (an MTA's header, sender or subject) outweigh these.
+    pub fn reply_like(&self) -> bool {
+        let bounce_proper = self.failed_recipients || self.exchange_ndr || self.daemon_sender || self.bounce_subject;
+        !bounce_proper
+            && (self.autoreply_header
+                || self.autoreply_subject
+                || self.challenge
+                || self.challenge_subject
+                || self.body_hint)
+    }
+
     /// The message deserves the full pipeline.
     pub fn candidate(&self) -> bool {
         self.strong() || self.weak() >= 2 || self.forwarded_subject || self.body_hint
@@ -562,6 +575,14 @@ mod tests {
         assert!(s.daemon_sender && s.bounce_subject);
         let s = candidate("Return-Path: <>\r\nFrom: a-confirm-1@b.example\r\nSubject: Please confirm your message");
         assert!(s.null_sender && s.challenge_subject);
+    }
+
+    #[test]
+    fn reply_signs_yield_to_bounce_signs() {
+        let s = candidate("Return-Path: <>\r\nFrom: a@b.example\r\nSubject: Out of Office: lunch");
+        assert!(s.reply_like() && s.bounce_like());
+        let s = candidate("Return-Path: <>\r\nFrom: MAILER-DAEMON@b.example\r\nSubject: Undeliverable: Out of Office");
+        assert!(!s.reply_like() && s.bounce_like());
     }
 
     #[test]

@@ -326,14 +326,18 @@ fn deep(message: &Message<'_>, signals: &Signals) -> Classification {
         c.original = original::locate(message, None, original::Correlators::default());
         return c;
     }
-    // Bounce-like signals ask the MTA recognisers first (an Exim bounce says
-    // `Auto-Submitted: auto-replied` too); others only the auto-reply detectors.
-    if signals.bounce_like() {
-        if let Some(bounce) = lhost::recognise(message) {
-            return from_recogniser(message, bounce, signals);
-        }
-    }
-    auto(message, signals).unwrap_or_else(|| fallback(signals))
+    // Bounce-like signals ask the MTA recognisers (an Exim bounce says `Auto-Submitted:
+    // auto-replied` too); auto-reply signs ask the auto-reply detectors first, so that a
+    // vacation reply from a null sender is not read as a bounce.
+    let recognised = || {
+        signals.bounce_like().then(|| lhost::recognise(message)).flatten().map(|b| from_recogniser(message, b, signals))
+    };
+    let found = if signals.reply_like() {
+        auto(message, signals).or_else(recognised)
+    } else {
+        recognised().or_else(|| auto(message, signals))
+    };
+    found.unwrap_or_else(|| fallback(signals))
 }
 
 /// Nothing conclusive: ordinary, or list when it has list headers.

@@ -94,9 +94,25 @@ fn quoted(message: &Message<'_>) -> Option<Original> {
         .find_map(quoted_in)
 }
 
+/// How much of a text part the searches read: a returned header block or a recipient's line
+/// sits near the top; a huge returned body is not worth scanning.
+pub const TEXT_SCAN: usize = 256 * 1024;
+
+/// The first [`TEXT_SCAN`] bytes of a text, cut at a character boundary.
+pub fn text_prefix(text: &str) -> &str {
+    if text.len() <= TEXT_SCAN {
+        return text;
+    }
+    let mut end = TEXT_SCAN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
 /// Scans one text for a quoted header block.
 fn quoted_in(text: &str) -> Option<Original> {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text_prefix(text).lines().collect();
     let mut i = 0;
     while i < lines.len() {
         let Some((prefix, _)) = lines.get(i).and_then(|l| header_line(l)) else {
@@ -208,6 +224,25 @@ mod tests {
         let block = String::from_utf8_lossy(&o.headers);
         assert!(block.starts_with("Received: from a.example by b.example\r\n  for <c@b.example>"), "{block}");
         assert!(block.contains("Subject: hi") && !block.contains("bye"), "{block}");
+    }
+
+    #[test]
+    fn message_global_part() {
+        let raw = "From: MAILER-DAEMON@x.example\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=global-delivery-status; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\nfailed\n--b\nContent-Type: message/global\n\n\
+From: 猫 <猫@例え.jp>\nMessage-ID: <g1@例え.jp>\nSubject: こんにちは\n\nbody\n--b--\n";
+        let o = locate(&parse(raw), None, Correlators::default()).expect("found");
+        assert_eq!((o.via, o.message_id.as_deref()), (Via::MessageGlobal, Some("<g1@例え.jp>")));
+        assert!(String::from_utf8_lossy(&o.headers).starts_with("From: 猫"));
+    }
+
+    #[test]
+    fn text_prefix_cuts_at_a_character_boundary() {
+        let text = "é".repeat(TEXT_SCAN);
+        let cut = text_prefix(&text);
+        assert!(cut.len() <= TEXT_SCAN && cut.len() >= TEXT_SCAN - 1);
+        assert_eq!(text_prefix("short"), "short");
     }
 
     #[test]

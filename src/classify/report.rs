@@ -11,7 +11,7 @@ use super::{dsn, finish, kind_from, lhost, original, reason, Classification, Kin
 /// The report parts of a message (RFC 6522): a delivery-status, disposition or feedback report,
 /// classified; `None` when the message has none.
 pub fn delivery_or_other(message: &Message<'_>, signals: &Signals) -> Option<Classification> {
-    let evidence = &mut Vec::new();
+    let mut evidence = Vec::new();
     let declared = signals.report;
     let mut delivery = None;
     let mut disposition = None;
@@ -36,11 +36,11 @@ pub fn delivery_or_other(message: &Message<'_>, signals: &Signals) -> Option<Cla
         || (feedback.is_some() && declared.is_none_or(|d| d != ReportType::DeliveryStatus))
     {
         evidence.push("report-type=feedback-report".to_string());
-        return Some(feedback_report(message, feedback.map(|(_, b)| b), std::mem::take(evidence)));
+        return Some(feedback_report(message, feedback.map(|(_, b)| b), evidence));
     }
     if declared == Some(ReportType::Disposition) || (disposition.is_some() && delivery.is_none()) {
         evidence.push("report-type=disposition-notification".to_string());
-        return Some(mdn(message, disposition.map(|(_, b)| b), std::mem::take(evidence)));
+        return Some(mdn(message, disposition.map(|(_, b)| b), evidence));
     }
     let (sub, body) = match delivery {
         Some(found) => found,
@@ -86,7 +86,7 @@ pub fn delivery_or_other(message: &Message<'_>, signals: &Signals) -> Option<Cla
         envelope_id: parsed.per_message.get("original-envelope-id"),
         original_message_id: None,
     };
-    let mut c = Classification::bare(kind, std::mem::take(evidence));
+    let mut c = Classification::bare(kind, evidence);
     c.original = original::locate(message, inline.as_deref(), correlators);
     finish(&mut c, recipients);
     Some(c)
@@ -126,7 +126,7 @@ fn filtered_after_rcpt(message: &Message<'_>, reporting_mta: Option<&str>, recip
     }
     let at_rcpt = |t: &str| headers::find_ci(t.as_bytes(), b"rcpt").is_some();
     let text_says_rcpt = message.parts.iter().any(|p| match &p.body {
-        PartType::Text(t) => at_rcpt(t),
+        PartType::Text(t) => at_rcpt(original::text_prefix(t)),
         _ => false,
     });
     for r in recipients.iter_mut().filter(|r| candidate(r)) {
@@ -147,15 +147,14 @@ fn line_naming(message: &Message<'_>, address: &str) -> Option<String> {
     if address.is_empty() {
         return None;
     }
-    let needle = address.to_ascii_lowercase();
     for part in message.parts.iter() {
         let PartType::Text(text) = &part.body else { continue };
         if part.content_type().and_then(|ct| ct.subtype()).is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers")) {
             continue;
         }
-        let mut lines = text.lines();
+        let mut lines = original::text_prefix(text).lines();
         while let Some(line) = lines.next() {
-            if !line.to_ascii_lowercase().contains(&needle) {
+            if headers::find_ci(line.as_bytes(), address.as_bytes()).is_none() {
                 continue;
             }
             let mut found = line.to_string();
