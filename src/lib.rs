@@ -10,9 +10,15 @@
 //! The edges read and write files:
 //! - [`config`]: the TOML config, validated, every problem reported at once.
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
+//! - [`store`]: Maildirs — listing, the Backscatter folder, moving by rename, inotify watch.
+//! - [`journal`]: the append-only record of every move; restore and stats.
 
 pub mod classify;
 pub mod config;
 pub mod day;
+pub mod journal;
 pub mod keys;
+pub mod policy;
 pub mod sign;
+pub mod store;
+pub mod verdict;

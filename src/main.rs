@@ -57,11 +57,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");
             Ok(ExitCode::from(exit::TEMPFAIL))
         }
-        Command::Scan { .. }
-        | Command::Watch
-        | Command::Check { .. }
-        | Command::Restore { .. }
-        | Command::Stats { .. } => {
+        Command::Scan { dry_run, json, paths } => cmd::scan::run(&globals, dry_run, json, &paths),
+        Command::Restore { since, all, ids } => cmd::journal::restore(&globals, since.as_deref(), all, &ids),
+        Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
+        Command::Watch | Command::Check { .. } => {
             eprintln!("backscatter: this command is not built yet");
             Ok(ExitCode::from(exit::SOFTWARE))
         }

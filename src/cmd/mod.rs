@@ -2,7 +2,9 @@
 
 pub mod classify;
 pub mod config;
+pub mod journal;
 pub mod keys;
+pub mod scan;
 
 use std::path::{Path, PathBuf};
 
