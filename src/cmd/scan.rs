@@ -38,7 +38,7 @@ impl Setup {
         let keyring = match keys.then(|| Keyring::load(&path)) {
             None => None,
             Some(Ok(keyring)) => Some(keyring),
-            Some(Err(KeyringError::Missing { .. }) => {
+            Some(Err(KeyringError::Missing { .. })) => {
                 eprintln!("backscatter: no keyring at {}: no carrier can be verified", path.display());
                 None
             }
