@@ -60,7 +60,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan { dry_run, json, paths } => cmd::scan::run(&globals, dry_run, json, &paths),
         Command::Restore { since, all, ids } => cmd::journal::restore(&globals, since.as_deref(), all, &ids),
         Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
-        Command::Watch | Command::Check { .. } => {
+        Command::Watch => cmd::watch::run(&globals),
+        Command::Check { .. } => {
             eprintln!("backscatter: this command is not built yet");
             Ok(ExitCode::from(exit::SOFTWARE))
         }

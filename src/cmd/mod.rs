@@ -5,6 +5,7 @@ pub mod config;
 pub mod journal;
 pub mod keys;
 pub mod scan;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

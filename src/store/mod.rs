@@ -6,6 +6,7 @@
 //!   it (journaled) when the policy says so.
 
 pub mod maildir;
+pub mod watch;
 
 use std::collections::HashSet;
 use std::ffi::OsString;
