@@ -167,8 +167,9 @@ fn recipient(f: &Fields) -> Recipient {
             _ => None,
         }
     });
-    // The raw Status value: its comment ("5.0.0 (permanent failure)") is text for the judge.
-    let (reason, _) = reason::judge(f.get("status").or(status.as_deref()), diagnostic.as_deref());
+    // The raw Status value: its comment ("5.0.0 (permanent failure)") is text for the judge;
+    // so is the Diagnostic-Code's type ("X-Unix; 71" is a local mailer's error).
+    let (reason, _) = reason::judge(f.get("status").or(status.as_deref()), f.get("diagnostic-code"));
     let remote_mta = f.get("remote-mta").map(|v| strip_type(v).to_string()).filter(|v| !v.is_empty());
     Recipient { address, action, status, reason: Some(reason), diagnostic, remote_mta }
 }

@@ -5,7 +5,7 @@
 //! The scan allocates nothing for mail without signals: names are compared in place,
 //! case-insensitively, and only the few values that matter are looked at.
 
-use super::autoreply;
+use super::{autoreply, subjects};
 
 /// How much of the raw body [`autoreply::body_hint`] gets to see.
 const BODY_HINT_PREFIX: usize = 2048;
@@ -51,7 +51,8 @@ pub struct Signals {
     /// A vendor auto-reply header: `X-Autoreply`, `X-Autorespond`, `Precedence: auto_reply`,
     /// `X-Apple-Action`.
     pub autoreply_header: bool,
-    /// A challenge-response system's fingerprint (TMDA, Spamarrest, Boxbe, …).
+    /// A challenge-response system's fingerprint: its headers (TMDA, Spamarrest, Boxbe) or a
+    /// From address at the vendor's domain.
     pub challenge: bool,
     /// A provider's machine-readable notification (`X-AMZ-SNS-Message-Id`: Amazon SES bounce,
     /// complaint and delivery events sent through SNS).
@@ -76,6 +77,8 @@ pub struct Signals {
     pub forwarded_subject: bool,
     /// Weak: an auto-reply subject ("Out of Office", "Abwesenheitsnotiz", …).
     pub autoreply_subject: bool,
+    /// Weak: a challenge-response subject ("Please confirm your message", …).
+    pub challenge_subject: bool,
     /// The raw body start looks like an auto-reply ([`autoreply::body_hint`]).
     pub body_hint: bool,
     /// `List-Id` or another `List-*` header (RFC 2369, RFC 2919), or `Mailing-List`.
@@ -101,7 +104,7 @@ impl Signals {
             self.null_sender,
             self.daemon_sender || self.noreply_sender,
             self.bounce_subject || self.forwarded_subject,
-            self.autoreply_subject,
+            self.autoreply_subject || self.challenge_subject,
         ]
         .iter()
         .filter(|s| **s)
@@ -119,6 +122,19 @@ impl Signals {
             || self.bounce_subject
     }
 
+    /// The signals say "this may be an auto-reply or a challenge" (a null sender alone does
+    /// not: RFC 3834 §3.3 asks auto-replies for one, but bounces have it too).
+    /// Signs of a bounce proper (an MTA's header, sender or subject) outweigh these.
+    pub fn reply_like(&self) -> bool {
+        let bounce_proper = self.failed_recipients || self.exchange_ndr || self.daemon_sender || self.bounce_subject;
+        !bounce_proper
+            && (self.autoreply_header
+                || self.autoreply_subject
+                || self.challenge
+                || self.challenge_subject
+                || self.body_hint)
+    }
+
     /// The message deserves the full pipeline.
     pub fn candidate(&self) -> bool {
         self.strong() || self.weak() >= 2 || self.forwarded_subject || self.body_hint
@@ -134,7 +150,7 @@ impl Signals {
             Some(ReportType::Other) => out.push("multipart/report".to_string()),
             None => {}
         }
-        let flags: [(bool, &str); 14] = [
+        let flags: [(bool, &str); 15] = [
             (self.failed_recipients, "X-Failed-Recipients"),
             (self.vendor_notification, "X-AMZ-SNS-Message-Id"),
             (self.jmrp, "Microsoft JMRP complaint"),
@@ -147,6 +163,7 @@ impl Signals {
             (self.bounce_subject, "bounce subject"),
             (self.forwarded_subject, "forwarded bounce subject"),
             (self.autoreply_subject, "auto-reply subject"),
+            (self.challenge_subject, "challenge subject"),
             (self.body_hint, "auto-reply body"),
             (self.list, "List-* header"),
         ];
@@ -211,8 +228,13 @@ pub fn signals(message: &[u8]) -> (Signals, usize) {
     // decision (it pairs with another weak signal, completes a JMRP complaint, or is a
     // forward) or when the message is a candidate anyway (for the evidence).
     if let Some(value) = subject_value {
-        if s.null_sender || s.daemon_sender || s.hotmail_staff || s.strong() || is_forward(value) {
-            subject(&mut s, value);
+        if s.null_sender || s.daemon_sender || s.hotmail_staff || s.strong() || subjects::is_forward(value) {
+            let subject = subjects::read(value);
+            s.bounce_subject = subject.bounce;
+            s.forwarded_subject = subject.forwarded;
+            s.autoreply_subject = subject.autoreply;
+            s.challenge_subject = subject.challenge;
+            s.complaint_subject = subject.complaint;
         }
     }
     s.jmrp = s.hotmail_staff && s.complaint_subject;
@@ -256,8 +278,10 @@ fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
         }
         Some(b'r') if is("return-path") => s.null_sender = is_null_path(value),
         Some(b'f') if is("from") => {
-            s.daemon_sender = is_daemon(value) || is_null_path(value);
-            s.noreply_sender = is_noreply(value);
+            let (daemon, noreply) = sender_kind(value);
+            s.daemon_sender = daemon || is_null_path(value);
+            s.noreply_sender = noreply;
+            s.challenge |= CHALLENGE_DOMAINS.iter().any(|d| find_ci(value, d).is_some());
             s.hotmail_staff = find_ci(value, b"staff@hotmail.com").is_some();
         }
         Some(b'l') if starts_with_ci(name, b"list-") => s.list = true,
@@ -315,13 +339,16 @@ fn is_null_path(value: &[u8]) -> bool {
 const DAEMON_LOCALS: [&[u8]; 6] =
     [b"mailer-daemon", b"postmaster", b"mailerdaemon", b"mail-daemon", b"mdaemon", b"mail.delivery.system"];
 
-/// A From address whose local part is a mailer-daemon or postmaster, e.g.
-/// `MAILER-DAEMON@host (Mail Delivery System)`, `Mail Delivery Subsystem <mailer-daemon@…>`,
-/// or a bare `MAILER-DAEMON`. One pass, no allocation.
-fn is_daemon(value: &[u8]) -> bool {
+/// Local parts of no-reply senders (any case).
+const NOREPLY_LOCALS: [&[u8]; 4] = [b"no-reply", b"noreply", b"do-not-reply", b"donotreply"];
+
+/// What the From address's local part says: (mailer-daemon or postmaster, no-reply). Handles
+/// `MAILER-DAEMON@host (Mail Delivery System)`, `Mail Delivery Subsystem <mailer-daemon@…>`
+/// and a bare `MAILER-DAEMON`. One pass, no allocation.
+fn sender_kind(value: &[u8]) -> (bool, bool) {
     let delim = |b: u8| matches!(b, b'<' | b'>' | b' ' | b'\t' | b'"' | b':' | b',' | b'\r' | b'\n' | b'(' | b')');
-    let is_local = |l: &[u8]| DAEMON_LOCALS.iter().any(|d| l.eq_ignore_ascii_case(d));
-    let mut any_at = false;
+    let is = |list: &[&[u8]], l: &[u8]| list.iter().any(|d| l.eq_ignore_ascii_case(d));
+    let (mut daemon, mut noreply, mut any_at) = (false, false, false);
     for (i, b) in value.iter().enumerate() {
         if *b != b'@' {
             continue;
@@ -329,147 +356,28 @@ fn is_daemon(value: &[u8]) -> bool {
         any_at = true;
         let head = value.get(..i).unwrap_or_default();
         let start = head.iter().rposition(|c| delim(*c)).map_or(0, |p| p + 1);
-        if is_local(head.get(start..).unwrap_or_default()) {
-            return true;
+        let local = head.get(start..).unwrap_or_default();
+        daemon |= is(&DAEMON_LOCALS, local);
+        noreply |= is(&NOREPLY_LOCALS, local);
+    }
+    if !any_at {
+        daemon = value.split(|c| delim(*c)).any(|w| is(&DAEMON_LOCALS, w));
+    }
+    (daemon, noreply)
+}
+
+/// Domains of challenge-response services, as they appear in the From address.
+const CHALLENGE_DOMAINS: [&[u8]; 4] = [b"@spamarrest.com", b"@mailblocks.com", b"@boxbe.com", b"@digiportal.com"];
+
+/// The first value of header `name` (case-insensitive) in a header block, raw with folds.
+pub(crate) fn field<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
+    let mut fields = Fields { bytes: block, pos: 0 };
+    while let Some((n, value)) = fields.next_field() {
+        if n.eq_ignore_ascii_case(name.as_bytes()) {
+            return Some(value);
         }
     }
-    !any_at && value.split(|c| delim(*c)).any(is_local)
-}
-
-/// A From address with a no-reply local part.
-fn is_noreply(value: &[u8]) -> bool {
-    [&b"no-reply@"[..], b"noreply@", b"do-not-reply@", b"donotreply@"].iter().any(|l| find_ci(value, l).is_some())
-}
-
-/// A subject that starts with a forward prefix ("Fwd:", "WG:", …), ASCII case-insensitively.
-fn is_forward(value: &[u8]) -> bool {
-    let v = trim(value);
-    FORWARD_PREFIXES.iter().any(|p| starts_with_ci(v, p.as_bytes()))
-}
-
-/// Subject phrases of bounces, in many languages (MTA defaults: Postfix, Exim, Sendmail,
-/// qmail, Exchange, Gmail, Lotus Notes, Courier, and the localised Exchange/Outlook strings).
-const BOUNCE_SUBJECTS: &[&str] = &[
-    "undelivered mail",
-    "undeliverable",
-    "undelivered",
-    "delivery status",
-    "delivery failure",
-    "delivery failed",
-    "delivery has failed",
-    "delivery notification",
-    "delivery problem",
-    "delivery report",
-    "mail delivery failed",
-    "mail delivery status",
-    "mail delivery subsystem",
-    "returned mail",
-    "return mail",
-    "failure notice",
-    "failure delivery",
-    "non-delivery",
-    "nondeliverable",
-    "not delivered",
-    "could not be delivered",
-    "delivery error",
-    "mail system error",
-    "warning: could not send",
-    "delayed mail",
-    "delivery delayed",
-    "message delayed",
-    "mail could not be delivered",
-    "message not delivered",
-    "unable to deliver",
-    "nicht zustellbar",
-    "unzustellbar",
-    "non remis",
-    "non recapitabile",
-    "onbestelbaar",
-    "no se puede entregar",
-    "não entregue",
-    "olevererbart",
-    "ikke leveret",
-    "kan ikke leveres",
-    "toimittamaton",
-    "nie można dostarczyć",
-    "niedostarczalna",
-    "недоставлено",
-    "не доставлено",
-    "配信不能",
-    "未送達",
-    "無法傳遞",
-    "无法投递",
-    "전달되지 않음",
-    "mail failure",
-    "failed mail",
-    "rejected:",
-    "message you sent blocked",
-    "delivery final failure",
-    "permanent failure",
-    "virus found",
-];
-
-/// Subject phrases of auto-replies.
-const AUTOREPLY_SUBJECTS: &[&str] = &[
-    "automatic reply",
-    "auto reply",
-    "autoreply",
-    "auto-reply",
-    "auto response",
-    "autoresponse",
-    "automated response",
-    "out of office",
-    "out of the office",
-    "away from my mail",
-    "vacation",
-    "abwesenheitsnotiz",
-    "automatische antwort",
-    "réponse automatique",
-    "reponse automatique",
-    "absence",
-    "risposta automatica",
-    "respuesta automática",
-    "respuesta automatica",
-    "resposta automática",
-    "automatisch antwoord",
-    "afwezigheidsbericht",
-    "autosvar",
-    "automaattinen vastaus",
-    "automatyczna odpowiedź",
-    "автоответ",
-    "自動応答",
-    "自动回复",
-    "自動回覆",
-];
-
-/// Forward prefixes (English, German, French, Spanish/Italian, Nordic).
-const FORWARD_PREFIXES: &[&str] = &["fwd:", "fw:", "wg:", "tr:", "rv:", "i:", "vs:", "vb:"];
-
-/// Updates the subject signals. Only decodes when an RFC 2047 encoded word is present.
-fn subject(s: &mut Signals, value: &[u8]) {
-    let text = String::from_utf8_lossy(trim(value));
-    let decoded = if text.contains("=?") { decode_words(&text) } else { text.into_owned() };
-    let lower = decoded.to_lowercase();
-    s.complaint_subject = lower.contains("complaint about message from");
-    let bounce = BOUNCE_SUBJECTS.iter().any(|p| lower.contains(p));
-    let forwarded = FORWARD_PREFIXES.iter().any(|p| lower.trim_start().starts_with(p));
-    if bounce && forwarded {
-        s.forwarded_subject = true;
-    } else if bounce {
-        s.bounce_subject = true;
-    }
-    if AUTOREPLY_SUBJECTS.iter().any(|p| lower.contains(p)) {
-        s.autoreply_subject = true;
-    }
-}
-
-/// Decodes RFC 2047 encoded words through mail-parser (rare: only localised subjects).
-fn decode_words(text: &str) -> String {
-    let raw = format!("Subject: {text}\r\n\r\n");
-    mail_parser::MessageParser::default()
-        .parse_headers(raw.as_bytes())
-        .and_then(|m| m.subject().map(str::to_string))
-        .unwrap_or_else(|| text.to_string())
+    None
 }
 
 /// Iterates over the header fields of a message: `(name, raw value with folds)`.
@@ -515,7 +423,7 @@ impl<'a> Fields<'a> {
 fn field_end(rest: &[u8]) -> usize {
     let mut pos = 0;
     loop {
-        match rest.get(pos..).and_then(|r| r.iter().position(|b| *b == b'\n')) {
+        match rest.get(pos..).and_then(find_newline) {
             None => return rest.len(),
             Some(nl) => {
                 pos += nl + 1;
@@ -526,6 +434,28 @@ fn field_end(rest: &[u8]) -> usize {
             }
         }
     }
+}
+
+/// Position of the first `\n`, eight bytes at a time (SWAR: a zero byte in `word ^ 0x0a…`
+/// shows up as a high bit in `(x - 0x01…) & !x & 0x80…`), since line ends are most of what the
+/// fast path looks for.
+fn find_newline(hay: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const NL: u64 = LO * b'\n' as u64;
+    let mut chunks = hay.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ NL;
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(offset + (found.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    chunks.remainder().iter().position(|b| *b == b'\n').map(|i| offset + i)
 }
 
 /// ASCII whitespace trimmed on both sides.
@@ -585,6 +515,7 @@ mod tests {
             "X-Spamarrest-noauth: 1",
             "X-Boxbe-Pending: 1",
             "x-amz-sns-message-id: 1-2-3",
+            "Reply-To: x@y.example\r\nFrom: Dave <dave@SpamArrest.com>",
         ] {
             let s = candidate(&format!("{PERSON}\r\n{h}"));
             assert!(s.strong(), "{h}");
@@ -642,6 +573,16 @@ mod tests {
         assert!(s.autoreply_subject);
         let s = candidate("From: <>\r\nSubject: Delivery Status");
         assert!(s.daemon_sender && s.bounce_subject);
+        let s = candidate("Return-Path: <>\r\nFrom: a-confirm-1@b.example\r\nSubject: Please confirm your message");
+        assert!(s.null_sender && s.challenge_subject);
+    }
+
+    #[test]
+    fn reply_signs_yield_to_bounce_signs() {
+        let s = candidate("Return-Path: <>\r\nFrom: a@b.example\r\nSubject: Out of Office: lunch");
+        assert!(s.reply_like() && s.bounce_like());
+        let s = candidate("Return-Path: <>\r\nFrom: MAILER-DAEMON@b.example\r\nSubject: Undeliverable: Out of Office");
+        assert!(!s.reply_like() && s.bounce_like());
     }
 
     #[test]
@@ -651,13 +592,16 @@ mod tests {
     }
 
     #[test]
-    fn daemon_senders() {
-        assert!(is_daemon(b" MAILER-DAEMON@mx.example (Mail Delivery System)"));
-        assert!(is_daemon(b" \"Mail Delivery Subsystem\" <mailer-daemon@example.com>"));
-        assert!(is_daemon(b" MAILER-DAEMON"));
-        assert!(is_daemon(b" Postmaster <Postmaster@example.com>"));
-        assert!(!is_daemon(b" postmaster-tools@example.com"));
-        assert!(!is_daemon(b" Ann <ann@postmaster.example>"));
+    fn daemon_and_noreply_senders() {
+        let daemon = |v: &[u8]| sender_kind(v).0;
+        assert!(daemon(b" MAILER-DAEMON@mx.example (Mail Delivery System)"));
+        assert!(daemon(b" \"Mail Delivery Subsystem\" <mailer-daemon@example.com>"));
+        assert!(daemon(b" MAILER-DAEMON"));
+        assert!(daemon(b" Postmaster <Postmaster@example.com>"));
+        assert!(!daemon(b" postmaster-tools@example.com"));
+        assert!(!daemon(b" Ann <ann@postmaster.example>"));
+        assert_eq!(sender_kind(b" Shop <No-Reply@shop.example>"), (false, true));
+        assert_eq!(sender_kind(b" noreplying@x.example"), (false, false));
     }
 
     #[test]
@@ -666,6 +610,17 @@ mod tests {
         assert_eq!(at, 11);
         let (_, at) = signals(b"A: b\r\n folded\r\n\r\nbody");
         assert_eq!(at, 17);
+    }
+
+    #[test]
+    fn newline_search_agrees_with_a_plain_scan() {
+        let text = b"0123456\n89abcdef\n\x80\x0b\xff\n\n";
+        for start in 0..text.len() {
+            for end in start..=text.len() {
+                let hay = &text[start..end];
+                assert_eq!(find_newline(hay), hay.iter().position(|b| *b == b'\n'), "{start}..{end}");
+            }
+        }
     }
 
     #[test]

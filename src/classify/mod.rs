@@ -12,15 +12,18 @@ pub mod headers;
 pub mod lhost;
 pub mod original;
 pub mod reason;
+mod report;
+mod ses;
 mod signals;
+mod subjects;
 mod virus;
 
 use std::borrow::Cow;
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MessageParser};
 use serde::Serialize;
 
-use headers::{FastPath, ReportType, Signals};
+use headers::{FastPath, Signals};
 
 pub use reason::Reason;
 
@@ -105,10 +108,15 @@ impl std::fmt::Display for Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
+    /// Delivery failed; the MTA gave up.
     Failed,
+    /// Not delivered yet; the MTA keeps trying.
     Delayed,
+    /// Delivered to the recipient's mailbox.
     Delivered,
+    /// Handed on to a system that sends no DSNs.
     Relayed,
+    /// Delivered and forwarded to several addresses (an alias or list).
     Expanded,
 }
 
@@ -117,16 +125,19 @@ pub enum Action {
 pub struct Recipient {
     /// The recipient address (Final-Recipient, else Original-Recipient, else what the text names).
     pub address: String,
+    /// What the MTA did for this recipient.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<Action>,
     /// Enhanced status code, e.g. `5.1.1` (RFC 3463).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    /// Why it failed or was delayed, judged from the status and the diagnostic.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<Reason>,
     /// The remote server's words (Diagnostic-Code, or the MTA's text), whitespace-collapsed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diagnostic: Option<String>,
+    /// The server that gave the answer (Remote-MTA, without its `dns;` type).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remote_mta: Option<String>,
 }
@@ -134,28 +145,38 @@ pub struct Recipient {
 /// How the returned original was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub enum Via {
+    /// An attached `message/rfc822` part (RFC 3464 §2 returned content).
     #[serde(rename = "message/rfc822")]
     MessageRfc822,
+    /// An attached `message/global` part (RFC 6532 §3.7).
     #[serde(rename = "message/global")]
     MessageGlobal,
+    /// A `text/rfc822-headers` part (RFC 6522 §4).
     #[serde(rename = "text/rfc822-headers")]
     TextRfc822Headers,
+    /// A `message/global-headers` part (RFC 6533 §6.4).
     #[serde(rename = "message/global-headers")]
     MessageGlobalHeaders,
-    /// An MTA's own marker in the text ("------ This is a copy of the message …").
+    /// An MTA's own marker in the text ("------ This is a copy of the message …"), an
+    /// unmarked header block there, or the headers a provider's notification lists.
     #[serde(rename = "inline")]
     Inline,
     /// A `>`-quoted (or indented) header block in the text.
     #[serde(rename = "quoted")]
     Quoted,
+    /// The DSN's `Original-Envelope-Id` (RFC 3464 §2.2.1): our ENVID.
     #[serde(rename = "Original-Envelope-Id")]
     OriginalEnvelopeId,
+    /// The reply's `In-Reply-To`.
     #[serde(rename = "In-Reply-To")]
     InReplyTo,
+    /// The last Message-ID in the reply's `References`.
     #[serde(rename = "References")]
     References,
+    /// `Original-Message-ID` (RFC 8098 §3.2.5), in an MDN or as a header.
     #[serde(rename = "Original-Message-ID")]
     OriginalMessageId,
+    /// Exchange's `X-MS-Exchange-Parent-Message-Id`.
     #[serde(rename = "X-MS-Exchange-Parent-Message-Id")]
     ExchangeParentMessageId,
 }
@@ -163,6 +184,7 @@ pub enum Via {
 /// The message a bounce or reply is about, as far as it came back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Original {
+    /// How it was found.
     pub via: Via,
     /// Its Message-ID (or, for a correlator, the correlator's value), with angle brackets.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,12 +198,15 @@ pub struct Original {
 /// The classifier's answer for one message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Classification {
+    /// What kind of message it is.
     pub kind: Kind,
     /// The bounce reason (Sisimai's names plus `greylisted`), when the kind is a bounce.
     pub reason: Option<Reason>,
     /// `Some(true)` for a permanent failure, `Some(false)` for a temporary one.
     pub permanent: Option<bool>,
+    /// The recipients a report or recogniser names, in its order.
     pub recipients: Vec<Recipient>,
+    /// The returned original, if it could be located.
     pub original: Option<Original>,
     /// What decided the kind, most decisive first (e.g. `report-type=delivery-status`,
     /// `lhost:exim`, `Auto-Submitted: auto-replied`). For people and logs, not for parsing.
@@ -190,7 +215,7 @@ pub struct Classification {
 
 impl Classification {
     /// A classification with no recipients and no original.
-    fn bare(kind: Kind, evidence: Vec<String>) -> Self {
+    pub(crate) fn bare(kind: Kind, evidence: Vec<String>) -> Self {
         Classification { kind, reason: None, permanent: None, recipients: Vec::new(), original: None, evidence }
     }
 }
@@ -201,11 +226,58 @@ pub fn classify(message: &[u8]) -> Classification {
     match headers::scan(&input) {
         FastPath::Ordinary => Classification::bare(Kind::Ordinary, Vec::new()),
         FastPath::List => Classification::bare(Kind::List, vec!["List-* header".to_string()]),
-        FastPath::Candidate(signals) => match MessageParser::default().parse(input.as_ref()) {
+        FastPath::Candidate(signals) => match parser().parse(input.as_ref()) {
             Some(parsed) => deep(&parsed, &signals),
-            None => fallback(&signals, Vec::new()),
+            None => fallback(&signals),
         },
     }
+}
+
+/// mail-parser configured like its default (0.11 `parsers/header.rs`) except that `Received`
+/// stays raw: no layer reads it parsed, and on real bounces it costs a large share of the parse.
+/// Built once: the configuration is a map.
+pub(crate) fn parser() -> &'static MessageParser {
+    use mail_parser::HeaderName as H;
+    static PARSER: std::sync::OnceLock<MessageParser> = std::sync::OnceLock::new();
+    PARSER.get_or_init(|| {
+        let mut p = MessageParser::new();
+        for h in [H::Subject, H::Comments, H::ContentDescription, H::ContentLocation, H::ContentTransferEncoding] {
+            p = p.header_text(h);
+        }
+        for h in [
+            H::From,
+            H::To,
+            H::Cc,
+            H::Bcc,
+            H::ReplyTo,
+            H::Sender,
+            H::ResentTo,
+            H::ResentFrom,
+            H::ResentBcc,
+            H::ResentCc,
+            H::ResentSender,
+            H::ListArchive,
+            H::ListHelp,
+            H::ListId,
+            H::ListOwner,
+            H::ListPost,
+            H::ListSubscribe,
+            H::ListUnsubscribe,
+        ] {
+            p = p.header_address(h);
+        }
+        for h in [H::MessageId, H::References, H::InReplyTo, H::ReturnPath, H::ContentId, H::ResentMessageId] {
+            p = p.header_id(h);
+        }
+        p.header_date(H::Date)
+            .header_date(H::ResentDate)
+            .header_comma_separated(H::Keywords)
+            .header_comma_separated(H::ContentLanguage)
+            .header_content_type(H::ContentType)
+            .header_content_type(H::ContentDisposition)
+            .header_raw(H::Received)
+            .header_raw(H::MimeVersion)
+    })
 }
 
 /// The input as the parsers want it: without a leading mbox `From ` line, and with CR-only
@@ -236,44 +308,40 @@ pub fn normalise(message: &[u8]) -> Cow<'_, [u8]> {
 
 /// Layers 2–4 for a candidate: reports, recognisers, auto-replies.
 fn deep(message: &Message<'_>, signals: &Signals) -> Classification {
-    let mut evidence = Vec::new();
-    if let Some(found) = report(message, signals, &mut evidence) {
+    if let Some(found) = report::delivery_or_other(message, signals) {
         return found;
     }
     if signals.jmrp {
-        return jmrp(message, signals);
+        return report::jmrp(message, signals);
     }
     if signals.vendor_notification {
-        if let Some(found) = ses_complaint(message, signals) {
+        if let Some(found) = ses::notification(message, signals.evidence()) {
             return found;
         }
     }
-    if nested_report(message) {
-        evidence.push("delivery report inside message/rfc822".to_string());
+    if report::nested(message) {
+        let mut evidence = vec!["delivery report inside message/rfc822".to_string()];
         evidence.extend(signals.evidence());
         let mut c = Classification::bare(Kind::ForwardedBounce, evidence);
         c.original = original::locate(message, None, original::Correlators::default());
         return c;
     }
-    let auto_first = !signals.bounce_like();
-    if auto_first {
-        if let Some(found) = auto(message, signals) {
-            return found;
-        }
-    }
-    if signals.bounce_like() {
-        if let Some(bounce) = lhost::recognise(message) {
-            return from_recogniser(message, bounce, signals);
-        }
-        if let Some(found) = auto(message, signals) {
-            return found;
-        }
-    }
-    fallback(signals, evidence)
+    // Bounce-like signals ask the MTA recognisers (an Exim bounce says `Auto-Submitted:
+    // auto-replied` too); auto-reply signs ask the auto-reply detectors first, so that a
+    // vacation reply from a null sender is not read as a bounce.
+    let recognised = || {
+        signals.bounce_like().then(|| lhost::recognise(message)).flatten().map(|b| from_recogniser(message, b, signals))
+    };
+    let found = if signals.reply_like() {
+        auto(message, signals).or_else(recognised)
+    } else {
+        recognised().or_else(|| auto(message, signals))
+    };
+    found.unwrap_or_else(|| fallback(signals))
 }
 
 /// Nothing conclusive: ordinary, or list when it has list headers.
-fn fallback(signals: &Signals, _evidence: Vec<String>) -> Classification {
+fn fallback(signals: &Signals) -> Classification {
     if signals.list {
         Classification::bare(Kind::List, vec!["List-* header".to_string()])
     } else {
@@ -281,139 +349,9 @@ fn fallback(signals: &Signals, _evidence: Vec<String>) -> Classification {
     }
 }
 
-/// The report parts of a message (RFC 6522): a delivery-status, disposition or feedback report.
-fn report(message: &Message<'_>, signals: &Signals, evidence: &mut Vec<String>) -> Option<Classification> {
-    let declared = signals.report;
-    let mut delivery = None;
-    let mut disposition = None;
-    let mut feedback = None;
-    for part in message.parts.iter() {
-        let Some(ct) = part.content_type() else { continue };
-        if !ct.ctype().eq_ignore_ascii_case("message") {
-            continue;
-        }
-        let sub = ct.subtype().unwrap_or_default().to_ascii_lowercase();
-        let slot = match sub.as_str() {
-            "delivery-status" | "global-delivery-status" => &mut delivery,
-            "disposition-notification" | "global-disposition-notification" => &mut disposition,
-            "feedback-report" => &mut feedback,
-            _ => continue,
-        };
-        if slot.is_none() {
-            *slot = Some((sub, part.contents()));
-        }
-    }
-    if declared == Some(ReportType::Feedback)
-        || (feedback.is_some() && declared.is_none_or(|d| d != ReportType::DeliveryStatus))
-    {
-        evidence.push("report-type=feedback-report".to_string());
-        return Some(feedback_report(message, feedback.map(|(_, b)| b), std::mem::take(evidence)));
-    }
-    if declared == Some(ReportType::Disposition) || (disposition.is_some() && delivery.is_none()) {
-        evidence.push("report-type=disposition-notification".to_string());
-        return Some(mdn(message, disposition.map(|(_, b)| b), std::mem::take(evidence)));
-    }
-    let (sub, body) = match delivery {
-        Some(found) => found,
-        None if declared == Some(ReportType::DeliveryStatus) => ("delivery-status".to_string(), &b""[..]),
-        None => return None,
-    };
-    evidence.push(format!("message/{sub}"));
-    let parsed = dsn::parse(body);
-    let mut recipients = dsn::recipients(&parsed);
-    let mut inline = None;
-    if recipients.iter().all(|r| r.address.is_empty()) {
-        // A report with no usable recipient block: let the MTA recognisers read the text.
-        if let Some(bounce) = lhost::recognise(message) {
-            evidence.push(format!("lhost:{}", bounce.mta));
-            if !bounce.recipients.is_empty() {
-                recipients = bounce.recipients;
-            }
-            inline = bounce.original_headers;
-        } else {
-            evidence.push("no recipient fields".to_string());
-        }
-    } else if recipients.iter().any(|r| r.diagnostic.is_none()) {
-        // Some MTAs (OpenSMTPD, Courier, Domino, …) leave Diagnostic-Code out: the server's
-        // words are in the human-readable part. Take them from the recogniser's reading of
-        // it, else from the text line that names the recipient.
-        let bounce = lhost::recognise(message);
-        for r in recipients.iter_mut().filter(|r| r.diagnostic.is_none()) {
-            enrich(r, bounce.as_ref(), message);
-        }
-    }
-    let kind = kind_from(&recipients).unwrap_or(Kind::Ndr);
-    evidence.extend(signals.evidence());
-    let correlators = original::Correlators {
-        envelope_id: parsed.per_message.get("original-envelope-id"),
-        original_message_id: None,
-    };
-    let mut c = Classification::bare(kind, std::mem::take(evidence));
-    c.original = original::locate(message, inline.as_deref(), correlators);
-    finish(&mut c, recipients);
-    Some(c)
-}
-
-/// Fills a DSN recipient's missing diagnostic (and a missing or generic `x.0.0` status) from
-/// the text, then judges its reason again.
-fn enrich(r: &mut Recipient, bounce: Option<&lhost::Bounce>, message: &Message<'_>) {
-    let theirs = bounce.and_then(|b| {
-        b.recipients.iter().find(|t| t.address.eq_ignore_ascii_case(&r.address)).or_else(|| {
-            if b.recipients.len() == 1 {
-                b.recipients.first()
-            } else {
-                None
-            }
-        })
-    });
-    let diagnostic = theirs.and_then(|t| t.diagnostic.clone()).or_else(|| line_naming(message, &r.address));
-    let Some(diagnostic) = diagnostic else { return };
-    let generic = r.status.as_deref().is_none_or(|s| s.ends_with(".0.0"));
-    if generic {
-        let specific = theirs.and_then(|t| t.status.clone()).or_else(|| dsn::status_code(&diagnostic));
-        if let Some(status) = specific.filter(|s| !s.ends_with(".0.0")) {
-            r.status = Some(status);
-        }
-    }
-    r.reason = Some(reason::judge(r.status.as_deref(), Some(&diagnostic)).0);
-    r.diagnostic = Some(diagnostic);
-}
-
-/// The first line of a human-readable part that names `address` (with its indented
-/// continuation lines), whitespace-collapsed.
-fn line_naming(message: &Message<'_>, address: &str) -> Option<String> {
-    if address.is_empty() {
-        return None;
-    }
-    let needle = address.to_ascii_lowercase();
-    for part in message.parts.iter() {
-        let PartType::Text(text) = &part.body else { continue };
-        if part.content_type().and_then(|ct| ct.subtype()).is_some_and(|s| s.eq_ignore_ascii_case("rfc822-headers")) {
-            continue;
-        }
-        let mut lines = text.lines();
-        while let Some(line) = lines.next() {
-            if !line.to_ascii_lowercase().contains(&needle) {
-                continue;
-            }
-            let mut found = line.to_string();
-            for more in lines.by_ref().take_while(|l| l.starts_with([' ', '\t']) && !l.trim().is_empty()) {
-                found.push(' ');
-                found.push_str(more);
-            }
-            let collapsed = found.split_whitespace().collect::<Vec<_>>().join(" ");
-            // A bare address line ("<a@b>") says nothing about why.
-            if collapsed.trim_matches(|c| c == '<' || c == '>' || c == ':').len() > address.len() + 3 {
-                return Some(collapsed);
-            }
-        }
-    }
-    None
-}
-
 /// The kind a set of recipients gives: any failed → ndr; else any delayed → delay; else any
 /// delivered/relayed/expanded → delivered (RFC 3464 §2.3.3).
-fn kind_from(recipients: &[Recipient]) -> Option<Kind> {
+pub(crate) fn kind_from(recipients: &[Recipient]) -> Option<Kind> {
     let has = |a: &[Action]| recipients.iter().any(|r| r.action.is_some_and(|x| a.contains(&x)));
     if has(&[Action::Failed]) {
         Some(Kind::Ndr)
@@ -428,12 +366,18 @@ fn kind_from(recipients: &[Recipient]) -> Option<Kind> {
 
 /// Sets recipients and the overall reason and permanence: from the first failed recipient,
 /// else the first one.
-fn finish(c: &mut Classification, recipients: Vec<Recipient>) {
+pub(crate) fn finish(c: &mut Classification, recipients: Vec<Recipient>) {
     let lead = recipients.iter().find(|r| r.action == Some(Action::Failed)).or_else(|| recipients.first());
     if let Some(r) = lead {
         c.reason = r.reason;
-        let (_, judged) = reason::judge(r.status.as_deref(), r.diagnostic.as_deref());
-        c.permanent = judged.or_else(|| dsn::permanent(r));
+        // A class 4/5 status decides (RFC 3463 §3.1), greylisting always being temporary; only
+        // without one is the judge asked again (it reads a reply code in the text).
+        c.permanent = match r.status.as_deref().and_then(|s| s.chars().next()) {
+            Some('5') => Some(r.reason != Some(Reason::Greylisted)),
+            Some('4') => Some(false),
+            _ => reason::judge(None, r.diagnostic.as_deref()).1,
+        }
+        .or_else(|| dsn::permanent(r));
     }
     if c.kind == Kind::Delivered {
         c.reason = Some(Reason::Delivered);
@@ -461,109 +405,6 @@ fn auto(message: &Message<'_>, signals: &Signals) -> Option<Classification> {
     let mut c = Classification::bare(found.kind, evidence);
     c.original = original::locate(message, None, original::Correlators::default());
     Some(c)
-}
-
-/// RFC 8098 disposition notification (read receipt).
-fn mdn(message: &Message<'_>, body: Option<&[u8]>, evidence: Vec<String>) -> Classification {
-    let parsed = body.map(dsn::parse).unwrap_or_default();
-    let mut fields = parsed.per_message.clone();
-    fields.0.extend(parsed.recipients.iter().flat_map(|r| r.0.iter().cloned()));
-    let mut c = Classification::bare(Kind::Mdn, evidence);
-    if let Some(address) = fields.get("final-recipient").or_else(|| fields.get("original-recipient")) {
-        c.recipients.push(Recipient { address: dsn::address(address), ..Recipient::default() });
-    }
-    let correlators =
-        original::Correlators { envelope_id: None, original_message_id: fields.get("original-message-id") };
-    c.original = original::locate(message, None, correlators);
-    c
-}
-
-/// ARF feedback report (RFC 5965).
-fn feedback_report(message: &Message<'_>, body: Option<&[u8]>, mut evidence: Vec<String>) -> Classification {
-    let parsed = body.map(dsn::parse).unwrap_or_default();
-    let mut fields = parsed.per_message.clone();
-    fields.0.extend(parsed.recipients.iter().flat_map(|r| r.0.iter().cloned()));
-    if let Some(t) = fields.get("feedback-type") {
-        evidence.push(format!("Feedback-Type: {t}"));
-    }
-    let mut c = Classification::bare(Kind::Feedback, evidence);
-    c.reason = Some(Reason::Feedback);
-    if let Some(address) = fields.get("original-rcpt-to") {
-        c.recipients.push(Recipient {
-            address: dsn::address(address),
-            reason: Some(Reason::Feedback),
-            ..Recipient::default()
-        });
-    }
-    c.original = original::locate(message, None, original::Correlators::default());
-    c
-}
-
-/// Microsoft JMRP complaint (Sisimai's ARF module reads these too): the complained-about
-/// message is attached; its recipient is in `X-HmXmrOriginalRecipient`.
-fn jmrp(message: &Message<'_>, signals: &Signals) -> Classification {
-    let mut c = Classification::bare(Kind::Feedback, signals.evidence());
-    c.reason = Some(Reason::Feedback);
-    c.original = original::locate(message, None, original::Correlators::default());
-    let rcpt = c.original.as_ref().and_then(|o| {
-        MessageParser::default()
-            .parse_headers(&o.headers)
-            .and_then(|h| h.header_raw("X-HmXmrOriginalRecipient").map(dsn::address))
-    });
-    if let Some(address) = rcpt.filter(|a| !a.is_empty()) {
-        c.recipients.push(Recipient { address, reason: Some(Reason::Feedback), ..Recipient::default() });
-    }
-    c
-}
-
-/// Amazon SES complaint event delivered through SNS: a JSON body with
-/// `"notificationType":"Complaint"` (bounce and delivery events are the recognisers' job).
-fn ses_complaint(message: &Message<'_>, signals: &Signals) -> Option<Classification> {
-    // Sendmail breaks long lines with "!\n " (RFC 5322 line limit); SNS appends a signature
-    // after the JSON value, so read only the first value.
-    let body = message.body_text(0)?.replace("!\r\n ", "").replace("!\n ", "");
-    let json: serde_json::Value = serde_json::Deserializer::from_str(body.trim()).into_iter().next()?.ok()?;
-    let kind = json.get("notificationType").or_else(|| json.get("eventType"))?.as_str()?;
-    if kind != "Complaint" {
-        return None;
-    }
-    let mut c = Classification::bare(Kind::Feedback, signals.evidence());
-    c.evidence.insert(0, "Amazon SES complaint notification".to_string());
-    c.reason = Some(Reason::Feedback);
-    let complained = json.pointer("/complaint/complainedRecipients").and_then(|v| v.as_array());
-    for r in complained.into_iter().flatten() {
-        if let Some(address) = r.get("emailAddress").and_then(|a| a.as_str()) {
-            c.recipients.push(Recipient {
-                address: address.to_string(),
-                reason: Some(Reason::Feedback),
-                ..Recipient::default()
-            });
-        }
-    }
-    Some(c)
-}
-
-/// A delivery report inside an attached message of a message that is not a report itself
-/// (someone forwarded a bounce).
-fn nested_report(message: &Message<'_>) -> bool {
-    message.parts.iter().skip(1).any(|part| match &part.body {
-        PartType::Message(inner) => {
-            inner.parts.iter().any(|p| {
-                p.content_type().is_some_and(|ct| {
-                    ct.ctype().eq_ignore_ascii_case("message")
-                        && ct.subtype().is_some_and(|s| {
-                            s.eq_ignore_ascii_case("delivery-status")
-                                || s.eq_ignore_ascii_case("global-delivery-status")
-                        })
-                })
-            }) || inner.root_part().content_type().is_some_and(|ct| {
-                ct.ctype().eq_ignore_ascii_case("multipart")
-                    && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
-                    && ct.attribute("report-type").is_some_and(|t| t.to_ascii_lowercase().contains("delivery-status"))
-            })
-        }
-        _ => false,
-    })
 }
 
 #[cfg(test)]
@@ -646,6 +487,30 @@ mod tests {
         assert_eq!(mdn.kind, Kind::Mdn);
         let fwd = classify(include_bytes!("../../tests/fixtures/forwarded-bounce/001.eml"));
         assert_eq!(fwd.kind, Kind::ForwardedBounce);
+    }
+
+    /// A minimal RFC 3464 report for one failed recipient.
+    fn report(reporting_mta: &str, status: &str, diagnostic: &str, prose: &str) -> Vec<u8> {
+        format!(
+            "From: MAILER-DAEMON@mx.example\nSubject: Undelivered Mail\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\n{prose}\n--b\nContent-Type: message/delivery-status\n\n\
+Reporting-MTA: dns; {reporting_mta}\n\nFinal-Recipient: rfc822; a@b.example\nAction: failed\n\
+Status: {status}\nDiagnostic-Code: smtp; {diagnostic}\n\n--b--\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn user_unknown_after_the_rcpt_stage_is_filtered() {
+        let reason = |m: &[u8]| classify(m).recipients.first().and_then(|r| r.reason);
+        let text = "The mail system could not deliver your message.";
+        assert_eq!(reason(&report("mx.example", "5.0.0", "550 user unknown", text)), Some(Reason::Filtered));
+        assert_eq!(reason(&report("mx.example", "5.1.1", "550 user unknown", text)), Some(Reason::UserUnknown));
+        let rcpt = "Remote host said: 550 user unknown (in reply to RCPT TO command)";
+        assert_eq!(reason(&report("mx.example", "5.0.0", "550 user unknown", rcpt)), Some(Reason::UserUnknown));
+        let gmail = report("googlemail.com", "5.0.0", "550 user unknown", text);
+        assert_eq!(reason(&gmail), Some(Reason::UserUnknown));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! the header block an MTA recogniser found after its marker, a `>`-quoted or indented header
 //! block in the text, else a correlator header that names the original.
 
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MimeHeaders, PartType};
 
 use super::{Original, Via};
 
@@ -61,8 +61,19 @@ fn from_headers(via: Via, block: &[u8]) -> Option<Original> {
     if block.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let message_id = MessageParser::default().parse_headers(&block).and_then(|m| m.message_id().map(bracket));
+    let message_id = super::headers::field(block.trim_ascii_start(), "Message-ID").and_then(message_id);
     Some(Original { via, message_id, headers: block })
+}
+
+/// The `<…>` token of a raw Message-ID value (RFC 5322 §3.6.4), else its first word.
+fn message_id(raw: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let id = match (text.find('<'), text.find('>')) {
+        (Some(open), Some(close)) if open < close => text.get(open + 1..close),
+        _ => text.split_whitespace().next(),
+    }?;
+    let id = id.trim();
+    (!id.is_empty()).then(|| bracket(id))
 }
 
 /// Header names that mark the start or middle of a returned header block in a text body.
@@ -83,9 +94,25 @@ fn quoted(message: &Message<'_>) -> Option<Original> {
         .find_map(quoted_in)
 }
 
+/// How much of a text part the searches read: a returned header block or a recipient's line
+/// sits near the top; a huge returned body is not worth scanning.
+pub const TEXT_SCAN: usize = 256 * 1024;
+
+/// The first [`TEXT_SCAN`] bytes of a text, cut at a character boundary.
+pub fn text_prefix(text: &str) -> &str {
+    if text.len() <= TEXT_SCAN {
+        return text;
+    }
+    let mut end = TEXT_SCAN;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text.get(..end).unwrap_or_default()
+}
+
 /// Scans one text for a quoted header block.
 fn quoted_in(text: &str) -> Option<Original> {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = text_prefix(text).lines().collect();
     let mut i = 0;
     while i < lines.len() {
         let Some((prefix, _)) = lines.get(i).and_then(|l| header_line(l)) else {
@@ -180,6 +207,7 @@ fn bounded(block: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mail_parser::MessageParser;
 
     fn parse(raw: &str) -> Message<'_> {
         MessageParser::default().parse(raw.as_bytes()).expect("parses")
@@ -196,6 +224,25 @@ mod tests {
         let block = String::from_utf8_lossy(&o.headers);
         assert!(block.starts_with("Received: from a.example by b.example\r\n  for <c@b.example>"), "{block}");
         assert!(block.contains("Subject: hi") && !block.contains("bye"), "{block}");
+    }
+
+    #[test]
+    fn message_global_part() {
+        let raw = "From: MAILER-DAEMON@x.example\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=global-delivery-status; boundary=b\n\n--b\n\
+Content-Type: text/plain\n\nfailed\n--b\nContent-Type: message/global\n\n\
+From: 猫 <猫@例え.jp>\nMessage-ID: <g1@例え.jp>\nSubject: こんにちは\n\nbody\n--b--\n";
+        let o = locate(&parse(raw), None, Correlators::default()).expect("found");
+        assert_eq!((o.via, o.message_id.as_deref()), (Via::MessageGlobal, Some("<g1@例え.jp>")));
+        assert!(String::from_utf8_lossy(&o.headers).starts_with("From: 猫"));
+    }
+
+    #[test]
+    fn text_prefix_cuts_at_a_character_boundary() {
+        let text = "é".repeat(TEXT_SCAN);
+        let cut = text_prefix(&text);
+        assert!(cut.len() <= TEXT_SCAN && cut.len() >= TEXT_SCAN - 1);
+        assert_eq!(text_prefix("short"), "short");
     }
 
     #[test]

@@ -8,7 +8,10 @@
 
 use serde::Serialize;
 
+mod phrases;
+
 use super::lhost::text::{reply_code_in, status_in};
+use phrases::PHRASES;
 
 /// Why a delivery failed or was delayed. Names follow Sisimai so figures compare directly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -54,560 +57,6 @@ pub enum Reason {
     VirusDetected,
 }
 
-/// Phrase tables, tried in order; the first reason with a phrase in the (lowercased,
-/// whitespace-collapsed) diagnostic wins.
-const PHRASES: &[(Reason, &[&str])] = &[
-    // Named block lists and content-security wording first: "spamhaus" must not read as spam.
-    (Reason::SpamDetected, &["blacklisted url"]),
-    (Reason::HostUnknown, &["domain may not exist"]),
-    (
-        Reason::Blocked,
-        &[
-            "use the smtp server of your isp",
-            "open relay",
-            "spamhaus",
-            "spamcop",
-            "blacklisted",
-            "dnsbl",
-            "invalid ip for sending",
-            "barracudacentral",
-        ],
-    ),
-    (Reason::PolicyViolation, &["content presents a potential", "violates our policy", "policy violation"]),
-    (
-        Reason::Greylisted,
-        &["greylist", "graylist", "grey-list", "gray-list", "greylisting", "try again in a few minutes"],
-    ),
-    (
-        Reason::SystemFull,
-        &[
-            "insufficient disk space",
-            "mail system full",
-            "system full",
-            "insufficient system storage",
-            "disk full",
-            "out of disk space",
-            "no space left",
-        ],
-    ),
-    (
-        Reason::MailboxFull,
-        &[
-            "recipient's mailbox exceeded",
-            "mailbox exceeded the local limit",
-            "mailbox full",
-            "mailbox is full",
-            "mailbox has exceeded",
-            "mailbox size limit exceeded",
-            "mailbox exceeds allowed size",
-            "mailfolder is full",
-            "mail box full",
-            "box is full",
-            "inbox is full",
-            "over quota",
-            "overquota",
-            "over the quota",
-            "quota exceeded",
-            "exceeded quota",
-            "quota violation",
-            "exceeds quota",
-            "would exceed quota",
-            "exceed mailbox quota",
-            "exceeded storage allocation",
-            "exceeded their storage",
-            "out of storage space",
-            "not enough storage",
-            "user has exhausted allowed storage space",
-            "disk quota",
-            "account is full",
-            "account is over",
-            "recipient's mailbox is full",
-            "maildir over quota",
-            "too much mail data",
-            "user is over",
-            "quota full",
-            "mailbox space",
-            "is over the allowed quota",
-            "the user's space has been used up",
-        ],
-    ),
-    (
-        Reason::MesgTooBig,
-        &[
-            "message too large",
-            "message is too large",
-            "message too big",
-            "message is too big",
-            "message size exceeds",
-            "message size exceeded",
-            "message exceeds maximum",
-            "exceeds the size limit",
-            "size limit",
-            "message length exceeds",
-            "message larger than",
-            "maximum message size",
-            "max message size",
-            "mail size exceeds",
-            "size exceeds maximum",
-            "email size",
-            "too large for",
-        ],
-    ),
-    (Reason::ExceedLimit, &["message header size exceeds", "exceeded the limit of", "recipients limit exceeded"]),
-    (
-        Reason::Suspend,
-        &[
-            "account disabled",
-            "account has been disabled",
-            "account is disabled",
-            "account is suspended",
-            "account has been suspended",
-            "account suspended",
-            "mailbox disabled",
-            "mailbox is disabled",
-            "mailbox has been disabled",
-            "mailbox is inactive",
-            "account is inactive",
-            "inactive account",
-            "inactive user",
-            "account has been locked",
-            "recipient suspended",
-            "user suspended",
-            "suspended due to",
-            "is disabled",
-            "has been disabled",
-            "is inactive",
-            "account is frozen",
-            "mailbox unavailable or inactive",
-            "account that you tried to reach is disabled",
-            "temporarily disabled",
-            "not an active address",
-            "temporary locked",
-            "temporarily locked",
-        ],
-    ),
-    (Reason::HasMoved, &["has moved", "has been replaced by", "address has changed"]),
-    (
-        Reason::NoRelaying,
-        &[
-            "insecure mail relay",
-            "relay access denied",
-            "relaying denied",
-            "relay denied",
-            "relay not permitted",
-            "relaying not allowed",
-            "relaying not permitted",
-            "not permitted to relay",
-            "unable to relay",
-            "we do not relay",
-            "relay not allowed",
-            "no relaying allowed",
-            "relaying mail to",
-            "not allowed to relay",
-            "relaying to",
-            "not configured to relay",
-            "relay prohibited",
-        ],
-    ),
-    (
-        Reason::NotCompliantRfc,
-        &[
-            "addresses in from: header",
-            "rfc 5322",
-            "rfc5322",
-            "rfc 2822",
-            "rfc2822",
-            "not rfc compliant",
-            "duplicate header",
-            "multiple addresses in from",
-            "message is not rfc",
-            "message contains invalid header",
-            "bare lf",
-            "bare <lf>",
-        ],
-    ),
-    (
-        Reason::AuthFailure,
-        &[
-            "authentication checks failed",
-            "spf settings",
-            "spf check",
-            "spf fail",
-            "spf validation",
-            "sender policy framework",
-            "spf: ",
-            "spf)",
-            "spf=",
-            "dmarc",
-            "dkim",
-            "unauthenticated email",
-            "is not authorized to send",
-            "not designated as permitted sender",
-            "authentication failure",
-            "sender authentication",
-            "authentication information",
-            "fails to pass authentication",
-        ],
-    ),
-    (
-        Reason::RequirePtr,
-        &[
-            "ptr record",
-            "reverse dns",
-            "reverse lookup",
-            "reverse-dns",
-            "no ptr",
-            "rdns",
-            "ptr lookup",
-            "cannot find your hostname",
-            "cannot find your reverse hostname",
-            "cannot resolve your address",
-            "no reverse",
-            "reverse hostname",
-            "mismatches client ip",
-            "unresolvable ip",
-            "not have reverse",
-            "ip name lookup failed",
-            "your ip has no",
-            "dns ptr",
-            "client host rejected: cannot find your hostname",
-        ],
-    ),
-    (
-        Reason::NotAccept,
-        &[
-            "no mx",
-            "mx record",
-            "type=mx",
-            "does not accept mail",
-            "not accept mail",
-            "doesn't accept mail",
-            "null mx",
-            "doesn't receive email",
-            "couldn't find a mail exchanger",
-            "accepts no mail",
-            "not accepting mail",
-            "mail is not accepted",
-            "no mail accepted",
-        ],
-    ),
-    (
-        Reason::HostUnknown,
-        &[
-            "dns lookup failure",
-            "host unknown",
-            "unknown host",
-            "host not found",
-            "domain not found",
-            "no such domain",
-            "domain does not exist",
-            "name or service not known",
-            "unrouteable mail domain",
-            "unrouteable address",
-            "domain is not reachable",
-            "unroutable",
-            "name server",
-            "nxdomain",
-            "hostname lookup failed",
-            "all relevant mx records point to non-existent hosts",
-            "dns error",
-            "domain name not found",
-            "host or domain name not found",
-            "invalid domain",
-            "unknown domain",
-        ],
-    ),
-    (
-        Reason::UserUnknown,
-        &[
-            "address couldn't be found",
-            "couldn't be found",
-            "the recipient name is not recognized",
-            "not listed in",
-            "invalid final delivery userid",
-            "recipnotfound",
-            "recipientnotfound",
-            "e-mail address was not found",
-            "email address was not found",
-            "user unknown",
-            "unknown user",
-            "no such user",
-            "no such mailbox",
-            "no such recipient",
-            "no such address",
-            "no such account",
-            "no mailbox",
-            "mailbox not found",
-            "mailbox does not exist",
-            "mailbox unavailable",
-            "mailbox is unavailable",
-            "recipient unknown",
-            "unknown recipient",
-            "recipient not found",
-            "recipient address rejected: user unknown",
-            "recipient address rejected: unknown",
-            "invalid recipient",
-            "invalid mailbox",
-            "invalid address",
-            "not a valid mailbox",
-            "user not found",
-            "user not known",
-            "user does not exist",
-            "user doesn't exist",
-            "address does not exist",
-            "account does not exist",
-            "does not exist",
-            "doesn't exist",
-            "unknown local part",
-            "unknown address",
-            "address unknown",
-            "no such local user",
-            "not our customer",
-            "unknown or illegal alias",
-            "user doesn't have a",
-            "is not a known user",
-            "bad destination mailbox",
-            "no account by that name",
-            "recipient rejected",
-            "address rejected",
-            "mailbox not available",
-            "no longer available",
-            "destination address does not exist",
-            "unknown mailbox",
-            "user invalid",
-            "no valid recipients",
-            "not a valid user",
-            "not exist",
-            "no user",
-        ],
-    ),
-    (
-        Reason::Filtered,
-        &[
-            "due to the recipient's policy",
-            "due to recipients policy",
-            "refused due to recipient preferences",
-            "rejected by recipient",
-            "user refuses to receive",
-            "user reject",
-            "message filtered",
-            "message rejected due to user rules",
-            "is not accepting any mail",
-            "only accepting mail from specific",
-            "you have been blocked by the recipient",
-            "has restricted sms e-mail",
-            "delivery not authorized",
-            "not accepting mail with attachments",
-            "because the recipient is not accepting",
-        ],
-    ),
-    (
-        Reason::Rejected,
-        &[
-            "purported responsible address",
-            "sender rejected",
-            "sender address rejected",
-            "sender denied",
-            "sender blocked",
-            "domain of sender address",
-            "sender verify failed",
-            "sender verification",
-            "rejected sender",
-            "invalid sender",
-            "sender domain",
-            "envelope blocked",
-            "address of sender",
-            "access denied",
-            "sender was rejected",
-            "domain is invalid",
-        ],
-    ),
-    (
-        Reason::BadReputation,
-        &[
-            "user complaints",
-            "[tss04]",
-            "bad reputation",
-            "poor reputation",
-            "low reputation",
-            "ip reputation",
-            "sender reputation",
-            "domain reputation",
-            "reputation of",
-            "temporarily rate limited due to ip reputation",
-        ],
-    ),
-    (Reason::VirusDetected, &["virus", "malware", "infected", "worm"]),
-    (
-        Reason::SpamDetected,
-        &[
-            "spam",
-            "junk mail",
-            "unsolicited",
-            "content filter",
-            "message content rejected",
-            "bulk mail",
-            "considered as spam",
-            "scored too high",
-            "blocked by filter",
-            "classified as",
-            "phishing",
-        ],
-    ),
-    (
-        Reason::Speeding,
-        &[
-            "recipients this hour",
-            "rate limit",
-            "rate-limit",
-            "ratelimit",
-            "too many messages",
-            "sending too fast",
-            "too many emails",
-            "exceeded the rate",
-        ],
-    ),
-    (
-        Reason::TooManyConn,
-        &[
-            "too many recipients",
-            "connection frequency limited",
-            "too many connections",
-            "too many simultaneous",
-            "too many concurrent",
-            "connection limit",
-            "too many sessions",
-        ],
-    ),
-    (
-        Reason::Blocked,
-        &[
-            "blocked",
-            "blacklisted",
-            "blacklist",
-            "block list",
-            "blocklist",
-            "denylist",
-            "listed at",
-            "listed in",
-            "listed on",
-            "spamhaus",
-            "spamcop",
-            "sorbs",
-            "barracudacentral",
-            "rbl",
-            "dnsbl",
-            "client host rejected",
-            "connection refused",
-            "not allowed to send mail",
-            "your ip",
-            "your host",
-            "your network",
-            "banned",
-            "refused to talk",
-            "service unavailable; client",
-        ],
-    ),
-    (
-        Reason::PolicyViolation,
-        &[
-            "policy violation",
-            "violates our policy",
-            "violation of our policy",
-            "policy reasons",
-            "local policy",
-            "content policy",
-            "prohibited attachment",
-            "attachment not allowed",
-            "banned attachment",
-            "executable",
-            "policy",
-        ],
-    ),
-    (
-        Reason::Expired,
-        &[
-            "was aborted after",
-            "retry timeout exceeded",
-            "retry time not reached",
-            "delivery time expired",
-            "delivery expired",
-            "message expired",
-            "has been expired",
-            "queue too long",
-            "too long in queue",
-            "could not be delivered for",
-            "giving up",
-            "given up",
-            "deferred for too long",
-            "timeout",
-            "timed out",
-            "time out",
-            "expired",
-            "i'm not going to try again",
-            "was not delivered within",
-        ],
-    ),
-    (
-        Reason::NetworkError,
-        &[
-            "host name lookup failure",
-            "connection refused",
-            "network is unreachable",
-            "host is unreachable",
-            "could not connect",
-            "unable to connect",
-            "connection reset",
-            "lost connection",
-            "connection dropped",
-            "no route to host",
-            "routing loop",
-            "mail loop",
-            "too many hops",
-            "loop detected",
-        ],
-    ),
-    (Reason::FailedStartTls, &["starttls", "tls required", "requires tls", "tls is required", "must issue a starttls"]),
-    (
-        Reason::MailerError,
-        &[
-            "pipe to",
-            "command failed",
-            "unknown mailer",
-            "mailer error",
-            "x-unix",
-            "exit code",
-            "exited with",
-            "command died",
-        ],
-    ),
-    (
-        Reason::SystemError,
-        &[
-            "service currently unavailable",
-            "service unavailable",
-            "system error",
-            "internal error",
-            "server error",
-            "local error",
-            "temporary failure",
-            "temporarily unavailable",
-            "service not available",
-            "try again later",
-            "configuration error",
-            "system config error",
-            "mail system",
-            "error in processing",
-            "transaction failed",
-        ],
-    ),
-    (
-        Reason::SyntaxError,
-        &["syntax error", "command unrecognized", "unrecognized command", "bad sequence", "invalid command"],
-    ),
-    (Reason::SecurityError, &["authentication required", "unauthenticated", "security", "not authorized", "tls"]),
-];
-
 /// The reason an enhanced status code (RFC 3463 §3) means on its own, for codes that say
 /// something specific. `x.0.0` and unlisted codes give `None`: the text or reply code decides.
 fn from_status(status: &str) -> Option<Reason> {
@@ -635,7 +84,7 @@ fn from_status(status: &str) -> Option<Reason> {
         "7.13" | "7.18" | "7.19" | "7.20" => Reason::Suspend,
         "7.23" | "7.24" | "7.26" | "7.509" | "7.515" => Reason::AuthFailure,
         "7.25" => Reason::RequirePtr,
-        "7.7" | "7.9" => Reason::PolicyViolation,
+        "7.7" => Reason::PolicyViolation,
         "7.0" | "7.1" | "7.2" | "7.3" | "7.4" | "7.5" | "7.6" | "7.8" | "7.10" | "7.11" | "7.12" => {
             Reason::SecurityError
         }
@@ -648,8 +97,13 @@ fn from_status(status: &str) -> Option<Reason> {
 /// from the start of the diagnostic (`smtp; 550 …`, `550-5.1.1 …`).
 ///
 /// Permanence: class 5 status (else a 5xx reply code) is permanent, class 4 (4xx) temporary;
-/// `greylisted` is always temporary.
+/// without a Status field, text saying "temporary" / "try again later" makes it temporary and
+/// "permanent" with no code permanent; `greylisted` is always temporary.
 pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<bool>) {
+    // RFC 3463 class 2 in the Status field: success (a delivered/relayed/expanded record).
+    if status.is_some_and(|s| s.trim_start().starts_with("2.")) {
+        return (Reason::Delivered, None);
+    }
     // A Status field's comment ("5.4.4 (Illegal host/domain name found)") is text too.
     let comment = status.and_then(|s| s.split_once('(')).map_or("", |(_, c)| c);
     let text = format!("{} {comment}", diagnostic.unwrap_or_default());
@@ -657,17 +111,28 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     let diag = diag.as_str();
     // A DSN's Status field is authoritative; a status stated in the text is the next best.
     // An unspecific x.0.0 gives way to a specific code quoted in the text ("550 5.7.26 …").
-    let status = match (status.and_then(status_in), status_in(diag)) {
+    let field = status.and_then(status_in);
+    let status = match (field.clone(), status_in(diag)) {
         (Some(s), Some(t)) if s.ends_with(".0.0") && !t.ends_with(".0.0") => Some(t),
         (s, t) => s.or(t),
     };
     let reply = reply_code_in(diag);
     let permanent = match status.as_deref().and_then(|s| s.chars().next()) {
+        // Without a Status field, the words can overrule a code quoted in them ("550 … this is
+        // a temporary failure, try again later").
+        _ if field.is_none() && says_temporary(diag) => Some(false),
         Some('5') => Some(true),
         Some('4') => Some(false),
-        _ => reply.map(|r| r >= 500),
+        _ => reply.map(|r| r >= 500).or_else(|| diag.contains("permanent").then_some(true)),
     };
-    let by_text = PHRASES.iter().find(|(_, phrases)| phrases.iter().any(|p| diag.contains(p))).map(|(r, _)| *r);
+    if let Some(r) = orange(diag) {
+        return (r, permanent);
+    }
+    let pairs = Pairs::of(diag);
+    let by_text = PHRASES
+        .iter()
+        .find(|(_, phrases)| phrases.iter().any(|p| pairs.may_contain(p) && diag.contains(p)))
+        .map(|(r, _)| *r);
     let by_status = status.as_deref().and_then(from_status);
     let reason = match (by_text, by_status) {
         // Codes so specific that the text around them only repeats them in other words.
@@ -678,12 +143,14 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
         // "User unknown" in reply to the message data: the address exists, the content was
         // refused (Sisimai: filtered).
         (Some(Reason::UserUnknown), _)
-            if at_data(diag) && !status.as_deref().is_some_and(|s| s.get(1..4) == Some(".1.")) =>
+            if at_data(diag) && status.as_deref().is_none_or(|s| s.get(1..4) != Some(".1.")) =>
         {
             Reason::Filtered
         }
         // Refused at MAIL FROM: whatever the words, the sender was rejected (RFC 5321 §3.3).
         (Some(Reason::UserUnknown | Reason::HostUnknown), _) if at_mail_from(diag) => Reason::Rejected,
+        // x.4.7 "delivery time expired" while the network kept failing: it expired.
+        (Some(Reason::NetworkError), Some(Reason::Expired)) => Reason::Expired,
         (Some(t), _) => t,
         (None, Some(s)) => s,
         (None, None) => reply.and_then(from_reply).unwrap_or(Reason::Undefined),
@@ -697,6 +164,36 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     (reason, permanent)
 }
 
+/// A 4096-bit set of the (hashed) adjacent byte pairs of a text: a phrase with a pair the text
+/// lacks cannot occur in it. Rules out nearly all of the several hundred phrases with a few bit
+/// tests each, so only plausible ones pay for a substring search.
+struct Pairs([u64; 64]);
+
+impl Pairs {
+    /// The bucket of the byte pair `a b`.
+    fn slot(a: u8, b: u8) -> usize {
+        (usize::from(a).wrapping_mul(31) ^ usize::from(b).wrapping_mul(131)) & 4095
+    }
+
+    fn of(text: &str) -> Pairs {
+        let mut bits = [0u64; 64];
+        for w in text.as_bytes().windows(2) {
+            let i = Self::slot(w[0], w[1]);
+            if let Some(word) = bits.get_mut(i / 64) {
+                *word |= 1 << (i % 64);
+            }
+        }
+        Pairs(bits)
+    }
+
+    fn may_contain(&self, phrase: &str) -> bool {
+        phrase.as_bytes().windows(2).all(|w| {
+            let i = Self::slot(w[0], w[1]);
+            self.0.get(i / 64).is_some_and(|word| word & (1 << (i % 64)) != 0)
+        })
+    }
+}
+
 /// Status codes whose meaning the diagnostic never overrides: mailbox full (x.2.2), message
 /// too big for the mailbox (x.2.3), sender rejected (x.1.7, x.1.8), moved (x.1.6), DMARC/PTR
 /// (x.7.25, x.7.26), Microsoft's expiry (x.4.316).
@@ -708,6 +205,41 @@ fn strong(status: &str) -> bool {
 /// Sendmail's ">>> MAIL From:").
 fn at_mail_from(diag: &str) -> bool {
     diag.contains("after mail from") || diag.contains(">>> mail from")
+}
+
+/// Orange / Wanadoo / La Poste (France Télécom) replies end in a code like `LPN007_426` or
+/// `OFR_506`; its last three digits name the cause (Sisimai `Rhost::FrancePTT`). The prose
+/// around them ("Service refuse") is the same for very different causes, so the code decides.
+fn orange(diag: &str) -> Option<Reason> {
+    for tag in ["lpn", "ofr"] {
+        let mut from = 0;
+        while let Some(i) = diag.get(from..).and_then(|d| d.find(tag)) {
+            let at = from + i + tag.len();
+            from = at;
+            let rest = diag.get(at..)?;
+            let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+            let Some(code) = rest.get(digits..).and_then(|r| r.strip_prefix('_')).and_then(|r| r.get(..3)) else {
+                continue;
+            };
+            let Ok(n) = code.parse::<u16>() else { continue };
+            return Some(match n {
+                100..=199 | 510 => Reason::Blocked,
+                420..=429 => Reason::Suspend,
+                505 => Reason::SystemError,
+                506 => Reason::SpamDetected,
+                600..=699 => Reason::PolicyViolation,
+                _ => continue,
+            });
+        }
+    }
+    None
+}
+
+/// Whether the (lowercased) text says the failure is temporary.
+fn says_temporary(diag: &str) -> bool {
+    ["temporary failure", "temporarily", "temporary error", "try again later", "will be retried", "will keep trying"]
+        .iter()
+        .any(|p| diag.contains(p))
 }
 
 /// Whether the diagnostic says the reply came to `RCPT TO` (Exim, qmail, Yahoo, dma wording).
@@ -728,7 +260,6 @@ pub fn at_data(diag: &str) -> bool {
 /// The reason a bare SMTP reply code (RFC 5321 §4.2.3) suggests when nothing else does.
 fn from_reply(code: u16) -> Option<Reason> {
     Some(match code {
-        421 => Reason::TooManyConn,
         500..=504 => Reason::SyntaxError,
         450 | 451 => Reason::SystemError,
         452 => Reason::SystemFull,
@@ -759,6 +290,42 @@ mod tests {
         assert_eq!(judge(Some("4.4.7"), Some("")), (Reason::Expired, Some(false)));
         assert_eq!(judge(None, Some("552 sorry")), (Reason::MailboxFull, Some(true)));
         assert_eq!(judge(None, None), (Reason::Undefined, None));
+    }
+
+    #[test]
+    fn smtp_stage_and_specific_codes() {
+        // x.2.1 with "user unknown": the mailbox refused it, unless the reply was to RCPT TO.
+        assert_eq!(judge(Some("5.2.1"), Some("smtp; 550 5.2.1 <a@b.c>... User Unknown")).0, Reason::Filtered);
+        let rcpt = "SMTP error from remote mail server after RCPT TO:<a@b.c>: 550 5.2.1 User Unknown";
+        assert_eq!(judge(None, Some(rcpt)).0, Reason::UserUnknown);
+        // Refused at MAIL FROM: the sender was rejected, whatever the words.
+        let mail_from = "SMTP error from remote mail server after MAIL FROM:<s@b.c>: 553 5.1.0 s does not exist";
+        assert_eq!(judge(None, Some(mail_from)).0, Reason::Rejected);
+        // An x.0.0 Status gives way to the specific code in the text.
+        assert_eq!(judge(Some("5.0.0"), Some("550 5.7.26 <a@b.c>: Recipient address rejected")).0, Reason::AuthFailure);
+        // Temporary DNS trouble is a network error, permanent is an unknown host.
+        assert_eq!(judge(Some("4.0.0"), Some("Host not found")), (Reason::NetworkError, Some(false)));
+        assert_eq!(judge(Some("5.0.0"), Some("Host not found")), (Reason::HostUnknown, Some(true)));
+    }
+
+    #[test]
+    fn orange_codes_decide() {
+        let d = "smtp; 550 5.5.0 Le compte du destinataire est bloque. LPN007_426";
+        assert_eq!(judge(Some("5.5.0"), Some(d)).0, Reason::Suspend);
+        let d = "smtp; 421 4.2.0 Service refuse. Service refused, please try later. OFR005_505 [505]";
+        assert_eq!(judge(Some("4.2.0"), Some(d)), (Reason::SystemError, Some(false)));
+    }
+
+    #[test]
+    fn permanence_from_words_without_a_status_field() {
+        assert_eq!(judge(None, Some("550 mailbox busy, temporary failure, try again later")).1, Some(false));
+        assert_eq!(judge(Some("5.2.2"), Some("550 5.2.2 mailbox full, try again later")).1, Some(true));
+        assert_eq!(judge(None, Some("This is a permanent error.")).1, Some(true));
+    }
+
+    #[test]
+    fn success_status_is_delivered() {
+        assert_eq!(judge(Some("2.1.5"), Some("250 2.1.5 Ok")), (Reason::Delivered, None));
     }
 
     #[test]

@@ -54,8 +54,7 @@ pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<
             continue;
         }
         let mut paths = Vec::new();
-        if let Err(err) = collect(arg, &mut paths) {
-            eprintln!("backscatter: {}: {err}", arg.display());
+        if collect(arg, &mut paths) > 0 {
             unreadable = true;
         }
         for path in paths {
@@ -80,30 +79,43 @@ pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<
 }
 
 /// `path` itself if it is not a directory, else every regular file below it, sorted; a
-/// Maildir's `tmp/` (messages still being written) is skipped.
-fn collect(path: &Path, into: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    let meta = std::fs::metadata(path)?;
+/// Maildir's `tmp/` (messages still being written) is skipped, and so are symbolic links to
+/// directories (no loops). What cannot be read is reported on stderr and counted.
+fn collect(path: &Path, into: &mut Vec<PathBuf>) -> usize {
+    let meta = match std::fs::metadata(path) {
+        Ok(meta) => meta,
+        Err(err) => return failed(path, &err),
+    };
     if !meta.is_dir() {
         into.push(path.to_path_buf());
-        return Ok(());
+        return 0;
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>()?;
+    let listing = std::fs::read_dir(path).and_then(|d| d.map(|e| e.map(|e| e.path())).collect::<Result<Vec<_>, _>>());
+    let mut entries = match listing {
+        Ok(entries) => entries,
+        Err(err) => return failed(path, &err),
+    };
     entries.sort();
     let maildir = entries.iter().any(|e| e.file_name().is_some_and(|n| n == "cur" || n == "new"));
+    let mut errors = 0;
     for entry in entries {
-        let is_dir = entry.is_dir();
-        if is_dir && maildir && entry.file_name().is_some_and(|n| n == "tmp") {
-            continue;
-        }
-        if is_dir {
-            if let Err(err) = collect(&entry, into) {
-                eprintln!("backscatter: {}: {err}", entry.display());
+        let link = std::fs::symlink_metadata(&entry).is_ok_and(|m| m.file_type().is_symlink());
+        if entry.is_dir() {
+            let tmp = maildir && entry.file_name().is_some_and(|n| n == "tmp");
+            if !tmp && !link {
+                errors += collect(&entry, into);
             }
         } else if entry.is_file() {
             into.push(entry);
         }
     }
-    Ok(())
+    errors
+}
+
+/// Reports a path that could not be read; counts one.
+fn failed(path: &Path, err: &std::io::Error) -> usize {
+    eprintln!("backscatter: {}: {err}", path.display());
+    1
 }
 
 /// Prints one line; `Ok(false)` when the reader went away (`| head`): stop quietly.
@@ -164,12 +176,13 @@ mod tests {
         for file in ["new/2", "cur/1:2,S", "tmp/partial", ".Sent/cur/3"] {
             std::fs::write(root.join(file), b"From: a@b.example\n\nhi\n").expect("write");
         }
+        std::os::unix::fs::symlink(root, root.join("cur/loop")).expect("symlink");
         let mut found = Vec::new();
-        collect(root, &mut found).expect("walk");
+        assert_eq!(collect(root, &mut found), 0);
         let names: Vec<String> =
             found.iter().map(|p| p.strip_prefix(root).expect("below root").to_string_lossy().into_owned()).collect();
         assert_eq!(names, [".Sent/cur/3", "cur/1:2,S", "new/2"]);
-        assert!(collect(&root.join("missing"), &mut found).is_err());
+        assert_eq!(collect(&root.join("missing"), &mut found), 1);
     }
 
     #[test]

@@ -45,3 +45,22 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         .collect();
     Some(Bounce { mta: "amavis", recipients, original_headers: None })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn not_relayed_to() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/115.eml"), recognise).expect("Amavis NDR");
+        assert_eq!(b.mta, "amavis");
+        assert_eq!(summary(&b), [("neko@example.co.jp".to_string(), Some(Reason::UserUnknown))]);
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
+}

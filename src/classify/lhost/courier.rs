@@ -26,3 +26,23 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let recipients = colon_blocks(input.section(START, END)).iter().map(|(a, d)| recipient(a, d, action)).collect();
     Some(Bounce { mta: "courier", recipients, original_headers: None })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn unknown_user_at_data_is_filtered() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/114.eml"), recognise).expect("Courier bounce");
+        assert_eq!(b.mta, "courier");
+        // "550 Unknown user" in reply to DATA: the content was refused (Sisimai: filtered).
+        assert_eq!(summary(&b), [("kijitora@example.jp".to_string(), Some(Reason::Filtered))]);
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
+}

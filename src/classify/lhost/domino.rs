@@ -13,7 +13,8 @@ const RETURNED: &[&str] = &["------- returned message --------"];
 pub fn recognise(input: &Input) -> Option<Bounce> {
     if input.has(&["was not delivered to:"]) && input.has(&["because:"]) {
         let to = input.section(&["was not delivered to:"], &["because:"]);
-        let because = input.section(&["because:"], &["\n\n\n", "------", "--"]);
+        // Up to a run of blank lines or a dashed rule (a boundary or the returned message).
+        let because = input.section(&["because:"], &["\n\n\n", "\n--"]);
         let recipients = to.lines().filter_map(address_line).map(|a| recipient(&a, because, Action::Failed)).collect();
         return Some(Bounce { mta: "domino", recipients, original_headers: None });
     }
@@ -37,4 +38,31 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         }
     }
     Some(Bounce { mta: "domino", recipients, original_headers: input.original_after(RETURNED) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn domino_was_not_delivered_to() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/112.eml"), recognise).expect("Domino bounce");
+        assert_eq!(b.mta, "domino");
+        // The reason is Japanese prose (ISO-2022-JP); the address is what matters here.
+        assert_eq!(b.recipients.len(), 1);
+        assert_eq!(b.recipients[0].address, "kijitora@example.co.jp");
+    }
+
+    #[test]
+    fn lotus_reason_then_address() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/113.eml"), recognise).expect("Lotus bounce");
+        assert_eq!(summary(&b), [("kijitora@example.com".to_string(), Some(Reason::UserUnknown))]);
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
 }

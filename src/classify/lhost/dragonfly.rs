@@ -24,3 +24,24 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         original_headers: input.original_after(ORIGINAL),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn dmarc_rejection() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/117.eml"), recognise).expect("dma bounce");
+        assert_eq!(b.mta, "dragonfly");
+        assert_eq!(summary(&b), [("pseudo-local-part@google.example.com".to_string(), Some(Reason::AuthFailure))]);
+        assert_eq!(b.recipients[0].status.as_deref(), Some("5.7.26"));
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
+}

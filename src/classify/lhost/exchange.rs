@@ -67,7 +67,8 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
 
 /// Exchange 2003: `addr on DATE` lines, each followed by indented reason lines.
 fn exchange2003(input: &Input) -> Vec<crate::classify::Recipient> {
-    let section = input.section(E2003, &["--"]);
+    // Up to a dashed rule at a line start (a boundary left in a non-MIME copy).
+    let section = input.section(E2003, &["\n--"]);
     let mut found: Vec<(String, String)> = Vec::new();
     for line in section.lines() {
         let indented = line.starts_with([' ', '\t']);
@@ -91,4 +92,39 @@ fn exchange2003(input: &Input) -> Vec<crate::classify::Recipient> {
         }
     }
     found.iter().map(|(a, d)| recipient(a, d, Action::Failed)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn exchange_2003_two_recipients() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/106.eml"), recognise).expect("Exchange 2003 NDR");
+        assert_eq!(b.mta, "exchange");
+        assert_eq!(
+            summary(&b),
+            [
+                ("kijitora@example.co.jp".to_string(), Some(Reason::UserUnknown)),
+                ("mikeneko@example.co.jp".to_string(), Some(Reason::UserUnknown)),
+            ]
+        );
+    }
+
+    #[test]
+    fn exchange_2007_and_office365() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/107.eml"), recognise).expect("Exchange 2007 NDR");
+        assert_eq!(summary(&b), [("mikeneko@example.co.jp".to_string(), Some(Reason::UserUnknown))]);
+        assert_eq!(b.recipients[0].status.as_deref(), Some("5.1.1"));
+        assert!(b.original_headers.is_some());
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/108.eml"), recognise).expect("Office 365 NDR");
+        assert_eq!(summary(&b), [("kijitora@example.com".to_string(), Some(Reason::UserUnknown))]);
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
 }

@@ -98,3 +98,73 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         .collect();
     Some(Bounce { mta: "exim", recipients, original_headers: input.original_after(ORIGINAL) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn two_unknown_users_with_returned_headers() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).expect("exim bounce");
+        assert_eq!(b.mta, "exim");
+        assert_eq!(
+            summary(&b),
+            [
+                ("kijitora@example.jp".to_string(), Some(Reason::UserUnknown)),
+                ("sabatora@example.jp".to_string(), Some(Reason::UserUnknown)),
+            ]
+        );
+        let first = &b.recipients[0];
+        assert_eq!(first.status.as_deref(), Some("5.1.1"));
+        assert_eq!(first.remote_mta.as_deref(), Some("mx.example.jp"));
+        let headers = String::from_utf8_lossy(b.original_headers.as_deref().unwrap_or_default()).into_owned();
+        assert!(headers.contains("Message-Id: <E1X58pB-0004bW-2s@marutamachi.example.org>"), "{headers}");
+    }
+
+    #[test]
+    fn retry_timeout_is_expired() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/101.eml"), recognise).expect("exim bounce");
+        assert_eq!(summary(&b), [("kijitora@example.com".to_string(), Some(Reason::Expired))]);
+    }
+
+    #[test]
+    fn derivatives_mailru_mxlogic_gmx() {
+        for (raw, addr, reason) in [
+            (&include_bytes!("../../../tests/fixtures/ndr/120.eml")[..], "kijitora@example.jp", Reason::UserUnknown),
+            (&include_bytes!("../../../tests/fixtures/ndr/121.eml")[..], "kijitora@example.jp", Reason::UserUnknown),
+            (&include_bytes!("../../../tests/fixtures/ndr/122.eml")[..], "shironeko@example.jp", Reason::MailboxFull),
+        ] {
+            let b = run(raw, recognise).expect("exim-style bounce");
+            assert_eq!(summary(&b), [(addr.to_string(), Some(reason))]);
+        }
+    }
+
+    #[test]
+    fn delay_warning_is_delayed_and_greylisted() {
+        // Exim 4 `warn_message_file` default text.
+        let mail = "From: Mail Delivery System <Mailer-Daemon@mail.example.com>\r\n\
+            To: alice@example.org\r\n\
+            Subject: Warning: message 1Rc1Pu-0006ZJ-6n delayed 24 hours\r\n\r\n\
+            This message was created automatically by mail delivery software.\r\n\
+            A message that you sent has not yet been delivered to one or more of its\r\n\
+            recipients after more than 24 hours on the queue on mail.example.com.\r\n\r\n\
+            The message identifier is:     1Rc1Pu-0006ZJ-6n\r\n\r\n\
+            The address to which the message has not yet been delivered is:\r\n\r\n\
+            \x20 user@example.com\r\n\
+            \x20   Delay reason: SMTP error from remote mail server after RCPT TO:<user@example.com>:\r\n\
+            \x20   host mx.example.com [192.0.2.4]: 451 4.7.1 Greylisting in action, please come back later\r\n\r\n\
+            No action is required on your part. Delivery attempts will continue for\r\n\
+            some time.\r\n";
+        let b = run(mail.as_bytes(), recognise).expect("exim delay warning");
+        assert_eq!(summary(&b), [("user@example.com".to_string(), Some(Reason::Greylisted))]);
+        assert_eq!(b.recipients[0].action, Some(crate::classify::Action::Delayed));
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/103.eml"), recognise).is_none());
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/109.eml"), recognise).is_none());
+    }
+}

@@ -2,7 +2,7 @@
 //! enhanced status codes (RFC 3463) or bounce phrases, in a message whose sender already looks
 //! like a bounce daemon.
 
-use super::text::{addresses_in, recipient, reply_code_in, status_in, Input};
+use super::text::{addresses_in, recipient, reply_code_in, status_in, Input, DELAY};
 use super::Bounce;
 use crate::classify::Action;
 
@@ -28,6 +28,9 @@ pub const ORIGINAL: &[&str] = &[
     "------ original message header",
     "original message header follows",
 ];
+
+/// Words that introduce a help or contact address in a bounce's prose (lowercase).
+const HELP: &[&str] = &["contact", "assistance", "questions", "send mail to", "write to", "help desk", "helpdesk"];
 
 /// Header names that begin a returned header block when no marker announces it.
 pub const HEADER_START: &[&str] =
@@ -80,9 +83,17 @@ const SUBJECTS: &[&str] = &[
     "delivery problem",
     "could not send",
     "rejected",
+    // German, French, Italian, Spanish, Portuguese, Dutch (Exchange and Sendmail translations).
     "unzustellbar",
+    "nicht zustellbar",
     "non remis",
+    "chec de la remise", // "Échec …": the subject is only ASCII-lowercased
     "non recapitabile",
+    "no se puede entregar",
+    "no entregado",
+    "não entregue",
+    "onbestelbaar",
+    "niet bezorgd",
 ];
 
 /// Whether a line carries a failure signal: a reply code, a status code or a bounce phrase.
@@ -94,7 +105,7 @@ fn signal(s: &str) -> bool {
 /// Recognises a bounce by shape alone. Demands a daemon-like sender (or `X-Failed-Recipients`)
 /// and bounce wording, so person-written mail that quotes an error does not match.
 pub fn recognise(input: &Input) -> Option<Bounce> {
-    let sender = input.from_daemon() || input.null_sender || !input.failed.is_empty();
+    let sender = input.sent_by_daemon() || input.null_sender || !input.failed.is_empty();
     let wording = SUBJECTS.iter().any(|s| input.subject.contains(s)) || input.has(PHRASES);
     if !sender || !wording {
         return None;
@@ -104,8 +115,12 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let lines: Vec<&str> = report.lines().collect();
     let mut found: Vec<(String, String)> = Vec::new();
     for (i, line) in lines.iter().enumerate() {
+        let lower = line.to_ascii_lowercase();
+        // "For assistance, please contact <support@…>": a help address, not a failed one.
+        let help = HELP.iter().any(|h| lower.contains(h));
         for addr in addresses_in(line) {
-            if input.is_party(&addr)
+            if help
+                || input.is_party(&addr)
                 || daemon_address(&addr)
                 || found.iter().any(|(a, _)| a.eq_ignore_ascii_case(&addr))
             {
@@ -126,19 +141,18 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let found = if with_signal.is_empty() {
         // The diagnostic stands apart from the addresses (or the MTA's words carry no code):
         // a short list of addresses in a daemon's bounce are its failed recipients, and the
-        // first paragraph with a failure signal is their diagnostic.
+        // first paragraph with a failure signal is added to their diagnostic.
         if found.is_empty() || input.failed.is_empty() && found.len() > 5 {
             return None;
         }
         match report.split("\n\n").find(|p| signal(p)) {
-            Some(para) => found.into_iter().map(|(a, _)| (a, para.to_string())).collect(),
+            Some(para) => found.into_iter().map(|(a, own)| (a, format!("{own}\n{para}"))).collect(),
             None => found,
         }
     } else {
         with_signal
     };
-    let delayed = input.subject.contains("delay")
-        || input.has(&["will keep trying", "will continue trying", "not yet been delivered"]);
+    let delayed = input.subject.contains("delay") || input.subject.starts_with("warning") || input.has(DELAY);
     let action = if delayed { Action::Delayed } else { Action::Failed };
     let recipients = found.iter().map(|(a, d)| recipient(a, d, action)).collect();
     Some(Bounce { mta: "generic", recipients, original_headers: input.original_after(ORIGINAL) })
@@ -154,12 +168,20 @@ fn daemon_address(addr: &str) -> bool {
 }
 
 /// Where a returned header block starts without a marker: a line at the left margin that begins
-/// like `Received:` / `Return-Path:` …, past the first line.
+/// like `Received:` / `Return-Path:` …, past the first line (and not right after an mbox
+/// `From ` line).
 fn unmarked_original(report: &str) -> Option<usize> {
     let mut at = 0;
+    let mut pasted = false;
     for line in report.split_inclusive('\n') {
         let lower = line.to_ascii_lowercase();
-        if at > 0 && HEADER_START.iter().any(|h| lower.starts_with(h)) {
+        // A header block right after an mbox `From ` line is a message pasted whole (often the
+        // bounce itself, forwarded as text), not the returned original: read on past it.
+        if line.starts_with("From ") {
+            pasted = true;
+        } else if line.trim().is_empty() {
+            pasted = false;
+        } else if at > 0 && !pasted && HEADER_START.iter().any(|h| lower.starts_with(h)) {
             return Some(at);
         }
         at += line.len();
@@ -173,6 +195,12 @@ fn unmarked_original(report: &str) -> Option<usize> {
 /// most twelve lines.
 fn context(input: &Input, lines: &[&str], i: usize) -> String {
     let mut out = String::new();
+    // A list head just above ("Delivery to the following recipients was aborted after 5
+    // hours:") says why for the whole list.
+    if let Some(head) = i.checked_sub(1).and_then(|h| lines.get(h)).filter(|l| l.trim_end().ends_with(':')) {
+        out.push_str(head);
+        out.push('\n');
+    }
     let mut text_lines = 0;
     for (n, line) in lines.iter().enumerate().skip(i).take(12) {
         let other = |a: &String| !input.is_party(a) && !lines.get(i).is_some_and(|l| l.contains(a.as_str()));
@@ -190,4 +218,41 @@ fn context(input: &Input, lines: &[&str], i: usize) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn address_with_bracketed_reason() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/118.eml"), recognise).expect("generic bounce");
+        assert_eq!(b.mta, "generic");
+        assert_eq!(summary(&b), [("kijitora@example.org".to_string(), Some(Reason::UserUnknown))]);
+    }
+
+    #[test]
+    fn reason_then_address_with_original_marker() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/119.eml"), recognise).expect("generic bounce");
+        assert_eq!(summary(&b), [("kijitora@example.co.jp".to_string(), Some(Reason::MailboxFull))]);
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn quota_notice_with_a_help_address_is_not_a_bounce() {
+        let mail = b"From: postmaster@example.org\r\nTo: alice@example.org\r\n\
+            Subject: Your mailbox is over quota\r\n\r\n\
+            Your mailbox is over quota (mailbox full).\r\n\
+            For assistance, contact helpdesk@example.org.\r\n";
+        assert!(run(mail, recognise).is_none());
+    }
+
+    #[test]
+    fn person_quoting_an_error_is_not_a_bounce() {
+        let mail = b"From: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: that error\r\n\r\n\
+            Bob, my mail to carol@example.com came back: 550 5.1.1 user unknown. Any idea?\r\n";
+        assert!(run(mail, recognise).is_none());
+    }
 }

@@ -52,12 +52,9 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         .iter()
         .map(|a| {
             let mut r = recipient(a, &diag, action);
-            // Gmail's delay warnings and "did not accept our requests to connect" are both
-            // Gmail giving up over time (Sisimai: expired).
-            let lower = diag.to_ascii_lowercase();
-            if lower.contains("did not accept our requests to connect")
-                || delayed && matches!(r.reason, Some(Reason::Undefined | Reason::SystemError))
-            {
+            // "did not accept our requests to connect": Gmail kept trying until its retry time
+            // ran out (Sisimai: expired), whatever the last connection error was.
+            if diag.to_ascii_lowercase().contains("did not accept our requests to connect") {
                 r.reason = Some(Reason::Expired);
             }
             r
@@ -82,4 +79,31 @@ fn groups(input: &Input) -> Option<Bounce> {
         })
         .collect();
     Some(Bounce { mta: "googlegroups", recipients, original_headers: Some(headers) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn permanent_failure() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/109.eml"), recognise).expect("Gmail bounce");
+        assert_eq!(b.mta, "gmail");
+        assert_eq!(summary(&b), [("neko-nyaan@google.example.com".to_string(), Some(Reason::MailboxFull))]);
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn google_groups_refusal_names_the_group() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/110.eml"), recognise).expect("Groups bounce");
+        assert_eq!(b.mta, "googlegroups");
+        assert_eq!(summary(&b), [("libsisimai@googlegroups.com".to_string(), Some(Reason::Rejected))]);
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
 }

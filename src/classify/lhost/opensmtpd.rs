@@ -25,3 +25,23 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
         colon_blocks(input.section(START, ORIGINAL)).iter().map(|(a, d)| recipient(a, d, action)).collect();
     Some(Bounce { mta: "opensmtpd", recipients, original_headers: input.original_after(ORIGINAL) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn envelope_expired() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/116.eml"), recognise).expect("OpenSMTPD bounce");
+        assert_eq!(b.mta, "opensmtpd");
+        assert_eq!(summary(&b), [("kijitora@mail.example.co.jp".to_string(), Some(Reason::Expired))]);
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+    }
+}

@@ -39,3 +39,25 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let recipients = address_blocks(section, &[]).iter().map(|(a, d)| recipient(a, d, action)).collect();
     Some(Bounce { mta: "qmail", recipients, original_headers: input.original_after(ORIGINAL) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn qsbmf_paragraph() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/103.eml"), recognise).expect("qmail bounce");
+        assert_eq!(b.mta, "qmail");
+        assert_eq!(summary(&b), [("kijitora@example.ne.jp".to_string(), Some(Reason::UserUnknown))]);
+        let headers = String::from_utf8_lossy(b.original_headers.as_deref().unwrap_or_default()).into_owned();
+        assert!(headers.starts_with("Return-Path: <nekochan@example.jp>"), "{headers}");
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/100.eml"), recognise).is_none());
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/111.eml"), recognise).is_none());
+    }
+}

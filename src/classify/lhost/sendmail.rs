@@ -40,18 +40,18 @@ fn ends() -> Vec<&'static str> {
 
 /// Recognises a Sendmail-style bounce.
 pub fn recognise(input: &Input) -> Option<Bounce> {
-    if input.find(TRANSCRIPT).is_none() && input.find(ADDRESSES).is_none() {
+    if !input.has(TRANSCRIPT) && !input.has(ADDRESSES) {
         return None;
     }
     let end = ends();
     let delayed = input.has(&["transient non-fatal errors", "warning: could not send message"])
         || input.subject.starts_with("warning:");
     let action = if delayed { Action::Delayed } else { Action::Failed };
-    let transcript = if input.find(TRANSCRIPT).is_some() { input.section(TRANSCRIPT, &end) } else { "" };
-    let info = if input.find(INFO).is_some() { input.section(INFO, &end) } else { "" };
+    let transcript = if input.has(TRANSCRIPT) { input.section(TRANSCRIPT, &end) } else { "" };
+    let info = if input.has(INFO) { input.section(INFO, &end) } else { "" };
     // Addresses: the listed block, else the transcript's final `NNN <a>... reason` lines.
     let mut listed: Vec<(String, String)> = Vec::new();
-    if input.find(ADDRESSES).is_some() {
+    if input.has(ADDRESSES) {
         for line in input.section(ADDRESSES, &end).lines() {
             let t = line.trim().trim_start_matches(">>>").trim();
             if let Some(reason) = t.strip_prefix("(reason:") {
@@ -127,4 +127,30 @@ fn about(transcript: &str, addr: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn fatal_errors_block_with_reason() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/104.eml"), recognise).expect("sendmail bounce");
+        assert_eq!(b.mta, "sendmail");
+        assert_eq!(summary(&b), [("sironeko@example.com".to_string(), Some(Reason::SecurityError))]);
+    }
+
+    #[test]
+    fn v5_transcript_only() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/105.eml"), recognise).expect("V5 bounce");
+        assert_eq!(summary(&b), [("kijitora@example.org".to_string(), Some(Reason::UserUnknown))]);
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/103.eml"), recognise).is_none());
+    }
 }

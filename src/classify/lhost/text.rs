@@ -5,7 +5,14 @@
 use mail_parser::{Message, MimeHeaders, PartType};
 
 use crate::classify::reason;
-use crate::classify::{Action, Recipient};
+use crate::classify::{Action, Reason, Recipient};
+
+/// How much of the text fingerprint tests read: a bounce's own prose comes first, the returned
+/// message (which may be megabytes) after it, and a dozen recognisers each test a few phrases.
+const HEAD: usize = 32 * 1024;
+
+/// How much text is kept at all: the report and the returned header block are well inside it.
+const KEEP: usize = 256 * 1024;
 
 /// What the recognisers look at, extracted from the parsed message once.
 pub struct Input {
@@ -13,8 +20,8 @@ pub struct Input {
     pub from: String,
     /// `Subject`, ASCII-lowercased.
     pub subject: String,
-    /// Decoded text of the text/* parts outside any `message/rfc822`, joined, with `\n` newlines.
-    /// HTML parts are reduced to their text.
+    /// Decoded text of the text/* parts outside any `message/rfc822`, joined, with `\n` newlines,
+    /// at most about [`KEEP`] bytes. HTML parts are reduced to their text.
     pub text: String,
     /// `text` ASCII-lowercased: same byte offsets, so positions found here index `text`.
     pub lower: String,
@@ -42,6 +49,9 @@ impl Input {
         let subject = message.subject().unwrap_or_default().to_ascii_lowercase();
         let mut text = String::new();
         for part in &message.parts {
+            if text.len() >= KEEP {
+                break;
+            }
             let ctype = part
                 .content_type()
                 .map(|c| {
@@ -76,7 +86,7 @@ impl Input {
 
     /// Whether the sender looks like a bounce daemon (RFC 5321 §4.5.5 null sender aside, the
     /// conventional local parts).
-    pub fn from_daemon(&self) -> bool {
+    pub fn sent_by_daemon(&self) -> bool {
         ["mailer-daemon", "postmaster", "mail delivery", "mailer_daemon", "maildaemon", "mail administrator"]
             .iter()
             .any(|p| self.from.contains(p))
@@ -92,9 +102,15 @@ impl Input {
         self.parties.iter().any(|p| p.eq_ignore_ascii_case(address))
     }
 
-    /// Whether the text contains any of `needles` (lowercase).
+    /// Whether the first [`HEAD`] bytes of the text contain any of `needles` (lowercase): the
+    /// cheap fingerprint test.
     pub fn has(&self, needles: &[&str]) -> bool {
-        needles.iter().any(|n| self.lower.contains(n))
+        let mut end = self.lower.len().min(HEAD);
+        while !self.lower.is_char_boundary(end) {
+            end -= 1;
+        }
+        let head = self.lower.get(..end).unwrap_or_default();
+        needles.iter().any(|n| head.contains(n))
     }
 
     /// The text between the end of the first `start` marker (or the beginning) and the first
@@ -133,10 +149,14 @@ pub fn header_block(s: &str) -> Option<Vec<u8>> {
     Some(s.get(..end)?.as_bytes().to_vec())
 }
 
-/// Appends `t` with CRLF and lone CR turned into LF, and a separating newline.
+/// Appends `t` with CRLF and lone CR turned into LF, and a separating newline; stops at
+/// [`KEEP`] bytes in all.
 fn push_normalised(out: &mut String, t: &str) {
     let mut chars = t.chars().peekable();
     while let Some(c) = chars.next() {
+        if out.len() >= KEEP {
+            break;
+        }
         if c == '\r' {
             if chars.peek() == Some(&'\n') {
                 chars.next();
@@ -221,6 +241,8 @@ pub fn address_in(s: &str) -> Option<String> {
 /// `"Name" <addr>` — that address.
 pub fn address_line(line: &str) -> Option<String> {
     let t = line.trim().trim_end_matches([':', ',', ';']).trim();
+    // GMX quotes the address: `"a@b":`.
+    let t = t.strip_prefix('"').and_then(|u| u.strip_suffix('"')).unwrap_or(t);
     let addr = address_in(t)?;
     let bare = t.trim_start_matches('<').trim_end_matches('>');
     if bare.eq_ignore_ascii_case(&addr) {
@@ -240,11 +262,12 @@ pub fn address_line(line: &str) -> Option<String> {
     None
 }
 
-/// The first enhanced status code (RFC 3463 `class.subject.detail`, class 2, 4 or 5) in `s`.
+/// The first failure status code (RFC 3463 `class.subject.detail`, class 4 or 5) in `s`;
+/// success codes (class 2) quoted in a diagnostic are noise.
 pub fn status_in(s: &str) -> Option<String> {
     let b = s.as_bytes();
     for (i, &c) in b.iter().enumerate() {
-        if !matches!(c, b'2' | b'4' | b'5') || b.get(i + 1) != Some(&b'.') {
+        if !matches!(c, b'4' | b'5') || b.get(i + 1) != Some(&b'.') {
             continue;
         }
         if i > 0 && b.get(i - 1).is_some_and(|p| p.is_ascii_alphanumeric() || *p == b'.') {
@@ -313,6 +336,8 @@ pub fn remote_mta_in(diag: &str) -> Option<String> {
     for key in ["host ", "while talking to ", "remote server ", "remote host "] {
         let Some(i) = lower.find(key) else { continue };
         let word = diag.get(i + key.len()..)?.split_whitespace().next()?;
+        // Postfix writes `host mx.example.jp[192.0.2.1] said:`.
+        let word = word.split('[').next().unwrap_or(word);
         let word = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '.' && c != '-' && c != ':');
         let word = word.trim_end_matches([':', '.']);
         if word.contains('.') && word.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b':')
@@ -396,6 +421,20 @@ pub fn colon_start(line: &str) -> Option<(String, &str)> {
     head.eq_ignore_ascii_case(&addr).then(|| (addr, rest.trim()))
 }
 
+/// Phrases of delay notices ("we keep trying"), for recognisers whose format has no distinct
+/// delay wording of its own.
+pub const DELAY: &[&str] = &[
+    "will keep trying",
+    "will continue trying",
+    "will be retried",
+    "still trying",
+    "not yet been delivered",
+    "warning message only",
+    "delivery is delayed",
+    "has been delayed",
+    "could not send mail for past",
+];
+
 /// Builds one recipient: status and remote MTA from the diagnostic where it states them, reason
 /// and permanence from [`reason::judge`].
 pub fn recipient(address: &str, diagnostic: &str, action: Action) -> Recipient {
@@ -403,6 +442,11 @@ pub fn recipient(address: &str, diagnostic: &str, action: Action) -> Recipient {
     let status = status_in(&diagnostic);
     let diag = (!diagnostic.is_empty()).then_some(diagnostic.as_str());
     let (reason, _) = reason::judge(status.as_deref(), diag);
+    // A delay notice that names no cause is about time running out (Sisimai: expired).
+    let reason = match (action, reason) {
+        (Action::Delayed, Reason::Undefined | Reason::SystemError) => Reason::Expired,
+        (_, r) => r,
+    };
     Recipient {
         address: address.to_string(),
         action: Some(action),
@@ -450,5 +494,6 @@ mod tests {
     #[test]
     fn remote_mta() {
         assert_eq!(remote_mta_in("host mx.example.jp [192.0.2.153]: 550").as_deref(), Some("mx.example.jp"));
+        assert_eq!(remote_mta_in("host mx01.example.jp[192.0.2.8] said: 550").as_deref(), Some("mx01.example.jp"));
     }
 }

@@ -19,3 +19,23 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let recipients = address_blocks(section, &[]).iter().map(|(a, d)| recipient(a, d, Action::Failed)).collect();
     Some(Bounce { mta: "yahoo", recipients, original_headers: input.original_after(super::qmail::ORIGINAL) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::recognise;
+    use crate::classify::lhost::tests::{run, summary};
+    use crate::classify::Reason;
+
+    #[test]
+    fn failure_notice() {
+        let b = run(include_bytes!("../../../tests/fixtures/ndr/111.eml"), recognise).expect("Yahoo bounce");
+        assert_eq!(b.mta, "yahoo");
+        assert_eq!(summary(&b), [("kijitora@example.jp".to_string(), Some(Reason::UserUnknown))]);
+        assert!(b.original_headers.is_some());
+    }
+
+    #[test]
+    fn not_other_formats() {
+        assert!(run(include_bytes!("../../../tests/fixtures/ndr/103.eml"), recognise).is_none());
+    }
+}

@@ -1,0 +1,221 @@
+//! Real servers for integration tests: each starts in its own temp dir on loopback and is stopped
+//! by PID when dropped. A missing server binary fails the test naming the Debian package
+//! (`tests/run` installs them); nothing is mocked and nothing is skipped.
+//!
+//! Use from a test crate with `mod support;`.
+
+// Each test crate uses a different subset of these servers.
+#![allow(dead_code)]
+
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::thread::sleep;
+use std::time::{Duration, Instant};
+
+/// The scripts beside this file, which set up each server's config (the shared recipes).
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support").join(name)
+}
+
+/// Panics with the package to install when `binary` is not on this machine.
+pub fn require(binary: &str, package: &str) {
+    if !Path::new(binary).exists() {
+        panic!(
+            "{binary} is missing: install the Debian package `{package}` (tests/run does: apt-get install {package})"
+        );
+    }
+}
+
+/// A temp dir the servers' unprivileged processes can enter (temp dirs are created 0700).
+pub fn open_temp_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("create temp dir");
+    set_mode(dir.path(), 0o755);
+    dir
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod temp dir");
+}
+
+/// A loopback port nobody listens on right now.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Waits until `ready` holds, panicking with `what` after `limit`.
+pub fn wait_for(what: &str, limit: Duration, mut ready: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ready() {
+        if start.elapsed() > limit {
+            panic!("timed out after {limit:?} waiting for {what}");
+        }
+        sleep(Duration::from_millis(20));
+    }
+}
+
+fn kill(pid: i32) {
+    // SIGTERM, as an operator would; the servers clean up after themselves.
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+/// An isolated Postfix (root needed) for the domain `test.invalid`, delivering
+/// `alice@test.invalid` and `bob@test.invalid` to Maildirs; mail to any other user there bounces
+/// with a real RFC 3464 DSN. No mail leaves the machine.
+pub struct Postfix {
+    /// The instance's root: `etc/` (main.cf, master.cf), `spool/`, `mail/<user>/Maildir/`.
+    pub dir: tempfile::TempDir,
+    pid: i32,
+}
+
+impl Postfix {
+    /// Starts an instance; `extra_main_cf` lines are appended to its main.cf before start.
+    pub fn start(extra_main_cf: &str) -> Postfix {
+        require("/usr/sbin/postfix", "postfix");
+        let dir = open_temp_dir();
+        let root = dir.path().join("pf");
+        let mut setup = Command::new("bash");
+        setup.arg(script("postfix-start.sh")).arg(&root).env("EXTRA_MAIN_CF", extra_main_cf);
+        let out = setup.output().expect("run postfix-start.sh");
+        let pid_file = root.join("spool/pid/master.pid");
+        wait_for("postfix master.pid", Duration::from_secs(10), || read_pid(&pid_file).is_some());
+        let pid = read_pid(&pid_file).unwrap_or_else(|| {
+            panic!(
+                "postfix did not start: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        Postfix { dir, pid }
+    }
+
+    /// The instance's root directory.
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("pf")
+    }
+
+    /// The config directory; the real `/usr/sbin/sendmail` uses it with `MAIL_CONFIG` set to it.
+    pub fn config_dir(&self) -> PathBuf {
+        self.root().join("etc")
+    }
+
+    /// The Maildir of `user` (`alice` or `bob`); it exists once something was delivered.
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.root().join("mail").join(user).join("Maildir")
+    }
+
+    /// The real sendmail, pointed at this instance.
+    pub fn sendmail(&self) -> Command {
+        let mut cmd = Command::new("/usr/sbin/sendmail");
+        cmd.env("MAIL_CONFIG", self.config_dir());
+        cmd
+    }
+
+    /// Files in `user`'s `new/` and `cur/`, waiting up to `limit` for at least `count`.
+    pub fn wait_for_mail(&self, user: &str, count: usize, limit: Duration) -> Vec<PathBuf> {
+        let maildir = self.maildir(user);
+        let list = || -> Vec<PathBuf> {
+            ["new", "cur"]
+                .iter()
+                .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
+                .flatten()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .collect()
+        };
+        wait_for(&format!("{count} message(s) for {user}"), limit, || list().len() >= count);
+        list()
+    }
+}
+
+impl Drop for Postfix {
+    fn drop(&mut self) {
+        kill(self.pid);
+    }
+}
+
+/// A standalone Dovecot IMAP server on 127.0.0.1 with user `alice`, password `secret`, whose
+/// mail lives in `home/alice/Maildir`. `SSL=yes` in `extra` env enables STARTTLS with a
+/// generated certificate (`cert.pem`).
+pub struct Dovecot {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pid: i32,
+}
+
+impl Dovecot {
+    /// Starts Dovecot; `env` (e.g. `[("SSL", "yes"), ("EXTRA", "imap_capability = …")]`) tunes
+    /// the generated config.
+    pub fn start(env: &[(&str, &str)]) -> Dovecot {
+        require("/usr/sbin/dovecot", "dovecot-imapd");
+        let dir = open_temp_dir();
+        let port = free_port();
+        let root = dir.path().join("dovecot");
+        let mut setup = Command::new("bash");
+        setup.arg(script("dovecot-start.sh")).arg(&root).arg(port.to_string());
+        setup.envs(env.iter().copied()).stdout(Stdio::null()).stderr(Stdio::null());
+        setup.status().expect("run dovecot-start.sh");
+        let pid_file = root.join("dovecot.pid");
+        wait_for("dovecot pid", Duration::from_secs(10), || read_pid(&pid_file).is_some());
+        let pid = read_pid(&pid_file).expect("dovecot pid");
+        wait_for("dovecot to listen", Duration::from_secs(10), || {
+            std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+        });
+        Dovecot { dir, port, pid }
+    }
+
+    /// The generated server certificate (PEM), for a client's CA file.
+    pub fn cert(&self) -> PathBuf {
+        self.dir.path().join("dovecot/cert.pem")
+    }
+
+    /// alice's Maildir, as Dovecot serves it.
+    pub fn maildir(&self) -> PathBuf {
+        self.dir.path().join("dovecot/home/alice/Maildir")
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        kill(self.pid);
+    }
+}
+
+/// dnsmasq on 127.0.0.1 serving the SPF TXT records of `example.test` (see `dnsmasq.sh`) plus
+/// any `--txt-record=…`/`--host-record=…` arguments given.
+pub struct Dns {
+    pub port: u16,
+    child: Child,
+}
+
+impl Dns {
+    pub fn start(extra_args: &[&str]) -> Dns {
+        require("/usr/sbin/dnsmasq", "dnsmasq-base");
+        let port = free_port();
+        let child = Command::new("sh")
+            .arg(script("dnsmasq.sh"))
+            .arg(port.to_string())
+            .args(extra_args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start dnsmasq");
+        // dnsmasq answers on UDP; it also listens on TCP on the same port once ready.
+        wait_for("dnsmasq to listen", Duration::from_secs(5), || {
+            std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+        });
+        Dns { port, child }
+    }
+}
+
+impl Drop for Dns {
+    fn drop(&mut self) {
+        kill(self.child.id() as i32);
+        let _ = self.child.wait();
+    }
+}
