@@ -17,6 +17,8 @@ pub struct Judgement {
     pub arrival: Day,
     /// What to do.
     pub decision: Decision,
+    /// Its own Message-ID.
+    pub message_id: Option<String>,
 }
 
 /// Classifies and judges `message`.
@@ -40,7 +42,10 @@ pub fn judge(message: &[u8], fallback_arrival: i64, keyring: Option<&Keyring>, c
             Decision { verdict: Verdict::Backscatter, action, why: "no valid carrier".into() }
         }
     };
-    Judgement { classification, arrival, decision }
+    let message_id = mail_parser::MessageParser::default()
+        .parse_headers(message)
+        .and_then(|m| m.message_id().map(|id| format!("<{id}>")));
+    Judgement { classification, arrival, decision, message_id }
 }
 
 fn header_values<'a>(bytes: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a str> {

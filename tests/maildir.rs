@@ -178,7 +178,7 @@ fn scan_moves_backscatter_keeps_the_rest_and_restore_undoes_it() {
     assert_eq!(lines.len(), 8);
     let verdict_of = |name: &str| {
         let line = lines.iter().find(|l| l["path"].as_str().unwrap().contains(name)).unwrap();
-        (line["verdict"].as_str().unwrap().to_owned(), line["action"].as_str().unwrap().to_owned())
+        (line["verdict"].as_str().unwrap().to_owned(), line["done"].as_str().unwrap().to_owned())
     };
     assert_eq!(verdict_of("good"), ("genuine".into(), "keep".into()));
     for name in ["10000", "10001", "10002", "forged", "expired"] {
@@ -307,4 +307,38 @@ fn watch_in_monitor_mode_moves_nothing_and_stops_on_sigterm() {
     assert!(status.success(), "{status:?}");
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(world.folder_files().is_empty());
+}
+
+#[test]
+fn mail_arriving_and_read_during_a_scan_is_neither_lost_nor_duplicated() {
+    let world = World::new("enforce");
+    let bounce = fs::read(BOUNCES[2]).unwrap();
+    let ham = fs::read(HAM[1]).unwrap();
+    for i in 0..150 {
+        world.deliver(&format!("{i:05}.b.host"), &bounce);
+        world.deliver(&format!("{i:05}.h.host"), &ham);
+    }
+    let scan = world.command(&["scan", &world.maildir().to_string_lossy()]).stdout(Stdio::null()).spawn().unwrap();
+    // Meanwhile more mail arrives, and a MUA takes mail from new/ to cur/ and flags it.
+    for i in 150..250 {
+        world.deliver(&format!("{i:05}.b.host"), &bounce);
+        world.deliver(&format!("{i:05}.h.host"), &ham);
+        for kind in ["b", "h"] {
+            let name = format!("{:05}.{kind}.host", i - 150);
+            let _ =
+                fs::rename(world.maildir().join("new").join(&name), world.maildir().join("cur").join(name + ":2,S"));
+        }
+    }
+    let output = scan.wait_with_output().unwrap();
+    assert!(output.status.success());
+    // The next scan takes what arrived after the first listed the Maildir.
+    world.run(&["scan", &world.maildir().to_string_lossy()]);
+    let moved = world.folder_files();
+    let kept = world.inbox_files();
+    assert_eq!(moved.len(), 250);
+    assert!(moved.iter().all(|n| n.contains(".b.host")), "{moved:?}");
+    assert_eq!(kept.len(), 250);
+    assert!(kept.iter().all(|n| n.contains(".h.host")), "{kept:?}");
+    let journal = fs::read_to_string(world.dir.path().join("state/journal.jsonl")).unwrap();
+    assert_eq!(journal.lines().count(), 250);
 }

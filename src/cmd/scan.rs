@@ -95,7 +95,7 @@ fn scan(
         if json {
             let mut object = judgement.to_json(&message.to_string_lossy());
             if let Some(map) = object.as_object_mut() {
-                map.insert("action".into(), taken.word().into());
+                map.insert("done".into(), taken.word().into());
                 if let Taken::Moved { id, to } = &taken {
                     map.insert("journal_id".into(), id.as_str().into());
                     map.insert("moved_to".into(), to.to_string_lossy().into());

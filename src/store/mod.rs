@@ -67,8 +67,8 @@ pub enum Taken {
 }
 
 impl Taken {
-    /// How the scan summary and `--json` name it: `keep`, `would-move`, `moved`, `spared`,
-    /// `vanished`.
+    /// How the scan report and its `--json` field `done` name it: `keep`, `would-move`,
+    /// `moved`, `spared`, `vanished`.
     pub fn word(&self) -> &'static str {
         match self {
             Taken::Kept => "keep",
@@ -110,18 +110,12 @@ impl<'a> Handler<'a> {
         let taken = match judgement.decision.action {
             Action::Keep => Taken::Kept,
             Action::WouldMove => Taken::WouldMove,
-            Action::Move => self.move_message(maildir, path, &bytes, &judgement)?,
+            Action::Move => self.move_message(maildir, path, &judgement)?,
         };
         Ok(Some((judgement, taken)))
     }
 
-    fn move_message(
-        &mut self,
-        maildir: &Maildir,
-        path: &Path,
-        bytes: &[u8],
-        judgement: &Judgement,
-    ) -> Result<Taken, StoreError> {
+    fn move_message(&mut self, maildir: &Maildir, path: &Path, judgement: &Judgement) -> Result<Taken, StoreError> {
         if self.journal.is_none() {
             return Ok(Taken::WouldMove);
         }
@@ -143,7 +137,7 @@ impl<'a> Handler<'a> {
             mailbox: maildir.root().to_string_lossy().into_owned(),
             from: from.to_string_lossy().into_owned(),
             to: to.to_string_lossy().into_owned(),
-            message_id: message_id(bytes),
+            message_id: judgement.message_id.clone(),
             kind: c.kind.as_str().to_owned(),
             reason: c.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned)),
             verdict: judgement.decision.verdict.to_string(),
@@ -183,12 +177,6 @@ fn read_message(path: &Path) -> Result<Option<(Vec<u8>, i64)>, StoreError> {
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
     file.read_to_end(&mut bytes).map_err(io)?;
     Ok(Some((bytes, i64::try_from(mtime).unwrap_or(i64::MAX))))
-}
-
-/// The message's own Message-ID, `<…>`, from its header.
-fn message_id(bytes: &[u8]) -> Option<String> {
-    let headers = mail_parser::MessageParser::default().parse_headers(bytes)?;
-    headers.message_id().map(|id| format!("<{id}>"))
 }
 
 /// Now, unix seconds: the time stamped on journal lines (the edge may read the clock).
