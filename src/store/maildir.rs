@@ -24,10 +24,13 @@ pub enum Layout {
     Fs,
 }
 
-/// A Maildir root (the INBOX) and the layout of its subfolders.
+/// A Maildir (the INBOX, or a Maildir++ subfolder) and the layout of its subfolders.
 #[derive(Debug, Clone)]
 pub struct Maildir {
     root: PathBuf,
+    /// Where subfolders live: `root`, or for a Maildir++ subfolder (`.Sub/` with a
+    /// `maildirfolder` file) its parent, the mailbox's real root.
+    base: PathBuf,
     layout: Layout,
 }
 
@@ -47,13 +50,21 @@ pub enum Moved {
 
 impl Maildir {
     /// The Maildir at `root`; it must have `cur/`, `new/` and `tmp/`. The layout of subfolders is
-    /// read from what exists (`folder` first, then any other subfolder), Maildir++ by default.
+    /// read from what exists (`folder` first, then any other subfolder), Maildir++ by default. A
+    /// Maildir++ subfolder (`.Sub/` holding `maildirfolder`) keeps its siblings in its parent.
     pub fn open(root: &Path, folder: &str) -> Result<Maildir, StoreError> {
         if !["cur", "new", "tmp"].iter().all(|d| root.join(d).is_dir()) {
             return Err(StoreError::NotMaildir { path: root.to_path_buf() });
         }
+        let dotted = root.file_name().is_some_and(|n| n.as_bytes().first() == Some(&b'.'));
+        if dotted && root.join("maildirfolder").is_file() {
+            if let Some(parent) = root.parent() {
+                let base = parent.to_path_buf();
+                return Ok(Maildir { root: root.to_path_buf(), base, layout: Layout::MaildirPlusPlus });
+            }
+        }
         let layout = detect_layout(root, folder);
-        Ok(Maildir { root: root.to_path_buf(), layout })
+        Ok(Maildir { root: root.to_path_buf(), base: root.to_path_buf(), layout })
     }
 
     /// The root directory.
@@ -69,9 +80,14 @@ impl Maildir {
     /// The directory of subfolder `folder` (`Junk/Backscatter` is a hierarchy).
     pub fn folder_dir(&self, folder: &str) -> PathBuf {
         match self.layout {
-            Layout::MaildirPlusPlus => self.root.join(format!(".{}", folder.replace('/', "."))),
-            Layout::Fs => self.root.join(folder),
+            Layout::MaildirPlusPlus => self.base.join(format!(".{}", folder.replace('/', "."))),
+            Layout::Fs => self.base.join(folder),
         }
+    }
+
+    /// True if this Maildir is subfolder `folder` itself: nothing in it is moved.
+    pub fn is_folder(&self, folder: &str) -> bool {
+        self.folder_dir(folder) == self.root
     }
 
     /// True if `dir` is this Maildir's `new/`.
@@ -117,10 +133,10 @@ impl Maildir {
         Ok(dir)
     }
 
-    /// Adds `folder` to the root's `subscriptions` unless it is there. Dovecot's v2 file starts
+    /// Adds `folder` to the mailbox's `subscriptions` unless it is there. Dovecot's v2 file starts
     /// with `V\t2` and separates hierarchy levels with a tab; the older form is one name a line.
     fn subscribe(&self, folder: &str) -> Result<(), StoreError> {
-        let path = self.root.join("subscriptions");
+        let path = self.base.join("subscriptions");
         let mut text = String::new();
         match fs::File::open(&path) {
             Ok(mut file) => {
@@ -285,6 +301,18 @@ mod tests {
         fs::create_dir_all(root.join(".Backscatter/cur")).unwrap();
         assert_eq!(Maildir::open(&root, "Backscatter").unwrap().layout(), Layout::MaildirPlusPlus);
         assert!(matches!(Maildir::open(&root.join("Archive"), "B"), Err(StoreError::NotMaildir { .. })));
+        // A Maildir++ subfolder keeps its siblings beside it; the folder itself is recognised.
+        let md = Maildir::open(&root, "Backscatter").unwrap();
+        let sub = md.ensure_folder("Backscatter").unwrap();
+        let inside = Maildir::open(&sub, "Backscatter").unwrap();
+        assert!(inside.is_folder("Backscatter"));
+        assert!(!md.is_folder("Backscatter"));
+        fs::create_dir_all(root.join(".Work/cur")).unwrap();
+        for d in ["new", "tmp"] {
+            fs::create_dir_all(root.join(".Work").join(d)).unwrap();
+        }
+        fs::write(root.join(".Work/maildirfolder"), "").unwrap();
+        assert_eq!(Maildir::open(&root.join(".Work"), "Backscatter").unwrap().folder_dir("Backscatter"), sub);
     }
 
     #[test]

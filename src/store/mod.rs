@@ -119,6 +119,9 @@ impl<'a> Handler<'a> {
         if self.journal.is_none() {
             return Ok(Taken::WouldMove);
         }
+        if maildir.is_folder(&self.config.policy.folder) {
+            return Ok(Taken::Kept);
+        }
         if self.was_restored(path)? {
             tracing::info!(mailbox = %maildir.root().display(), item = %path.display(), "restored by hand once: kept");
             return Ok(Taken::Spared);
