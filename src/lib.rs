@@ -10,9 +10,11 @@
 //! The edges read and write files:
 //! - [`config`]: the TOML config, validated, every problem reported at once.
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
+//! - [`spf`]: SPF (RFC 7208) of delivered mail and of a bounce's origin, through DNS (async).
 
 pub mod classify;
 pub mod config;
 pub mod day;
 pub mod keys;
 pub mod sign;
+pub mod spf;
