@@ -52,6 +52,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(keys) => cmd::keys::run(&globals, keys),
         Command::Config(config) => cmd::config::run(&globals, config),
         Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
+        Command::Spf { ip, domain, helo, cache, json } => cmd::spf::run(&globals, ip, domain, helo, cache, json),
         Command::Sendmail { .. } => {
             // Until the drop-in lands, refuse in the way that makes the caller keep the mail.
             eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");

@@ -3,6 +3,7 @@
 pub mod classify;
 pub mod config;
 pub mod keys;
+pub mod spf;
 
 use std::path::{Path, PathBuf};
 
