@@ -244,10 +244,10 @@ pub fn facts(message: &[u8], trust: &Trust) -> Facts {
         .find(|(name, _)| name == "return-path")
         .and_then(|(_, value)| return_path(value))
         .or_else(|| line.envelope_from.clone());
-    // Headers above the line below the border were written by our side; anything lower could be
-    // the sender's own forgery.
-    let below = received.iter().map(|(i, _)| *i).find(|i| i > index).unwrap_or(fields.len());
-    facts.recorded = fields.get(..below).unwrap_or(&[]).iter().find_map(|(name, value)| match name.as_str() {
+    // RFC 7208 §9.1: the receiver prepends Received-SPF above its own Received: line (Postfix
+    // PREPEND and milters do); anything lower came with the message and may be forged. The same
+    // for Authentication-Results, which must also carry our authserv-id (RFC 8601 §5).
+    facts.recorded = fields.get(..*index).unwrap_or(&[]).iter().find_map(|(name, value)| match name.as_str() {
         "received-spf" => received_spf(value, facts.ip),
         "authentication-results" => authentication_results(value, trust),
         _ => None,
@@ -264,7 +264,8 @@ fn received_spf(value: &str, ip: Option<IpAddr>) -> Option<Recorded> {
         let pair = pair.rsplit_once(')').map_or(pair, |(_, rest)| rest);
         let Some((key, val)) = pair.trim().split_once('=') else { continue };
         let val = val.trim().trim_matches('"');
-        match key.trim().to_ascii_lowercase().as_str() {
+        // The first pair follows the result word and its comment: `pass (…) client-ip=…`.
+        match key.split_whitespace().last().unwrap_or("").to_ascii_lowercase().as_str() {
             "client-ip" => {
                 let stated = val.parse::<IpAddr>().ok();
                 if ip.is_some() && stated.is_some() && stated != ip {
@@ -301,4 +302,83 @@ fn authentication_results(value: &str, trust: &Trust) -> Option<Recorded> {
         None
     };
     Some(Recorded { result, identity, header: "Authentication-Results" })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POSTFIX: &str = "from mail.example.net (mail.example.net [203.0.113.9]) by mx.example.com (Postfix) with ESMTPS id 4ABC for <bob@example.com>; Sun, 22 Nov 2026 10:00:00 +0000";
+    const EXIM: &str = "from [203.0.113.9] (port=4242 helo=Mail.Example.NET) by mx.example.com with esmtps (TLS1.3) (Exim 4.96) (envelope-from <ann@example.net>) id 1abc; Sun, 22 Nov 2026 10:00:00 +0000";
+
+    #[test]
+    fn postfix_and_exim_lines() {
+        let r = received(POSTFIX);
+        assert_eq!(r.ip, Some("203.0.113.9".parse().expect("ip")));
+        assert_eq!(
+            (r.helo_name(), r.by.as_deref(), r.with.as_deref()),
+            (Some("mail.example.net"), Some("mx.example.com"), Some("ESMTPS"))
+        );
+        let r = received(EXIM);
+        assert_eq!(r.ip, Some("203.0.113.9".parse().expect("ip")));
+        assert_eq!(r.helo_name(), Some("mail.example.net"));
+        assert_eq!(r.envelope_from.as_deref(), Some("ann@example.net"));
+        let v6 = received("from x (unknown [IPv6:2001:db8::5]) by mx with ESMTPSA; date");
+        assert_eq!(v6.ip, Some("2001:db8::5".parse().expect("ip")));
+        assert!(v6.authenticated());
+        // Garbage never panics and finds nothing.
+        assert_eq!(received("((( [ ] ;;"), Received::default());
+    }
+
+    fn message(headers: &str) -> Vec<u8> {
+        format!("{headers}\r\nSubject: hi\r\n\r\nbody Received: from evil ([198.51.100.1])\r\n").into_bytes()
+    }
+
+    #[test]
+    fn the_border_line_by_hops_and_by_receivers() {
+        let m = message(&format!(
+            "Return-Path: <ann@example.net>\r\nReceived: from mx.example.com by imap.example.com with LMTP; d\r\nReceived: {POSTFIX}\r\nReceived: from forged ([192.0.2.66]) by mail.example.net; d"
+        ));
+        let by_hops = facts(&m, &Trust { hops: 2, ..Trust::default() });
+        assert_eq!(by_hops.ip, Some("203.0.113.9".parse().expect("ip")));
+        assert_eq!(by_hops.mail_from.as_deref(), Some("ann@example.net"));
+        let trust = Trust { receivers: vec!["mx.example.com".into(), "imap.example.com".into()], ..Trust::default() };
+        let by_names = facts(&m, &trust);
+        assert_eq!(by_names, by_hops);
+        assert_eq!(by_names.receiver.as_deref(), Some("mx.example.com"));
+        // The first line is not by one of ours: nothing is trusted.
+        let other = Trust { receivers: vec!["mx.example.org".into()], ..Trust::default() };
+        assert!(facts(&m, &other).missing.is_some());
+        assert!(facts(b"Subject: x\r\n\r\n", &Trust::default()).missing.is_some());
+    }
+
+    #[test]
+    fn recorded_results_above_the_border_only() {
+        let ours = format!(
+            "Received-SPF: Fail (mx: not allowed) client-ip=203.0.113.9; identity=mailfrom\r\nReceived: {POSTFIX}"
+        );
+        let f = facts(&message(&ours), &Trust::default());
+        let recorded = f.recorded.expect("recorded");
+        assert_eq!((recorded.result, recorded.identity), (SpfResult::Fail, Some(Identity::MailFrom)));
+        // A Received-SPF below the border line came with the message (a spammer's direct delivery
+        // has no Received: line of its own): not ours.
+        let theirs = format!("Received: {POSTFIX}\r\nReceived-SPF: pass client-ip=203.0.113.9");
+        assert_eq!(facts(&message(&theirs), &Trust::default()).recorded, None);
+        // Another hop's client-ip: not about this transaction.
+        let other_ip = format!("Received-SPF: pass client-ip=192.0.2.1\r\nReceived: {POSTFIX}");
+        assert_eq!(facts(&message(&other_ip), &Trust::default()).recorded, None);
+        let ar = format!("Authentication-Results: mx.example.com; dkim=none; spf=softfail smtp.mailfrom=ann@example.net\r\nReceived: {POSTFIX}");
+        let trust = Trust { authserv_id: Some("mx.example.com".into()), ..Trust::default() };
+        let recorded = facts(&message(&ar), &trust).recorded.expect("ours");
+        assert_eq!((recorded.result, recorded.identity), (SpfResult::SoftFail, Some(Identity::MailFrom)));
+        assert_eq!(facts(&message(&ar), &Trust::default()).recorded, None, "not our authserv-id");
+    }
+
+    #[test]
+    fn null_sender_and_submissions() {
+        let m = message("Return-Path: <>\r\nReceived: from laptop ([198.51.100.20]) by mx.example.com with ESMTPSA; d");
+        let f = facts(&m, &Trust::default());
+        assert_eq!(f.mail_from.as_deref(), Some(""));
+        assert!(f.authenticated);
+    }
 }

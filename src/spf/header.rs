@@ -106,3 +106,69 @@ fn write_like(tmp: &Path, bytes: &[u8], original: &Path) -> io::Result<()> {
     file.set_modified(meta.modified()?)?;
     file.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spf::Identity;
+
+    fn fail() -> (Outcome, Facts) {
+        let ip = "203.0.113.9".parse().ok();
+        let outcome = Outcome {
+            result: Some(SpfResult::Fail),
+            identity: Some(Identity::MailFrom),
+            domain: Some("example.com".into()),
+            ip,
+            why: "203.0.113.9 is not allowed by example.com's SPF (see \"x\")".into(),
+        };
+        let facts = Facts {
+            ip,
+            helo: Some("mail.example.net".into()),
+            mail_from: Some("a\"b@example.com".into()),
+            receiver: Some("mx.example.org".into()),
+            ..Facts::default()
+        };
+        (outcome, facts)
+    }
+
+    #[test]
+    fn rfc7208_section_9_1_form() {
+        let (outcome, facts) = fail();
+        assert_eq!(
+            received_spf_header(&outcome, &facts).expect("a header"),
+            "Received-SPF: fail (mx.example.org: 203.0.113.9 is not allowed by example.com's SPF  see \"x\" ) \
+client-ip=203.0.113.9; envelope-from=\"a\\\"b@example.com\"; helo=mail.example.net; receiver=mx.example.org; identity=mailfrom"
+        );
+        assert_eq!(received_spf_header(&Outcome::skipped("authenticated"), &facts), None);
+    }
+
+    #[test]
+    fn none_is_written_only_when_configured() {
+        let none = Outcome { result: Some(SpfResult::None), ..Outcome::skipped("no record") };
+        let mut spf = config::Spf { received_spf: true, ..config::Spf::default() };
+        assert!(wanted(&none, &spf));
+        spf.received_spf_none = false;
+        assert!(!wanted(&none, &spf) && wanted(&fail().0, &spf));
+        assert!(!wanted(&fail().0, &config::Spf::default()), "off by default");
+    }
+
+    #[test]
+    fn prepend_is_atomic_and_keeps_name_mode_and_time() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir(dir.path().join(sub)).expect("mkdir");
+        }
+        let path = dir.path().join("cur/1700000000.M1P2.host:2,S");
+        fs::write(&path, b"Subject: hi\r\n\r\nbody\r\n").expect("write");
+        let before = fs::metadata(&path).and_then(|m| m.modified()).expect("mtime");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        prepend(&path, "Received-SPF: pass (x) identity=helo").expect("prepend");
+        let after = fs::read(&path).expect("read");
+        assert_eq!(after, b"Received-SPF: pass (x) identity=helo\r\nSubject: hi\r\n\r\nbody\r\n");
+        assert_eq!(fs::metadata(&path).and_then(|m| m.modified()).expect("mtime"), before);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).expect("tmp").count(), 0, "nothing left in tmp/");
+        let loose = dir.path().join("loose.eml");
+        fs::write(&loose, b"Subject: x\n\n").expect("write");
+        assert!(prepend(&loose, "Received-SPF: none").is_err(), "not in a Maildir");
+    }
+}

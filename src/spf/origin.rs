@@ -108,3 +108,49 @@ pub fn why(result: SpfResult, ip: IpAddr, domain: &str) -> String {
 pub fn forbidden(result: Option<SpfResult>) -> bool {
     result == Some(SpfResult::Fail)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(hop: Hop) -> Origin {
+        match hop {
+            Hop::Found(origin) => origin,
+            Hop::Missing(why) => panic!("no origin: {why}"),
+        }
+    }
+
+    #[test]
+    fn the_first_external_hop_from_the_bottom() {
+        // A forgery sent straight from 203.0.113.9 to the bouncing server.
+        let forged =
+            b"Received: from mx.victim.example (mx.victim.example [198.51.100.2]) by mx2.victim.example; d\r\n\
+Received: from spam.example (unknown [203.0.113.9]) by mx.victim.example with ESMTP; d\r\n\
+Received: from fake (localhost [127.0.0.1]) by fake; d\r\n\
+Return-Path: <ann@Example.com>\r\nFrom: Ann <ann@example.com>\r\n";
+        let forger = found(origin(forged, &["example.com".into()]));
+        assert_eq!((forger.ip, forger.domain.as_str()), ("203.0.113.9".parse().expect("ip"), "example.com"));
+        // Genuine: the laptop's authenticated submission is skipped; our relay is the origin.
+        let genuine = b"Received: from out.example.com ([192.0.2.7]) by mx.remote.example with ESMTPS; d\r\n\
+Received: from laptop ([198.51.100.99]) by out.example.com with ESMTPSA; d\r\nFrom: ann@mail.example.com\r\n";
+        let relay = found(origin(genuine, &["example.com".into()]));
+        assert_eq!((relay.ip, relay.domain.as_str()), ("192.0.2.7".parse().expect("ip"), "mail.example.com"));
+    }
+
+    #[test]
+    fn nothing_to_check() {
+        let other = b"Received: from x ([203.0.113.9]) by y; d\r\nFrom: a@example.org\r\n";
+        assert!(matches!(origin(other, &["example.com".into()]), Hop::Missing(why) if why.contains("example.org")));
+        let internal = b"Received: from x ([10.1.2.3]) by y; d\r\nFrom: a@example.com\r\n";
+        assert!(matches!(origin(internal, &[]), Hop::Missing(_)));
+        assert!(matches!(origin(b"", &[]), Hop::Missing(_)));
+        assert!(matches!(origin(b"From: nobody\r\n", &[]), Hop::Missing(_)));
+    }
+
+    #[test]
+    fn why_reads_as_the_issue_says() {
+        let ip = "203.0.113.9".parse().expect("ip");
+        assert_eq!(why(SpfResult::Fail, ip, "example.com"), "203.0.113.9, not allowed by example.com's SPF");
+        assert!(forbidden(Some(SpfResult::Fail)) && !forbidden(Some(SpfResult::SoftFail)) && !forbidden(None));
+    }
+}
