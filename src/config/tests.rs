@@ -166,7 +166,9 @@ received_spf_none = false
     assert!(config.spf.received_spf && !config.spf.received_spf_none);
     // RFC 7208 §4.6.4: fewer than two void lookups is not allowed.
     assert!(problem("[spf]\nvoid_lookups = 1\n").starts_with("2: spf.void_lookups = 1 is out of range — use 2 to 10"));
-    assert!(problem("[spf]\nfail_action = \"drop\"\n").starts_with("2: spf.fail_action = \"drop\" is not an action"));
+    assert!(
+        problem("[spf]\nfail_action = \"drop\"\n").starts_with("2: spf.fail_action = \"drop\" is not a fail action")
+    );
 }
 
 #[test]

@@ -318,7 +318,7 @@ impl Checker<'_> {
             None
         });
         let action =
-            self.string(s, "fail_action").and_then(|v| self.choice(s, "fail_action", v, &SPF_ACTIONS, "action"));
+            self.string(s, "fail_action").and_then(|v| self.choice(s, "fail_action", v, &SPF_ACTIONS, "fail action"));
         Spf {
             enabled: self.boolean(s, "enabled").unwrap_or(d.enabled),
             dns: self.parsed::<Dns>(s, "dns", "\"system\" or an IP:PORT address", DNS_FIX).unwrap_or(d.dns),
