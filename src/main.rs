@@ -13,7 +13,13 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(argv());
+    let argv = argv();
+    // sendmail's flags are not ours (its -v, -V envid, -c): read them before clap does.
+    if let Some((globals, args)) = cmd::sendmail::invocation(&argv) {
+        init_logging(0);
+        return cmd::sendmail::run(&globals, args);
+    }
+    let cli = Cli::parse_from(argv);
     init_logging(cli.verbose);
     match run(cli) {
         Ok(code) => code,
@@ -52,11 +58,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(keys) => cmd::keys::run(&globals, keys),
         Command::Config(config) => cmd::config::run(&globals, config),
         Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
-        Command::Sendmail { .. } => {
-            // Until the drop-in lands, refuse in the way that makes the caller keep the mail.
-            eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");
-            Ok(ExitCode::from(exit::TEMPFAIL))
-        }
+        Command::Sendmail { args } => Ok(cmd::sendmail::run(&globals, args.into_iter().map(OsString::from).collect())),
         Command::Scan { .. }
         | Command::Watch
         | Command::Check { .. }

@@ -3,6 +3,7 @@
 pub mod classify;
 pub mod config;
 pub mod keys;
+pub mod sendmail;
 
 use std::path::{Path, PathBuf};
 

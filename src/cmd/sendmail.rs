@@ -1,0 +1,103 @@
+//! `backscatter sendmail …` (or a `sendmail` symlink to backscatter): the signing drop-in
+//! (DESIGN §8). Its command line is sendmail's, not ours, so it is read before clap sees it:
+//! sendmail's `-v`, `-V envid` and `-c` would otherwise be taken for our `--verbose`,
+//! `--version` and `--config`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use backscatter::config;
+use backscatter::day::Day;
+use backscatter::sendmail::{self, Context, Invocation};
+
+use super::Globals;
+use crate::exit;
+
+/// Our global flags that may come before the `sendmail` word, and the sendmail arguments after
+/// it, when `argv` is a sendmail invocation: `[-c FILE] [--config FILE] [--keyring FILE] [-v…]
+/// sendmail …` (`main` puts the word in when the program is named `sendmail`). `None` for
+/// anything else.
+pub fn invocation(argv: &[OsString]) -> Option<(Globals, Vec<OsString>)> {
+    let mut globals = Globals { config: None, keyring: None };
+    let mut i = 1;
+    while let Some(arg) = argv.get(i).and_then(|a| a.to_str()) {
+        let value = |i: usize| argv.get(i + 1).map(PathBuf::from);
+        match arg {
+            "sendmail" => return Some((globals, argv.get(i + 1..).unwrap_or(&[]).to_vec())),
+            "-c" | "--config" => {
+                globals.config = Some(value(i)?);
+                i += 1;
+            }
+            "--keyring" => {
+                globals.keyring = Some(value(i)?);
+                i += 1;
+            }
+            _ if arg.starts_with("--config=") => globals.config = arg.get(9..).map(PathBuf::from),
+            _ if arg.starts_with("--keyring=") => globals.keyring = arg.get(10..).map(PathBuf::from),
+            // Our -v/-vv/--verbose: the log level (RUST_LOG works too).
+            _ if arg == "--verbose"
+                || (arg.len() > 1 && arg.starts_with('-') && arg[1..].bytes().all(|b| b == b'v')) => {}
+            _ => return None,
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Stamps the message and becomes the real sendmail. Returns only on failure: exit 75
+/// (EX_TEMPFAIL) with one line on stderr, so the caller keeps the message.
+pub fn run(globals: &Globals, args: Vec<OsString>) -> ExitCode {
+    let invocation = Invocation::parse(args);
+    let error = match handoff(globals, &invocation) {
+        Ok(handoff) => {
+            tracing::info!(program = %handoff.program.display(), "{}", handoff.summary);
+            handoff.exec().to_string()
+        }
+        Err(err) => format!("{err:#}"),
+    };
+    // One line, even for a config error listing several problems.
+    let error = error.replace('\n', "; ");
+    eprintln!("backscatter sendmail: {error} — the message was not sent; try again later");
+    ExitCode::from(exit::TEMPFAIL)
+}
+
+fn handoff(globals: &Globals, invocation: &Invocation) -> anyhow::Result<sendmail::Handoff> {
+    let (_, config) = config::load_or_default(globals.config.as_deref())?;
+    let keyring = super::keyring_path(globals, config.keyring.as_deref())?;
+    let cx = Context { config: &config, keyring, today: today() };
+    Ok(sendmail::prepare(invocation, &cx, std::io::stdin().lock())?)
+}
+
+/// The signing day: the system clock's UTC day (the only clock read here).
+fn today() -> Day {
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Day::from_unix_seconds(i64::try_from(seconds).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(words: &[&str]) -> Vec<OsString> {
+        words.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn sendmail_invocations_skip_clap() {
+        // As `main` passes a `sendmail` symlink's argv.
+        let (g, args) = invocation(&argv(&["/usr/sbin/sendmail", "sendmail", "-v", "-V", "e", "-t"])).unwrap();
+        assert_eq!(args, argv(&["-v", "-V", "e", "-t"]));
+        assert!(g.config.is_none() && g.keyring.is_none());
+        let (_, args) = invocation(&argv(&["backscatter", "sendmail", "-oi", "a"])).unwrap();
+        assert_eq!(args, argv(&["-oi", "a"]));
+        let (g, args) =
+            invocation(&argv(&["backscatter", "-vv", "-c", "/c.toml", "--keyring=/k", "sendmail", "-c"])).unwrap();
+        assert_eq!((g.config.unwrap(), g.keyring.unwrap()), (PathBuf::from("/c.toml"), PathBuf::from("/k")));
+        assert_eq!(args, argv(&["-c"]));
+        assert!(invocation(&argv(&["backscatter", "classify", "sendmail"])).is_none());
+        assert!(invocation(&argv(&["backscatter", "-c"])).is_none());
+        assert!(invocation(&argv(&["backscatter"])).is_none());
+    }
+}
