@@ -219,6 +219,18 @@ fn failures_before_the_handoff_exit_75() {
 }
 
 #[test]
+fn a_message_too_large_for_memory_exits_75() {
+    let setup = Setup::new(None, "");
+    // 256 MiB of address space; the message is larger.
+    let mut limited = Command::new("sh");
+    limited.args(["-c", "ulimit -v 262144 && exec \"$0\" sendmail -i a@test.invalid", BIN]);
+    let input = vec![b'x'; 400 << 20];
+    let out = setup.run_as(&mut limited, &[], &input, &[]);
+    assert_eq!(out.status.code(), Some(75), "{}", stderr(&out));
+    assert!(stderr(&out).contains("too large"), "{}", stderr(&out));
+}
+
+#[test]
 fn fail_open_and_disabled_pass_the_message_untouched() {
     let setup = Setup::new(None, "fail_open = true");
     std::fs::remove_file(setup.keyring()).unwrap();
@@ -238,9 +250,14 @@ fn fail_open_and_disabled_pass_the_message_untouched() {
 /// back to the sender classified and verified.
 #[test]
 fn real_postfix_delivers_signed_and_the_bounce_verifies() {
+    // contrib's inbound map, for our test domain: it must bring the tagged DSN to bob.
     let maps = support::open_temp_dir();
     let regexp = maps.path().join("batv.regexp");
-    std::fs::write(&regexp, "/^prvs=[0-9a-z]+=(.+@test\\.invalid)$/ ${1}\n").unwrap();
+    let contrib =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("contrib/postfix/prvs-strip.regexp"));
+    let ours = contrib.unwrap().replace("example\\.com", "test\\.invalid");
+    assert!(ours.contains("test\\.invalid"), "{ours}");
+    std::fs::write(&regexp, ours).unwrap();
     let postfix = Postfix::start(&format!("virtual_alias_maps = regexp:{}", regexp.display()));
     let setup = Setup::new(Some(Path::new("/usr/sbin/sendmail")), "");
     let mail_config = postfix.config_dir();

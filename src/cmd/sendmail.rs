@@ -4,7 +4,7 @@
 //! `--version` and `--config`.
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -21,6 +21,18 @@ use crate::exit;
 /// anything else.
 pub fn invocation(argv: &[OsString]) -> Option<(Globals, Vec<OsString>)> {
     let mut globals = Globals { config: None, keyring: None };
+    // `mailq` and `newaliases` are links to sendmail on Debian (/usr/bin/mailq ->
+    // ../sbin/sendmail), so they reach us once sendmail is our symlink: as sendmail -bp and -I.
+    let program = argv.first().and_then(|a| Path::new(a).file_name()).and_then(|n| n.to_str());
+    let implied = match program {
+        Some("mailq") => Some("-bp"),
+        Some("newaliases") => Some("-I"),
+        _ => None,
+    };
+    if let Some(flag) = implied {
+        let rest = argv.get(1..).unwrap_or(&[]).iter().cloned();
+        return Some((globals, std::iter::once(OsString::from(flag)).chain(rest).collect()));
+    }
     let mut i = 1;
     while let Some(arg) = argv.get(i).and_then(|a| a.to_str()) {
         let value = |i: usize| argv.get(i + 1).map(PathBuf::from);
@@ -97,6 +109,8 @@ mod tests {
         assert_eq!((g.config.unwrap(), g.keyring.unwrap()), (PathBuf::from("/c.toml"), PathBuf::from("/k")));
         assert_eq!(args, argv(&["-c"]));
         assert!(invocation(&argv(&["backscatter", "classify", "sendmail"])).is_none());
+        assert_eq!(invocation(&argv(&["/usr/bin/mailq", "-v"])).unwrap().1, argv(&["-bp", "-v"]));
+        assert_eq!(invocation(&argv(&["newaliases"])).unwrap().1, argv(&["-I"]));
         assert!(invocation(&argv(&["backscatter", "-c"])).is_none());
         assert!(invocation(&argv(&["backscatter"])).is_none());
     }

@@ -135,12 +135,12 @@ pub fn prepare(invocation: &Invocation, cx: &Context<'_>, input: impl Read) -> R
     };
     let ring = match Keyring::load(&cx.keyring).and_then(usable) {
         Ok(ring) => ring,
-        Err(err) if sign.fail_open => return Ok(untouched(format!("passed on unsigned (fail_open): {err}"))),
+        Err(err) if sign.fail_open => return Ok(untouched(unsigned(&err))),
         Err(err) => return Err(err.into()),
     };
     let nonce = match getrandom::u64() {
         Ok(nonce) => nonce,
-        Err(err) if sign.fail_open => return Ok(untouched(format!("passed on unsigned (fail_open): {err}"))),
+        Err(err) if sign.fail_open => return Ok(untouched(unsigned(&err))),
         Err(err) => return Err(SendmailError::Random(err.to_string())),
     };
     let key = ring.require_signing_key()?.as_key();
@@ -158,7 +158,8 @@ pub fn prepare(invocation: &Invocation, cx: &Context<'_>, input: impl Read) -> R
         }
         None => SenderTag::NoDomain,
     };
-    let envid = (sign.sign_envid && !invocation.envid_given).then(|| stamp::envid(&key, cx.today, nonce));
+    let envid = (sign.sign_envid && !invocation.envid_given && takes_envid(&program))
+        .then(|| stamp::envid(&key, cx.today, nonce));
     let domain = origin.as_deref().unwrap_or("localhost");
     let stamp = stamp::stamp(&message, sign, domain, &key, cx.today, nonce);
     let stdin = spool(&message, &stamp)?;
@@ -174,6 +175,13 @@ pub fn prepare(invocation: &Invocation, cx: &Context<'_>, input: impl Read) -> R
     })
 }
 
+/// `fail_open` lets a message out unsigned: said once on stderr (a warning, so the admin sees
+/// the keyring problem in the caller's log), and in the summary.
+fn unsigned(err: &dyn std::fmt::Display) -> String {
+    tracing::warn!("sending unsigned (sign.fail_open): {err}");
+    format!("passed on unsigned (fail_open): {err}")
+}
+
 /// The real sendmail's path, refusing one that is this very program (by path after resolving
 /// symlinks, or by device and inode, which also catches a hard link or a copy at the same inode).
 fn real_sendmail(path: &Path) -> Result<PathBuf, SendmailError> {
@@ -187,6 +195,29 @@ fn real_sendmail(path: &Path) -> Result<PathBuf, SendmailError> {
         return Err(SendmailError::Loop(path.to_owned()));
     }
     Ok(path.to_owned())
+}
+
+/// True unless the real sendmail is one known not to take `-V envid` (Postfix and sendmail 8
+/// do): Exim's command line has no such option, and msmtp's sendmail mode is not known to take
+/// it — either way the message would not go out, so no ENVID is added there. Every name on the
+/// way through symlinks counts (`sendmail -> exim4`).
+fn takes_envid(program: &Path) -> bool {
+    let foreign = |path: &Path| {
+        let name = path.file_name().map(|n| n.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
+        name.starts_with("exim") || name.starts_with("msmtp")
+    };
+    let mut path = program.to_path_buf();
+    // A bounded walk: a symlink loop cannot hold us.
+    for _ in 0..32 {
+        if foreign(&path) {
+            return false;
+        }
+        match path.read_link() {
+            Ok(next) => path = path.parent().map_or_else(|| next.clone(), |dir| dir.join(&next)),
+            Err(_) => break,
+        }
+    }
+    !program.canonicalize().is_ok_and(|target| foreign(&target))
 }
 
 /// Reads the message: to end of input, or — when `dot_ends` (no `-i`) — up to a line holding

@@ -108,6 +108,21 @@ fn stamps_tags_and_adds_the_envid() {
 }
 
 #[test]
+fn no_envid_for_exim_or_msmtp() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["exim4", "msmtp"] {
+        let link = dir.path().join(name);
+        symlink("/bin/cat", &link).unwrap();
+        assert!(!takes_envid(&link), "{name}");
+    }
+    // Named by its link, but resolving to Exim.
+    let exim = dir.path().join("sendmail");
+    symlink(dir.path().join("exim4"), &exim).unwrap();
+    assert!(!takes_envid(&exim));
+    assert!(takes_envid(Path::new("/usr/sbin/sendmail")));
+}
+
+#[test]
 fn untouched_when_not_sending_or_disabled() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("no-keyring.toml");
