@@ -129,12 +129,13 @@ pub fn prepare(invocation: &Invocation, cx: &Context<'_>, input: impl Read) -> R
     }
     // The keyring and the nonce come before the message is read, so that `fail_open` can
     // still hand over our stdin untouched.
-    let usable = |ring: Keyring| match ring.require_signing_key() {
-        Ok(_) => Ok(ring),
-        Err(err) => Err(err),
-    };
-    let ring = match Keyring::load(&cx.keyring).and_then(usable) {
+    let ring = match Keyring::load(&cx.keyring) {
         Ok(ring) => ring,
+        Err(err) if sign.fail_open => return Ok(untouched(unsigned(&err))),
+        Err(err) => return Err(err.into()),
+    };
+    let key = match ring.require_signing_key() {
+        Ok(key) => key.as_key(),
         Err(err) if sign.fail_open => return Ok(untouched(unsigned(&err))),
         Err(err) => return Err(err.into()),
     };
@@ -143,7 +144,6 @@ pub fn prepare(invocation: &Invocation, cx: &Context<'_>, input: impl Read) -> R
         Err(err) if sign.fail_open => return Ok(untouched(unsigned(&err))),
         Err(err) => return Err(SendmailError::Random(err.to_string())),
     };
-    let key = ring.require_signing_key()?.as_key();
     let message = read_message(input, invocation.dot_ends)?;
 
     let origin = sign.myorigin.clone().or_else(origin::host_name);
