@@ -48,7 +48,14 @@ pub fn stamp(message: &[u8], sign: &Sign, domain: &str, key: &Key<'_>, day: Day,
     if sign.message_id && !has_field(message, b"message-id") {
         push("Message-ID", &msgid::make_message_id(key, day, nonce, domain));
     }
-    Stamp { at: after_mbox_from(message), lines }
+    let at = after_mbox_from(message);
+    // A first line starting with a blank would read as a continuation of our last header and be
+    // swallowed by it; it was never a header (RFC 5322 §2.2.3), so it is body: say so with the
+    // empty line that ends the header section.
+    if matches!(message.get(at), Some(b' ' | b'\t')) {
+        lines.extend_from_slice(newline);
+    }
+    Stamp { at, lines }
 }
 
 /// True if the message's first line ends in CRLF: added lines then use CRLF too.

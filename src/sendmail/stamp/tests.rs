@@ -54,6 +54,14 @@ fn line_endings_follow_the_message() {
 }
 
 #[test]
+fn a_leading_blank_is_not_folded_into_our_header() {
+    let stamp = stamp(b" indented text\n", &sign(), "e.com", &KEY, DAY, NONCE);
+    assert!(stamp.lines.ends_with(b">\n\n"));
+    let crlf = super::stamp(b"\tx\r\n", &sign(), "e.com", &KEY, DAY, NONCE);
+    assert!(crlf.lines.ends_with(b">\r\n\r\n"));
+}
+
+#[test]
 fn after_a_leading_mbox_from_line() {
     let message = b"From me@example.com Sun Nov 22 10:00:00 2026\nSubject: x\n\n";
     let stamp = stamp(message, &sign(), "e.com", &KEY, DAY, NONCE);
@@ -142,10 +150,13 @@ fn stamped_is_input_plus_headers() {
         assert_eq!(out.get(..at), message.get(..at));
         assert_eq!(out.get(at..at + stamp.lines.len()), Some(&stamp.lines[..]));
         assert_eq!(out.get(at + stamp.lines.len()..), message.get(at..));
-        // Only our header lines were added: one or two, each `Name: value` + newline.
+        // Only our header lines were added: one or two, each `Name: value` + newline, and an
+        // empty line only before a first line that starts with a blank.
         let text = String::from_utf8(stamp.lines.clone()).unwrap();
         for line in text.split_inclusive('\n') {
-            assert!(line.starts_with("X-Backscatter-Sig: v1.") || line.starts_with("Message-ID: <bs1."), "{line:?}");
+            let ours = line.starts_with("X-Backscatter-Sig: v1.") || line.starts_with("Message-ID: <bs1.");
+            let separator = matches!(line, "\n" | "\r\n") && matches!(message.get(at), Some(b' ' | b'\t'));
+            assert!(ours || separator, "{line:?}");
         }
     }
 }
