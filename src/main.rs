@@ -15,9 +15,9 @@ use cli::{Cli, Command};
 fn main() -> ExitCode {
     let argv = argv();
     // sendmail's flags are not ours (its -v, -V envid, -c): read them before clap does.
-    if let Some((globals, args)) = cmd::sendmail::invocation(&argv) {
-        init_logging(0);
-        return cmd::sendmail::run(&globals, args);
+    if let Some(call) = cmd::sendmail::invocation(&argv) {
+        init_logging(call.verbose);
+        return cmd::sendmail::run(&call.globals, call.args);
     }
     let cli = Cli::parse_from(argv);
     init_logging(cli.verbose);

@@ -19,8 +19,8 @@ use crate::exit;
 /// it, when `argv` is a sendmail invocation: `[-c FILE] [--config FILE] [--keyring FILE] [-v…]
 /// sendmail …` (`main` puts the word in when the program is named `sendmail`). `None` for
 /// anything else.
-pub fn invocation(argv: &[OsString]) -> Option<(Globals, Vec<OsString>)> {
-    let mut globals = Globals { config: None, keyring: None };
+pub fn invocation(argv: &[OsString]) -> Option<Call> {
+    let mut call = Call { globals: Globals { config: None, keyring: None }, verbose: 0, args: Vec::new() };
     // `mailq` and `newaliases` are links to sendmail on Debian (/usr/bin/mailq ->
     // ../sbin/sendmail), so they reach us once sendmail is our symlink: as sendmail -bp and -I.
     let program = argv.first().and_then(|a| Path::new(a).file_name()).and_then(|n| n.to_str());
@@ -31,31 +31,50 @@ pub fn invocation(argv: &[OsString]) -> Option<(Globals, Vec<OsString>)> {
     };
     if let Some(flag) = implied {
         let rest = argv.get(1..).unwrap_or(&[]).iter().cloned();
-        return Some((globals, std::iter::once(OsString::from(flag)).chain(rest).collect()));
+        call.args = std::iter::once(OsString::from(flag)).chain(rest).collect();
+        return Some(call);
     }
     let mut i = 1;
     while let Some(arg) = argv.get(i).and_then(|a| a.to_str()) {
         let value = |i: usize| argv.get(i + 1).map(PathBuf::from);
         match arg {
-            "sendmail" => return Some((globals, argv.get(i + 1..).unwrap_or(&[]).to_vec())),
+            "sendmail" => {
+                call.args = argv.get(i + 1..).unwrap_or(&[]).to_vec();
+                return Some(call);
+            }
             "-c" | "--config" => {
-                globals.config = Some(value(i)?);
+                call.globals.config = Some(value(i)?);
                 i += 1;
             }
             "--keyring" => {
-                globals.keyring = Some(value(i)?);
+                call.globals.keyring = Some(value(i)?);
                 i += 1;
             }
-            _ if arg.starts_with("--config=") => globals.config = arg.get(9..).map(PathBuf::from),
-            _ if arg.starts_with("--keyring=") => globals.keyring = arg.get(10..).map(PathBuf::from),
-            // Our -v/-vv/--verbose: the log level (RUST_LOG works too).
-            _ if arg == "--verbose"
-                || (arg.len() > 1 && arg.starts_with('-') && arg[1..].bytes().all(|b| b == b'v')) => {}
+            "--verbose" => call.verbose = call.verbose.saturating_add(1),
+            _ if arg.starts_with("--config=") => call.globals.config = arg.get(9..).map(PathBuf::from),
+            _ if arg.starts_with("--keyring=") => call.globals.keyring = arg.get(10..).map(PathBuf::from),
+            // Our -v, -vv…: the log level.
+            _ if arg.len() > 1 && arg.get(1..).is_some_and(|vs| vs.bytes().all(|b| b == b'v')) => {
+                let count = u8::try_from(arg.len() - 1).unwrap_or(u8::MAX);
+                call.verbose = call.verbose.saturating_add(count);
+            }
+            _ if arg.starts_with("-c") => call.globals.config = arg.get(2..).map(PathBuf::from),
             _ => return None,
         }
         i += 1;
     }
     None
+}
+
+/// A sendmail invocation: our global flags given before the `sendmail` word, and sendmail's.
+#[derive(Debug)]
+pub struct Call {
+    /// `-c FILE`, `--keyring FILE`.
+    pub globals: Globals,
+    /// How many `-v` (our log level).
+    pub verbose: u8,
+    /// sendmail's arguments, without the program name.
+    pub args: Vec<OsString>,
 }
 
 /// Stamps the message and becomes the real sendmail. Returns only on failure: exit 75
@@ -99,18 +118,22 @@ mod tests {
     #[test]
     fn sendmail_invocations_skip_clap() {
         // As `main` passes a `sendmail` symlink's argv.
-        let (g, args) = invocation(&argv(&["/usr/sbin/sendmail", "sendmail", "-v", "-V", "e", "-t"])).unwrap();
-        assert_eq!(args, argv(&["-v", "-V", "e", "-t"]));
-        assert!(g.config.is_none() && g.keyring.is_none());
-        let (_, args) = invocation(&argv(&["backscatter", "sendmail", "-oi", "a"])).unwrap();
-        assert_eq!(args, argv(&["-oi", "a"]));
-        let (g, args) =
+        let call = invocation(&argv(&["/usr/sbin/sendmail", "sendmail", "-v", "-V", "e", "-t"])).unwrap();
+        assert_eq!(call.args, argv(&["-v", "-V", "e", "-t"]));
+        assert!(call.globals.config.is_none() && call.globals.keyring.is_none() && call.verbose == 0);
+        let call = invocation(&argv(&["backscatter", "sendmail", "-oi", "a"])).unwrap();
+        assert_eq!(call.args, argv(&["-oi", "a"]));
+        let call =
             invocation(&argv(&["backscatter", "-vv", "-c", "/c.toml", "--keyring=/k", "sendmail", "-c"])).unwrap();
+        assert_eq!(call.verbose, 2);
+        let (g, args) = (call.globals, call.args);
+        let joined = invocation(&argv(&["backscatter", "-c/j.toml", "--verbose", "sendmail"])).unwrap();
+        assert_eq!((joined.globals.config.unwrap(), joined.verbose), (PathBuf::from("/j.toml"), 1));
         assert_eq!((g.config.unwrap(), g.keyring.unwrap()), (PathBuf::from("/c.toml"), PathBuf::from("/k")));
         assert_eq!(args, argv(&["-c"]));
         assert!(invocation(&argv(&["backscatter", "classify", "sendmail"])).is_none());
-        assert_eq!(invocation(&argv(&["/usr/bin/mailq", "-v"])).unwrap().1, argv(&["-bp", "-v"]));
-        assert_eq!(invocation(&argv(&["newaliases"])).unwrap().1, argv(&["-I"]));
+        assert_eq!(invocation(&argv(&["/usr/bin/mailq", "-v"])).unwrap().args, argv(&["-bp", "-v"]));
+        assert_eq!(invocation(&argv(&["newaliases"])).unwrap().args, argv(&["-I"]));
         assert!(invocation(&argv(&["backscatter", "-c"])).is_none());
         assert!(invocation(&argv(&["backscatter"])).is_none());
     }
