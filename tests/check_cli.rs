@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use backscatter::day::Day;
 use backscatter::keys::Keyring;
-use backscatter::sign::{batv, header};
+use backscatter::sign::{batv, header, msgid};
 
 const SECRET: &str = "check-cli-test-secret-0123456789";
 
@@ -156,9 +156,11 @@ fn monitor_grace_and_all_bounces() {
     assert_eq!(attack.check(&[], Some(undated.as_bytes()), None).0, 0);
 }
 
-/// A real Postfix bounces three messages to an unknown user: one sent with a BATV-tagged
-/// envelope sender, one carrying the signature header, one with neither. The two signed DSNs
-/// are kept, the unsigned one is backscatter.
+/// A real Postfix reports on six messages to bob, each signed another way or not at all:
+/// failures to an unknown user sent with a BATV-tagged envelope sender, with the signature
+/// header, with a signed ENVID (`-V`), with a signed Message-ID, with nothing; and a success DSN
+/// (`-N success`) for a delivery to alice with a tagged sender. Every signed report is kept, the
+/// unsigned one is backscatter.
 #[test]
 fn real_postfix_dsns() {
     let maps = support::open_temp_dir();
@@ -171,31 +173,40 @@ fn real_postfix_dsns() {
     let key = keyring.signing_key().expect("a key").as_key();
     let tagged = batv::make("bob@test.invalid", &key, today());
     let sig = header::make(&key, today(), 7);
-    let send = |sender: &str, extra: &str, subject: &str| {
-        let mut child = postfix
-            .sendmail()
-            .args(["-f", sender, "nobody@test.invalid"])
-            .stdin(Stdio::piped())
-            .spawn()
-            .expect("sendmail runs");
-        let message = format!("{extra}From: bob@test.invalid\nTo: nobody@test.invalid\nSubject: {subject}\n\nhi\n");
+    let envid = msgid::make_envid(&key, today(), 8);
+    let message_id = msgid::make_message_id(&key, today(), 9, "test.invalid");
+    let send = |flags: &[&str], to: &str, extra: &str, subject: &str| {
+        let mut child = postfix.sendmail().args(flags).arg(to).stdin(Stdio::piped()).spawn().expect("sendmail runs");
+        let message = format!("{extra}From: bob@test.invalid\nTo: {to}\nSubject: {subject}\n\nhi\n");
         child.stdin.take().expect("stdin").write_all(message.as_bytes()).expect("written");
         assert!(child.wait().expect("sendmail ends").success());
     };
-    send(&tagged, "", "tagged");
-    send("bob@test.invalid", &format!("X-Backscatter-Sig: {sig}\n"), "signed");
-    send("bob@test.invalid", "", "unsigned");
-    let dsns = postfix.wait_for_mail("bob", 3, Duration::from_secs(20));
+    let nobody = "nobody@test.invalid";
+    send(&["-f", &tagged], nobody, "", "tagged");
+    send(&["-f", "bob@test.invalid"], nobody, &format!("X-Backscatter-Sig: {sig}\n"), "signed");
+    send(&["-f", "bob@test.invalid", "-V", &envid], nobody, "", "envid");
+    send(&["-f", "bob@test.invalid"], nobody, &format!("Message-ID: {message_id}\n"), "msgid");
+    send(&["-f", "bob@test.invalid"], nobody, "", "unsigned");
+    send(&["-f", &tagged, "-N", "success"], "alice@test.invalid", "", "notify");
+    let dsns = postfix.wait_for_mail("bob", 6, Duration::from_secs(20));
     let mut seen = Vec::new();
     for dsn in &dsns {
         let text = std::fs::read_to_string(dsn).expect("DSN readable");
-        let subject = ["tagged", "signed", "unsigned"].into_iter().find(|s| text.contains(&format!("Subject: {s}\n")));
+        let subject = ["tagged", "signed", "envid", "msgid", "unsigned", "notify"]
+            .into_iter()
+            .find(|s| text.contains(&format!("Subject: {s}\n")));
         let (code, err) = setup.check(&["-v", &dsn.to_string_lossy()], None, None);
         seen.push((subject.unwrap_or("?"), code, err.trim().to_owned()));
     }
     seen.sort();
     let codes: Vec<(&str, i32)> = seen.iter().map(|(s, c, _)| (*s, *c)).collect();
-    assert_eq!(codes, [("signed", 1), ("tagged", 1), ("unsigned", 0)], "{seen:#?}");
-    assert!(seen[1].2.contains("valid BATV tag on X-Original-To"), "{seen:#?}");
-    assert!(seen[0].2.contains("valid signature header in the returned original"), "{seen:#?}");
+    let want = [("envid", 1), ("msgid", 1), ("notify", 1), ("signed", 1), ("tagged", 1), ("unsigned", 0)];
+    assert_eq!(codes, want, "{seen:#?}");
+    let why = |subject: &str| seen.iter().find(|(s, _, _)| *s == subject).map_or("", |(_, _, e)| e.as_str());
+    assert!(why("envid").contains("valid signed ENVID in Original-Envelope-Id"), "{seen:#?}");
+    assert!(why("msgid").contains("valid signed Message-ID in the Message-ID of the returned original"), "{seen:#?}");
+    assert!(why("notify").contains("valid BATV tag on X-Original-To"), "{seen:#?}");
+    assert!(why("signed").contains("valid signature header in the returned original"), "{seen:#?}");
+    assert!(why("tagged").contains("valid BATV tag on X-Original-To"), "{seen:#?}");
+    assert!(why("unsigned").contains("backscatter (move): no carrier"), "{seen:#?}");
 }
