@@ -33,13 +33,12 @@ pub fn judge(message: &[u8], fallback_arrival: i64, keyring: Option<&Keyring>, c
     let classification = classify::classify(message);
     let arrival = Day::from_unix_seconds(verify::arrival_time(message).unwrap_or(fallback_arrival));
     let checked = config.policy.check.contains(&classification.kind);
-    let carriers = match (checked, keyring) {
-        (false, _) => Vec::new(),
-        (true, Some(keyring)) => {
-            let keys = keyring.verifying_keys(arrival);
-            verify::carriers(message, &classification, &keys, arrival, &config.sign.header)
-        }
-        (true, None) => verify::carriers(message, &classification, &[], arrival, &config.sign.header),
+    // Ordinary mail, the bulk of any mailbox, is not searched for carriers.
+    let carriers = if checked {
+        let keys = keyring.map(|k| k.verifying_keys(arrival)).unwrap_or_default();
+        verify::carriers(message, &classification, &keys, arrival, &config.sign.header)
+    } else {
+        Vec::new()
     };
     let context =
         Context { arrival, first_key_created: keyring.and_then(|k| k.keys().iter().map(|k| k.created()).min()) };

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::classify::{self, Classification, Kind};
 use crate::config::{self, Mode};
 use crate::day::Day;
-use crate::sign::batv;
+use crate::sign::{batv, Verification};
 use crate::verify::fields::{self, Field};
 use crate::verify::{Carrier, CarrierKind};
 
@@ -191,12 +191,12 @@ fn backscatter(why: String, policy: &config::Policy, context: &Context, under_at
 fn why_not(c: &Classification, carriers: &[Carrier], protected: &dyn Fn(&Carrier) -> bool) -> String {
     // A valid tag for someone else's domain first, then how close the others came.
     let rank = |carrier: &Carrier| match carrier.result {
-        r if r.is_valid() => 0,
-        crate::sign::Verification::Expired { .. } => 1,
-        crate::sign::Verification::UnknownKey { .. } => 2,
-        crate::sign::Verification::Forged => 3,
-        crate::sign::Verification::Malformed => 4,
-        _ => 5,
+        Verification::Valid { .. } => 0,
+        Verification::Expired { .. } => 1,
+        Verification::UnknownKey { .. } => 2,
+        Verification::Forged => 3,
+        Verification::Malformed => 4,
+        Verification::Foreign(_) | Verification::NotTagged => 5,
     };
     let Some(best) = carriers.iter().min_by_key(|carrier| rank(carrier)) else {
         return match &c.original {
