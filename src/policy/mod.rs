@@ -133,7 +133,7 @@ pub fn decide(
         };
         return Decision::keep(Verdict::Ordinary, why);
     }
-    let facts = Facts::read(message);
+    let facts = Facts::read(message, !policy.exempt_domains.is_empty() || !policy.exempt_ips.is_empty());
     if let Some(elsewhere) = not_protected(&facts, protected_domains) {
         return Decision::keep(Verdict::Ordinary, format!("delivered to {elsewhere}, not a protected domain"));
     }
@@ -224,10 +224,12 @@ struct Facts {
 }
 
 impl Facts {
-    fn read(message: &[u8]) -> Facts {
+    /// The facts of `message`; the body is searched for `Reporting-MTA` only when
+    /// `exemptions` are configured to compare it with.
+    fn read(message: &[u8], exemptions: bool) -> Facts {
         let input = classify::normalise(message);
         let (head, body) = fields::split(&input);
-        let reporting_mta = fields::body_fields(body, &["reporting-mta"])
+        let reporting_mta = fields::body_fields(if exemptions { body } else { &[] }, &["reporting-mta"])
             .into_iter()
             .find(|f| !f.quoted)
             .map(|f| classify::dsn::strip_type(&f.value).trim().to_owned())
