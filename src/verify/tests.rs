@@ -329,3 +329,32 @@ fn newline_styles_and_mbox_lines_do_not_matter() {
         assert_eq!(arrival_time(variant.as_bytes()), arrival_time(lf.as_bytes()), "{style}");
     }
 }
+
+#[test]
+fn keys_retired_long_before_arrival_no_longer_verify() {
+    let sig = header::make(&key(), day(), NONCE);
+    let message = with_original_header(&format!("X-Backscatter-Sig: {sig}"));
+    let retired = |on: &str| {
+        let text = format!(
+            "[[key]]\nid = 3\ncreated = \"1980-01-01\"\nretired = \"{on}\"\nsecret = \"secret\"\n\n\
+[[key]]\nid = 4\ncreated = \"{on}\"\nsecret = \"next\"\n"
+        );
+        Keyring::parse(Path::new("keyring.toml"), &text).expect("keyring parses")
+    };
+    // Retired 7 days before the arrival: still verifies; 8 days: the carrier names an unknown key.
+    let j = judge(message.as_bytes(), 0, Some(&retired("2013-10-09")), &Config::default());
+    assert_eq!(j.decision.verdict, Verdict::Genuine, "{}", j.decision.why);
+    let j = judge(message.as_bytes(), 0, Some(&retired("2013-10-08")), &Config::default());
+    assert_eq!(j.decision.verdict, Verdict::Backscatter);
+    assert_eq!(j.decision.why, "no valid carrier: unknown-key signature header in the returned original");
+}
+
+#[test]
+fn a_carrier_in_the_message_own_header() {
+    let sig = header::make(&key(), day(), NONCE);
+    let message = BOUNCE.replacen("MIME-Version: 1.0\n", &format!("MIME-Version: 1.0\nX-Backscatter-Sig: {sig}\n"), 1);
+    assert_eq!(
+        summary(&found(&message, day())),
+        [(CarrierKind::Header, "the message's own header".to_owned(), "valid")]
+    );
+}
