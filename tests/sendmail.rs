@@ -301,4 +301,8 @@ fn real_postfix_delivers_signed_and_the_bounce_verifies() {
     let json: serde_json::Value = serde_json::from_slice(&classify.stdout).unwrap();
     assert_eq!(json["kind"], "ndr", "{json}");
     assert_eq!(json["original"]["via"], "message/rfc822", "{json}");
+    eprintln!("CLASSIFY {json}");
+    assert_eq!(json["verdict"], "genuine", "{json}");
+    let carriers: Vec<&str> = json["carriers"].as_array().unwrap().iter().filter_map(|c| c["type"].as_str()).collect();
+    assert!(carriers.contains(&"batv") && carriers.contains(&"header"), "{json}");
 }
