@@ -16,7 +16,7 @@ pub mod stamp;
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Seek, Write};
+use std::io::{self, BufRead, BufReader, Read, Seek};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -77,8 +77,8 @@ pub enum SendmailError {
     },
 }
 
-/// Everything the flow needs that the command gathers: the validated config, the keyring file,
-/// today (the signing day), and where the sender's name and domain come from.
+/// What the command gathers for the flow: the validated config, the keyring file and today (the
+/// signing day). The sender's login name and host name are read by [`origin`] when needed.
 #[derive(Debug)]
 pub struct Context<'a> {
     /// The validated config (`sign`, `protected_domains`).
@@ -264,14 +264,8 @@ fn spool(message: &[u8], stamp: &Stamp) -> Result<File, SendmailError> {
     let fail = |source| SendmailError::Spool { dir: dir.clone(), source };
     let (file, path) = create_unique(&dir).map_err(fail)?;
     std::fs::remove_file(&path).map_err(fail)?;
-    let mut out = io::BufWriter::with_capacity(64 * 1024, &file);
-    let (head, tail) = message.split_at(stamp.at.min(message.len()));
-    out.write_all(head).map_err(fail)?;
-    out.write_all(&stamp.lines).map_err(fail)?;
-    out.write_all(tail).map_err(fail)?;
-    out.flush().map_err(fail)?;
-    drop(out);
     let mut file = file;
+    stamp.write_to(message, &mut file).map_err(fail)?;
     file.rewind().map_err(fail)?;
     Ok(file)
 }

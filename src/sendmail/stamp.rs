@@ -5,6 +5,7 @@
 //! offset, written with the message's own line ending.
 
 use std::fmt;
+use std::io::{self, Write};
 
 use crate::config::Sign;
 use crate::day::Day;
@@ -21,14 +22,13 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    /// The stamped message: `message` with `lines` inserted at `at`.
-    pub fn apply(&self, message: &[u8]) -> Vec<u8> {
+    /// Writes the stamped message to `out`: `message` with `lines` inserted at `at`, without
+    /// copying the message in memory.
+    pub fn write_to(&self, message: &[u8], out: &mut impl Write) -> io::Result<()> {
         let (head, tail) = message.split_at(self.at.min(message.len()));
-        let mut out = Vec::with_capacity(message.len() + self.lines.len());
-        out.extend_from_slice(head);
-        out.extend_from_slice(&self.lines);
-        out.extend_from_slice(tail);
-        out
+        out.write_all(head)?;
+        out.write_all(&self.lines)?;
+        out.write_all(tail)
     }
 }
 

@@ -7,6 +7,12 @@ const KEY: Key<'static> = Key { id: KeyId::ZERO, secret: b"0123456789abcdef01234
 const DAY: Day = Day(20_414);
 const NONCE: u64 = 0x0123_4567_89ab_cdef;
 
+fn apply(stamp: &Stamp, message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    stamp.write_to(message, &mut out).unwrap();
+    out
+}
+
 fn sign() -> Sign {
     Sign::default()
 }
@@ -66,7 +72,7 @@ fn after_a_leading_mbox_from_line() {
     let message = b"From me@example.com Sun Nov 22 10:00:00 2026\nSubject: x\n\n";
     let stamp = stamp(message, &sign(), "e.com", &KEY, DAY, NONCE);
     assert_eq!(stamp.at, 45);
-    assert!(stamp.apply(message).starts_with(b"From me@example.com Sun Nov 22 10:00:00 2026\nX-Backscatter-Sig: v1."));
+    assert!(apply(&stamp, message).starts_with(b"From me@example.com Sun Nov 22 10:00:00 2026\nX-Backscatter-Sig: v1."));
 }
 
 #[test]
@@ -144,7 +150,7 @@ fn stamped_is_input_plus_headers() {
         let message: Vec<u8> =
             (0..len).flat_map(|_| PIECES[(next() % PIECES.len() as u64) as usize].to_vec()).collect();
         let stamp = stamp(&message, &sign(), "example.com", &KEY, DAY, next());
-        let out = stamp.apply(&message);
+        let out = apply(&stamp, &message);
         assert_eq!(out.len(), message.len() + stamp.lines.len());
         let at = stamp.at;
         assert_eq!(out.get(..at), message.get(..at));
