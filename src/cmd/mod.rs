@@ -1,8 +1,10 @@
 //! One file per subcommand group: turns parsed flags into library calls and prints the result.
 
+pub mod check;
 pub mod classify;
 pub mod config;
 pub mod keys;
+pub mod sendmail;
 pub mod spf;
 
 use std::path::{Path, PathBuf};
