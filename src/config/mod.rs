@@ -277,7 +277,9 @@ pub struct Spf {
 impl Default for Spf {
     fn default() -> Self {
         Spf {
-            enabled: true,
+            // Off without a config: which Received: line is our border MTA's is for the
+            // config to say, and lookups must not go out unasked.
+            enabled: false,
             dns: Dns::System,
             trusted_receivers: Vec::new(),
             trusted_hops: 1,

@@ -49,7 +49,7 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(config.sign.header, "X-Backscatter-Sig");
     assert_eq!(config.sign.sendmail_path, Path::new("/usr/sbin/sendmail.real"));
     assert!(config.sign.enabled && config.sign.batv && config.sign.message_id && !config.sign.fail_open);
-    assert!(config.spf.enabled && config.spf.helo && config.spf.skip_authenticated && !config.spf.received_spf);
+    assert!(!config.spf.enabled && config.spf.helo && config.spf.skip_authenticated && !config.spf.received_spf);
     assert_eq!((config.spf.dns, config.spf.void_lookups, config.spf.trusted_hops), (Dns::System, 2, 1));
     assert_eq!(config.spf.fail_action, SpfAction::Nothing);
     assert_eq!(config.metrics.listen, None);

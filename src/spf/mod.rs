@@ -11,6 +11,7 @@ pub mod check;
 pub mod facts;
 pub mod header;
 pub mod origin;
+pub mod step;
 
 use std::fmt;
 use std::net::IpAddr;
