@@ -93,7 +93,8 @@ pub enum Command {
     /// Validate the config, or print an annotated example
     #[command(subcommand)]
     Config(ConfigCommand),
-    /// Check SPF by hand (RFC 7208, with the config's resolver), or show the SPF cache
+    /// Check SPF by hand (RFC 7208, with the config's resolver; exit 0 = pass, 1 = any other
+    /// result, 75 = temperror), or show the SPF cache
     Spf {
         /// The client IP address
         #[arg(value_name = "IP", required_unless_present = "cache")]

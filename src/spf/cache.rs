@@ -282,3 +282,53 @@ impl<K: Hash + Eq + Display, V: Record> ResolverCache<K, V> for Counted<'_, K, V
         self.shelf.insert(key, value, valid_until);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    fn set(ips: &[Ipv4Addr]) -> RecordSet<Ipv4Addr> {
+        RecordSet { rrset: Arc::from(ips), dnssec_status: mail_auth::DnssecStatus::Indeterminate }
+    }
+
+    #[test]
+    fn misses_without_a_store_are_void_lookups() {
+        let cache = Cache::new();
+        let tally = Tally::default();
+        let a = Counted::new(&cache.a, &tally);
+        let later = Instant::now() + Duration::from_secs(60);
+        // Found: stored, not void.
+        assert_eq!(a.get("found.test."), None);
+        a.insert("found.test.".into(), set(&[Ipv4Addr::new(192, 0, 2, 1)]), later);
+        // Two lookups that found nothing (no store after the miss).
+        assert_eq!(a.get("n1.test."), None);
+        assert_eq!(a.get("n2.test."), None);
+        // A cached answer is no lookup at all.
+        assert!(a.get("found.test.").is_some());
+        assert_eq!(tally.finish(), 2);
+        // An empty answer is void even when it was stored.
+        let tally = Tally::default();
+        let a = Counted::new(&cache.a, &tally);
+        assert_eq!(a.get("empty.test."), None);
+        a.insert("empty.test.".into(), set(&[]), later);
+        assert_eq!(tally.finish(), 1);
+    }
+
+    #[test]
+    fn entries_expire_and_are_listed() {
+        let cache = Cache::new();
+        let tally = Tally::default();
+        let a = Counted::new(&cache.a, &tally);
+        a.insert("live.test.".into(), set(&[Ipv4Addr::new(192, 0, 2, 1)]), Instant::now() + Duration::from_secs(60));
+        a.insert("dead.test.".into(), set(&[Ipv4Addr::new(192, 0, 2, 2)]), Instant::now());
+        let entries = cache.entries();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(
+            (entries[0].name.as_str(), entries[0].kind.as_str(), entries[0].value.as_str()),
+            ("live.test.", "A", "192.0.2.1")
+        );
+        assert!(entries[0].ttl > 50 && entries[0].ttl <= 60);
+    }
+}
