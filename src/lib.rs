@@ -6,10 +6,15 @@
 //! - [`sign`]: the carriers stamped on outgoing mail (BATV `prvs=`, the signature header, the
 //!   signed Message-ID), each with make + verify.
 //! - [`classify`]: message bytes → [`classify::Classification`] (bounce, auto-reply, …).
+//! - [`verify`]: the carriers found in a received message, checked on its arrival day.
+//! - [`policy`]: classification + carriers + config → [`policy::Decision`] (verdict, action, why).
+//! - [`verdict`]: the one call stores and commands make ([`verdict::judge`]), its JSON and log line.
 //!
 //! The edges read and write files:
 //! - [`config`]: the TOML config, validated, every problem reported at once.
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
+//! - [`sendmail`]: the signing sendmail drop-in: argv, stamping, the hand-off to the real one.
+//! - [`spf`]: SPF (RFC 7208) of delivered mail and of a bounce's origin, through DNS (async).
 //! - [`store`]: Maildirs — listing, the Backscatter folder, moving by rename, inotify watch.
 //! - [`journal`]: the append-only record of every move; restore and stats.
 
@@ -19,6 +24,9 @@ pub mod day;
 pub mod journal;
 pub mod keys;
 pub mod policy;
+pub mod sendmail;
 pub mod sign;
+pub mod spf;
 pub mod store;
 pub mod verdict;
+pub mod verify;

@@ -13,7 +13,13 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(argv());
+    let argv = argv();
+    // sendmail's flags are not ours (its -v, -V envid, -c): read them before clap does.
+    if let Some(call) = cmd::sendmail::invocation(&argv) {
+        init_logging(call.verbose);
+        return cmd::sendmail::run(&call.globals, call.args);
+    }
+    let cli = Cli::parse_from(argv);
     init_logging(cli.verbose);
     match run(cli) {
         Ok(code) => code,
@@ -47,23 +53,18 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let verbose = cli.verbose > 0;
     let globals = cmd::Globals { config: cli.config, keyring: cli.keyring };
     match cli.command {
         Command::Keys(keys) => cmd::keys::run(&globals, keys),
         Command::Config(config) => cmd::config::run(&globals, config),
         Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
-        Command::Sendmail { .. } => {
-            // Until the drop-in lands, refuse in the way that makes the caller keep the mail.
-            eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");
-            Ok(ExitCode::from(exit::TEMPFAIL))
-        }
+        Command::Spf { ip, domain, helo, cache, json } => cmd::spf::run(&globals, ip, domain, helo, cache, json),
+        Command::Check { file } => cmd::check::run(&globals, verbose, file.as_deref()),
+        Command::Sendmail { args } => Ok(cmd::sendmail::run(&globals, args.into_iter().map(OsString::from).collect())),
         Command::Scan { dry_run, json, paths } => cmd::scan::run(&globals, dry_run, json, &paths),
         Command::Restore { since, all, ids } => cmd::journal::restore(&globals, since.as_deref(), all, &ids),
         Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
         Command::Watch => cmd::watch::run(&globals),
-        Command::Check { .. } => {
-            eprintln!("backscatter: this command is not built yet");
-            Ok(ExitCode::from(exit::SOFTWARE))
-        }
     }
 }

@@ -1,70 +1,195 @@
-//! SHIM (branch `maildir` only): `judge` and `log` of the interface in briefs/verify.md, until
-//! the `verify` branch lands; replaced by the real module at that merge.
+//! The one call every store and command makes: message bytes → a [`Judgement`] (classification,
+//! arrival day, carriers, decision), its JSON line (DESIGN §5) and its log line.
+
+use serde_json::Value;
 
 use crate::classify::{self, Classification};
-use crate::config::{Config, Mode};
+use crate::config::Config;
 use crate::day::Day;
 use crate::keys::Keyring;
-use crate::policy::{Action, Decision, Verdict};
-use crate::sign;
+use crate::policy::{self, Context, Decision};
+use crate::verify::{self, Carrier};
 
-/// Everything known about one message.
-#[derive(Debug, Clone)]
+/// Everything backscatter concluded about one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Judgement {
-    /// What it is.
+    /// What kind of message it is.
     pub classification: Classification,
-    /// When it arrived.
+    /// The day it arrived, on which its carriers were judged.
     pub arrival: Day,
-    /// What to do.
+    /// The carriers found (only for checked kinds).
+    pub carriers: Vec<Carrier>,
+    /// The verdict, the action and why.
     pub decision: Decision,
-    /// Its own Message-ID.
+    /// The message's own `Message-ID`, for logs and the journal.
     pub message_id: Option<String>,
 }
 
-/// Classifies and judges `message`.
+/// Judges `message`: classifies it, reads its arrival time (else `fallback_arrival`, Unix
+/// seconds: the file's mtime or the IMAP INTERNALDATE), checks its carriers against the keys the
+/// keyring lets verify on that day, and applies the config's policy. `keyring: None` means there
+/// is none (see [`policy::decide`]). Pure: no clock, no files.
 pub fn judge(message: &[u8], fallback_arrival: i64, keyring: Option<&Keyring>, config: &Config) -> Judgement {
     let classification = classify::classify(message);
-    let arrival = Day::from_unix_seconds(fallback_arrival);
-    let decision = if !config.policy.check.contains(&classification.kind) {
-        Decision { verdict: Verdict::Ordinary, action: Action::Keep, why: String::new() }
-    } else {
+    let arrival = Day::from_unix_seconds(verify::arrival_time(message).unwrap_or(fallback_arrival));
+    let checked = config.policy.check.contains(&classification.kind);
+    // Ordinary mail, the bulk of any mailbox, is not searched for carriers.
+    let carriers = if checked {
         let keys = keyring.map(|k| k.verifying_keys(arrival)).unwrap_or_default();
-        let valid = header_values(message, "X-Original-To")
-            .any(|v| sign::batv::verify(v.trim_matches(['<', '>']), &keys, arrival).is_valid())
-            || classification.original.as_ref().is_some_and(|o| {
-                header_values(&o.headers, &config.sign.header)
-                    .any(|v| sign::header::verify(v, &keys, arrival).is_valid())
-            });
-        if valid {
-            Decision { verdict: Verdict::Genuine, action: Action::Keep, why: "valid carrier".into() }
-        } else {
-            let action = if config.policy.mode == Mode::Monitor { Action::WouldMove } else { Action::Move };
-            Decision { verdict: Verdict::Backscatter, action, why: "no valid carrier".into() }
-        }
+        verify::carriers(message, &classification, &keys, arrival, &config.sign.header)
+    } else {
+        Vec::new()
     };
-    let message_id = mail_parser::MessageParser::default()
-        .parse_headers(message)
-        .and_then(|m| m.message_id().map(|id| format!("<{id}>")));
-    Judgement { classification, arrival, decision, message_id }
+    let context =
+        Context { arrival, first_key_created: keyring.and_then(|k| k.keys().iter().map(|k| k.created()).min()) };
+    let decision =
+        policy::decide(&classification, message, &carriers, &config.policy, &config.protected_domains, &context);
+    Judgement { message_id: own_message_id(message), classification, arrival, carriers, decision }
 }
 
-fn header_values<'a>(bytes: &'a [u8], name: &'a str) -> impl Iterator<Item = &'a str> {
-    bytes.split(|&b| b == b'\n').filter_map(move |line| {
-        let line = std::str::from_utf8(line).ok()?;
-        let line = line.trim_start_matches("> ");
-        let (n, v) = line.split_once(':')?;
-        n.eq_ignore_ascii_case(name).then(|| v.trim())
-    })
-}
-
-/// The one tracing line per verdict.
-pub fn log(j: &Judgement, mailbox: &str, item: &str) {
-    tracing::info!(mailbox, item, kind = j.classification.kind.as_str(), verdict = %j.decision.verdict, why = %j.decision.why, "verdict");
+/// The message's own `Message-ID`, trimmed.
+fn own_message_id(message: &[u8]) -> Option<String> {
+    let input = classify::normalise(message);
+    let (head, _) = verify::fields::split(&input);
+    verify::fields::header_fields(head)
+        .into_iter()
+        .find(|f| f.name == "message-id")
+        .map(|f| f.value)
+        .filter(|v| !v.is_empty())
 }
 
 impl Judgement {
-    /// The §5 object.
-    pub fn to_json(&self, path: &str) -> serde_json::Value {
-        serde_json::json!({"path": path, "kind": self.classification.kind, "verdict": self.decision.verdict, "why": self.decision.why})
+    /// The `classify --json` object (DESIGN §5) for the message at `path`: the classification's
+    /// fields, then `carriers`, `verdict`, `action`, `why` and `arrival`.
+    pub fn to_json(&self, path: &str) -> Value {
+        let c = &self.classification;
+        serde_json::json!({
+            "path": path,
+            "kind": c.kind,
+            "reason": c.reason,
+            "permanent": c.permanent,
+            "recipients": c.recipients,
+            "original": c.original,
+            "carriers": self.carriers.iter().map(Carrier::to_json).collect::<Vec<_>>(),
+            "verdict": self.decision.verdict,
+            "action": self.decision.action,
+            "why": self.decision.why,
+            "arrival": self.arrival.to_string(),
+            "evidence": c.evidence,
+        })
+    }
+}
+
+/// The one log line for a judged message (STYLE 15): mailbox, item (file name or IMAP UID),
+/// message-id, kind, verdict, action and why as structured fields; never the body. Ordinary mail
+/// logs at debug level, everything else at info.
+pub fn log(j: &Judgement, mailbox: &str, item: &str) {
+    let message_id = j.message_id.as_deref().unwrap_or("");
+    let kind = j.classification.kind.as_str();
+    let verdict = j.decision.verdict.as_str();
+    let action = j.decision.action.as_str();
+    let why = j.decision.why.as_str();
+    if j.decision.verdict == policy::Verdict::Ordinary {
+        tracing::debug!(mailbox, item, message_id, kind, verdict, action, why, "verdict");
+    } else {
+        tracing::info!(mailbox, item, message_id, kind, verdict, action, why, "verdict");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::policy::{Action, Verdict};
+    use crate::sign::header;
+
+    const BOUNCE: &str = include_str!("../tests/fixtures/ndr/001.eml");
+
+    fn keyring() -> Keyring {
+        let text = "[[key]]\nid = 4\ncreated = \"2001-01-01\"\nsecret = \"s3cret\"\n";
+        Keyring::parse(Path::new("keyring.toml"), text).expect("keyring parses")
+    }
+
+    fn signed() -> String {
+        let keyring = keyring();
+        let key = keyring.signing_key().expect("key").as_key();
+        let sig = header::make(&key, Day::from_ymd(2013, 10, 14).expect("date"), 1);
+        BOUNCE.replacen(
+            "Return-Path: <kijitora@example.org>",
+            &format!("X-Backscatter-Sig: {sig}\nReturn-Path: <kijitora@example.org>"),
+            1,
+        )
+    }
+
+    #[test]
+    fn json_object_has_the_design_fields() {
+        let j = judge(signed().as_bytes(), 0, Some(&keyring()), &Config::default());
+        let v = j.to_json("cur/1");
+        assert_eq!(v["path"], "cur/1");
+        assert_eq!(v["kind"], "ndr");
+        assert_eq!(v["verdict"], "genuine");
+        assert_eq!(v["action"], "keep");
+        assert_eq!(v["why"], "valid signature header in the returned original");
+        assert_eq!(v["arrival"], "2013-10-16");
+        assert_eq!(
+            v["carriers"],
+            serde_json::json!([{"type": "header", "result": "valid", "key": 4, "found_in": "the returned original"}])
+        );
+        assert_eq!(v["original"]["via"], "message/rfc822");
+        assert_eq!(j.message_id.as_deref(), Some("<201310160515.r9G5FZh9018575@smtpgw.example.jp>"));
+    }
+
+    #[test]
+    fn unchecked_kinds_skip_the_carrier_search() {
+        let mut config = Config::default();
+        config.policy.check.retain(|k| *k != classify::Kind::Ndr);
+        let j = judge(signed().as_bytes(), 0, Some(&keyring()), &config);
+        assert!(j.carriers.is_empty());
+        assert_eq!((j.decision.verdict, j.decision.action), (Verdict::Ordinary, Action::Keep));
+    }
+
+    /// A `tracing` writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_log_line_with_structured_fields_and_no_body() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let j = judge(BOUNCE.as_bytes(), 0, Some(&keyring()), &Config::default());
+        tracing::subscriber::with_default(subscriber, || log(&j, "INBOX", "1234"));
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("UTF-8");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        for want in [
+            "INFO",
+            "verdict",
+            "mailbox=\"INBOX\"",
+            "item=\"1234\"",
+            "message_id=\"<201310160515.r9G5FZh9018575@smtpgw.example.jp>\"",
+            "kind=\"ndr\"",
+            "verdict=\"backscatter\"",
+            "action=\"move\"",
+            "why=\"no carrier",
+        ] {
+            assert!(text.contains(want), "{want} missing in {text}");
+        }
+        assert!(!text.contains("5aSq55yJ"), "never the body: {text}");
     }
 }

@@ -1,10 +1,13 @@
 //! One file per subcommand group: turns parsed flags into library calls and prints the result.
 
+pub mod check;
 pub mod classify;
 pub mod config;
 pub mod journal;
 pub mod keys;
 pub mod scan;
+pub mod sendmail;
+pub mod spf;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
