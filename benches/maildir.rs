@@ -16,7 +16,9 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use backscatter::config::Config;
+use backscatter::day::Day;
 use backscatter::journal::Journal;
+use backscatter::keys::Keyring;
 use backscatter::store::maildir::Maildir;
 use backscatter::store::watch::{self, Event, Timing};
 use backscatter::store::Handler;
@@ -69,6 +71,10 @@ fn main() {
     let bounces = corpus("sisimai", "bounce");
     assert!(!ham.is_empty() && !bounces.is_empty(), "the corpus is missing");
     let tmp = tempfile::tempdir().unwrap();
+    // A keyring long past its grace period, so that backscatter really moves.
+    let keyring_path = tmp.path().join("keyring.toml");
+    Keyring::new(&keyring_path, Day(0), "bench-secret-bench-secret-bench-secret-1234".to_owned()).create().unwrap();
+    let keyring = Keyring::load(&keyring_path).unwrap();
     let big = tmp.path().join("big");
     maildir(&big);
     let start = Instant::now();
@@ -96,7 +102,9 @@ fn main() {
     let scan = {
         let start = Instant::now();
         let status = Command::new(env!("CARGO_BIN_EXE_backscatter"))
-            .args(["--keyring", "/nonexistent/keyring.toml", "scan", "--dry-run"])
+            .arg("--keyring")
+            .arg(&keyring_path)
+            .args(["scan", "--dry-run"])
             .arg(&big)
             .env("XDG_DATA_HOME", tmp.path().join("data"))
             .env_remove("BACKSCATTER_CONFIG")
@@ -117,7 +125,7 @@ fn main() {
     let config = Config::default();
     {
         let md = Maildir::open(&big, "Backscatter").unwrap();
-        let mut handler = Handler::new(&config, None, None);
+        let mut handler = Handler::new(&config, Some(&keyring), None);
         for path in &paths {
             handler.handle(&md, path).unwrap();
         }
@@ -127,7 +135,7 @@ fn main() {
     let small = tmp.path().join("small");
     maildir(&small);
     let journal = Journal::open(&tmp.path().join("state")).unwrap();
-    let mut handler = Handler::new(&config, None, Some(journal));
+    let mut handler = Handler::new(&config, Some(&keyring), Some(journal));
     let (sender, events) = mpsc::channel();
     let patterns = vec![small.to_string_lossy().into_owned()];
     let mut latencies = Vec::with_capacity(arrivals);
