@@ -12,6 +12,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -142,7 +143,9 @@ fn main() {
     std::thread::scope(|scope| {
         let loop_sender = sender.clone();
         let watcher = scope.spawn(move || {
-            watch::run(&mut handler, &patterns, "Backscatter", loop_sender, events, Timing::default()).unwrap();
+            let stop = AtomicBool::new(false);
+            watch::run(&mut handler, &patterns, "Backscatter", (loop_sender, events), &stop, Timing::default())
+                .unwrap();
         });
         // Wait until the watch is up: the folder appears with the first move.
         let folder = small.join(".Backscatter/cur");

@@ -2,7 +2,8 @@
 //! until SIGTERM or SIGINT (DESIGN §1, §7).
 
 use std::process::ExitCode;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 
 use anyhow::{bail, Context};
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -29,14 +30,17 @@ pub fn run(globals: &Globals) -> anyhow::Result<ExitCode> {
     // on one channel for files and signals alike, and a move in flight always finishes.
     let mut signals = Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;
     let close = signals.handle();
-    let signal_sender = sender.clone();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (signal_sender, signal_stop) = (sender.clone(), Arc::clone(&stop));
     let signal_thread = std::thread::spawn(move || {
         if let Some(signal) = signals.forever().next() {
             tracing::info!(signal, "shutting down");
+            signal_stop.store(true, Ordering::Relaxed);
             let _ = signal_sender.send(Event::Shutdown);
         }
     });
-    let result = watch::run(&mut handler, &patterns, &setup.config.policy.folder, sender, events, Timing::default());
+    let folder = &setup.config.policy.folder;
+    let result = watch::run(&mut handler, &patterns, folder, (sender, events), &stop, Timing::default());
     close.close();
     let _ = signal_thread.join();
     result?;

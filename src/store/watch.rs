@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -43,14 +44,15 @@ impl Default for Timing {
 }
 
 /// The watch loop: watches every Maildir matching `patterns` until [`Event::Shutdown`] arrives
-/// on `events` (`sender` feeds the same channel). Only failing to start inotify is an error;
-/// trouble with one message or mailbox is logged and the loop goes on.
+/// on `events` (`sender` feeds the same channel). `stop`, set before that event is sent, ends a
+/// long scan between two messages. Only failing to start inotify is an error; trouble with one
+/// message or mailbox is logged and the loop goes on.
 pub fn run(
     handler: &mut Handler<'_>,
     patterns: &[String],
     folder: &str,
-    sender: Sender<Event>,
-    events: Receiver<Event>,
+    (sender, events): (Sender<Event>, Receiver<Event>),
+    stop: &AtomicBool,
     timing: Timing,
 ) -> Result<(), StoreError> {
     let notify_sender = sender;
@@ -59,7 +61,7 @@ pub fn run(
         let _ = notify_sender.send(Event::Fs(event));
     })
     .map_err(|err| StoreError::Io { path: PathBuf::from("inotify"), source: notify_io(err) })?;
-    let mut state = State { watcher, mailboxes: BTreeMap::new(), warned_limit: false, last: None };
+    let mut state = State { watcher, mailboxes: BTreeMap::new(), warned_limit: false, last: None, stop };
     state.discover(handler, patterns, folder);
     tracing::info!(mailboxes = state.mailboxes.len(), "watching");
     let (mut last_discover, mut last_rescan) = (Instant::now(), Instant::now());
@@ -89,8 +91,10 @@ pub fn run(
     Ok(())
 }
 
-struct State {
+struct State<'s> {
     watcher: notify::RecommendedWatcher,
+    /// Set on shutdown: scans stop between two messages.
+    stop: &'s AtomicBool,
     /// Each watched Maildir by its `new/` directory.
     mailboxes: BTreeMap<PathBuf, Maildir>,
     warned_limit: bool,
@@ -99,7 +103,7 @@ struct State {
     last: Option<(PathBuf, u64)>,
 }
 
-impl State {
+impl State<'_> {
     /// Expands the patterns; watches and scans Maildirs that are new, drops those that are gone.
     fn discover(&mut self, handler: &mut Handler<'_>, patterns: &[String], folder: &str) {
         let roots: Vec<PathBuf> = patterns.iter().flat_map(|p| expand(p)).collect();
@@ -132,7 +136,7 @@ impl State {
                 continue;
             }
             tracing::info!(mailbox = %root.display(), "watching");
-            scan_all(handler, &maildir);
+            scan_all(handler, &maildir, self.stop);
             self.mailboxes.insert(new, maildir);
         }
         self.check_limit();
@@ -145,6 +149,9 @@ impl State {
             let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
             paths.sort();
             for path in paths {
+                if self.stop.load(Ordering::Relaxed) {
+                    return;
+                }
                 handle(handler, maildir, &path);
             }
         }
@@ -191,10 +198,13 @@ impl State {
 }
 
 /// The initial scan of a mailbox: `new/` and `cur/`.
-fn scan_all(handler: &mut Handler<'_>, maildir: &Maildir) {
+fn scan_all(handler: &mut Handler<'_>, maildir: &Maildir, stop: &AtomicBool) {
     match maildir.messages() {
         Ok(paths) => {
             for path in paths {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
                 handle(handler, maildir, &path);
             }
         }
