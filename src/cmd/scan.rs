@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write};
+use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use anyhow::Context;
 
@@ -13,7 +16,8 @@ use backscatter::journal::Journal;
 use backscatter::keys::{Keyring, KeyringError};
 use backscatter::policy::Verdict;
 use backscatter::store::maildir::Maildir;
-use backscatter::store::{Handler, Taken};
+use backscatter::store::{judge_file, Handler, Taken};
+use backscatter::verdict::Judgement;
 
 use super::Globals;
 use crate::exit;
@@ -63,7 +67,7 @@ pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> a
     let mut summary = Summary::default();
     let mut failed = false;
     for path in paths {
-        let scanned = scan(&mut handler, &setup.config, path, json, &mut out, &mut summary);
+        let scanned = scan(&mut handler, &setup, path, json, &mut out, &mut summary);
         if let Err(err) = scanned {
             eprintln!("backscatter: {err:#}");
             failed = true;
@@ -77,42 +81,90 @@ pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> a
 }
 
 /// Scans one Maildir, printing a line per checked message (or a JSON object per message).
+/// Reading and judging run on worker threads (one per core); moves, the journal and the report
+/// stay on this thread, in the Maildir's order.
 fn scan(
     handler: &mut Handler<'_>,
-    config: &Config,
+    setup: &Setup,
     path: &Path,
     json: bool,
     out: &mut impl Write,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
+    let (config, keyring) = (&setup.config, setup.keyring.as_ref());
     let maildir = Maildir::open(path, &config.policy.folder)?;
     let messages = maildir.messages()?;
     let mut progress = Progress::new(path, messages.len(), !json);
-    for (done, message) in messages.iter().enumerate() {
-        progress.show(done);
-        let Some((judgement, taken)) = handler.handle(&maildir, message)? else { continue };
-        let shown = message.strip_prefix(path).unwrap_or(message).display().to_string();
-        if json {
-            let mut object = judgement.to_json(&message.to_string_lossy());
-            if let Some(map) = object.as_object_mut() {
-                map.insert("done".into(), taken.word().into());
-                if let Taken::Moved { id, to } = &taken {
-                    map.insert("journal_id".into(), id.as_str().into());
-                    map.insert("moved_to".into(), to.to_string_lossy().into());
+    let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get).min(8);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (sender, results) = mpsc::sync_channel(256);
+        for _ in 0..workers {
+            let (sender, next, messages) = (sender.clone(), &next, &messages);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(message) = messages.get(i) else { break };
+                // The receiver is gone only when the scan failed: stop.
+                if sender.send((i, judge_file(config, keyring, message))).is_err() {
+                    break;
                 }
-            }
-            writeln!(out, "{object}")?;
-        } else if judgement.decision.verdict != Verdict::Ordinary {
-            progress.clear();
-            let d = &judgement.decision;
-            let kind = judgement.classification.kind.as_str();
-            writeln!(out, "{:<10} {kind:<16} {:<11} {shown}  — {}", taken.word(), d.verdict.to_string(), d.why)?;
+            });
         }
-        let key = (judgement.classification.kind.as_str(), judgement.decision.verdict.to_string(), taken.word());
-        *summary.counts.entry(key).or_default() += 1;
-    }
+        drop(sender);
+        // Results arrive in any order; they are applied in the Maildir's.
+        let mut ready = BTreeMap::new();
+        let mut done = 0;
+        for (i, judged) in results {
+            ready.insert(i, judged);
+            while let Some(judged) = ready.remove(&done) {
+                progress.show(done);
+                let message = messages.get(done).map(PathBuf::as_path).unwrap_or(path);
+                done += 1;
+                let Some(judgement) = judged? else { continue };
+                let (judgement, taken) = handler.apply(&maildir, message, judgement)?;
+                let shown = message.strip_prefix(path).unwrap_or(message).display().to_string();
+                if !json && judgement.decision.verdict != Verdict::Ordinary {
+                    progress.clear();
+                }
+                report(out, &judgement, &taken, message, &shown, json)?;
+                let key =
+                    (judgement.classification.kind.as_str(), judgement.decision.verdict.to_string(), taken.word());
+                *summary.counts.entry(key).or_default() += 1;
+            }
+        }
+        Ok(())
+    })?;
     progress.clear();
     Ok(())
+}
+
+/// One message's line: its JSON object (with what was done), or for a checked message the
+/// action, kind, verdict, file and why.
+fn report(
+    out: &mut impl Write,
+    judgement: &Judgement,
+    taken: &Taken,
+    message: &Path,
+    shown: &str,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        let mut object = judgement.to_json(&message.to_string_lossy());
+        if let Some(map) = object.as_object_mut() {
+            map.insert("done".into(), taken.word().into());
+            if let Taken::Moved { id, to } = taken {
+                map.insert("journal_id".into(), id.as_str().into());
+                map.insert("moved_to".into(), to.to_string_lossy().into());
+            }
+        }
+        writeln!(out, "{object}")
+    } else if judgement.decision.verdict != Verdict::Ordinary {
+        let d = &judgement.decision;
+        let kind = judgement.classification.kind.as_str();
+        writeln!(out, "{:<10} {kind:<16} {:<11} {shown}  — {}", taken.word(), d.verdict.to_string(), d.why)
+    } else {
+        Ok(())
+    }
 }
 
 /// Messages counted by (kind, verdict, what was done).

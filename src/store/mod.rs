@@ -102,8 +102,18 @@ impl<'a> Handler<'a> {
     /// Reads, judges, logs and (if the policy says move) moves the message at `path` in
     /// `maildir`. `Ok(None)` when it vanished before it could be read.
     pub fn handle(&mut self, maildir: &Maildir, path: &Path) -> Result<Option<(Judgement, Taken)>, StoreError> {
-        let Some((bytes, mtime)) = read_message(path)? else { return Ok(None) };
-        let judgement = verdict::judge(&bytes, mtime, self.keyring, self.config);
+        let Some(judgement) = judge_file(self.config, self.keyring, path)? else { return Ok(None) };
+        self.apply(maildir, path, judgement).map(Some)
+    }
+
+    /// The second half of [`Handler::handle`], for a message judged by [`judge_file`] (perhaps
+    /// on another thread): logs the verdict and carries it out.
+    pub fn apply(
+        &mut self,
+        maildir: &Maildir,
+        path: &Path,
+        judgement: Judgement,
+    ) -> Result<(Judgement, Taken), StoreError> {
         let mailbox = maildir.root().to_string_lossy();
         let item = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         verdict::log(&judgement, &mailbox, &item);
@@ -112,7 +122,7 @@ impl<'a> Handler<'a> {
             Action::WouldMove => Taken::WouldMove,
             Action::Move => self.move_message(maildir, path, &judgement)?,
         };
-        Ok(Some((judgement, taken)))
+        Ok((judgement, taken))
     }
 
     fn move_message(&mut self, maildir: &Maildir, path: &Path, judgement: &Judgement) -> Result<Taken, StoreError> {
@@ -164,6 +174,14 @@ impl<'a> Handler<'a> {
         }
         Ok(path.file_name().is_some_and(|name| self.restored.contains(unique_part(name))))
     }
+}
+
+/// Reads and judges the message at `path` (its mtime the arrival time of last resort): the half
+/// of handling a message that changes nothing, so a scan can run it on several threads. `None`
+/// if the file is gone.
+pub fn judge_file(config: &Config, keyring: Option<&Keyring>, path: &Path) -> Result<Option<Judgement>, StoreError> {
+    let Some((bytes, mtime)) = read_message(path)? else { return Ok(None) };
+    Ok(Some(verdict::judge(&bytes, mtime, keyring, config)))
 }
 
 /// The message's bytes and its mtime (unix seconds, the arrival time of last resort), read from
