@@ -234,10 +234,26 @@ fn dry_run_and_monitor_move_nothing() {
     }
 }
 
-/// Starts `watch` and waits until it logged that it is watching.
-fn start_watch(world: &World) -> Child {
+/// A running `watch`, killed (SIGKILL) and reaped when dropped.
+struct Watch(Child);
+
+impl Watch {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Starts `watch`, its log in the world's dir.
+fn start_watch(world: &World) -> Watch {
     let log = fs::File::create(world.dir.path().join(format!("watch-{}.log", now_nanos()))).unwrap();
-    world.command(&["-v", "watch"]).stdout(Stdio::null()).stderr(log).spawn().unwrap()
+    Watch(world.command(&["-v", "watch"]).stdout(Stdio::null()).stderr(log).spawn().unwrap())
 }
 
 fn now_nanos() -> u128 {
@@ -263,8 +279,7 @@ fn a_killed_watcher_loses_and_duplicates_nothing() {
         world.deliver(&format!("{i:05}.b.host"), &bounce);
         world.deliver(&format!("{i:05}.h.host"), &ham);
         if i == 30 {
-            watcher.kill().unwrap();
-            watcher.wait().unwrap();
+            watcher.kill();
         }
     }
     // A MUA takes some of the new mail to cur/ meanwhile.
@@ -274,8 +289,7 @@ fn a_killed_watcher_loses_and_duplicates_nothing() {
     }
     let mut watcher = start_watch(&world);
     wait_until("every bounce moved", Duration::from_secs(30), || world.folder_files().len() >= 60);
-    watcher.kill().unwrap();
-    watcher.wait().unwrap();
+    watcher.kill();
     let moved = world.folder_files();
     let kept = world.inbox_files();
     assert_eq!(moved.len(), 60, "{moved:?}");
@@ -300,10 +314,10 @@ fn watch_in_monitor_mode_moves_nothing_and_stops_on_sigterm() {
     let path = world.deliver("1.b.host", &fs::read(BOUNCES[0]).unwrap());
     std::thread::sleep(Duration::from_millis(500));
     assert!(path.exists());
-    let pid = watcher.id().to_string();
+    let pid = watcher.0.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     let start = Instant::now();
-    let status = watcher.wait().unwrap();
+    let status = watcher.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert!(start.elapsed() < Duration::from_secs(2));
     assert!(world.folder_files().is_empty());

@@ -203,7 +203,7 @@ impl Progress {
     }
 
     fn show(&mut self, done: usize) {
-        if !self.enabled || done % self.step != 0 {
+        if !self.enabled || !done.is_multiple_of(self.step) {
             return;
         }
         const WIDTH: usize = 30;
