@@ -356,3 +356,39 @@ fn mail_arriving_and_read_during_a_scan_is_neither_lost_nor_duplicated() {
     let journal = fs::read_to_string(world.dir.path().join("state/journal.jsonl")).unwrap();
     assert_eq!(journal.lines().count(), 250);
 }
+
+/// The README's first command: the demo Maildir, judged at its own arrival dates, keeps its four
+/// genuine messages and would move its seven forged, expired or unsigned ones, whatever today is.
+#[test]
+fn the_demo_reports_genuine_kept_and_forged_would_move() {
+    let tmp = tempfile::tempdir().unwrap();
+    let keyring = tmp.path().join("keyring.toml");
+    fs::copy("contrib/demo/keyring.toml", &keyring).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&keyring, fs::Permissions::from_mode(0o600)).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_backscatter"))
+        .arg("--keyring")
+        .arg(&keyring)
+        .args(["scan", "--dry-run", "--json", "contrib/demo/Maildir"])
+        .env("XDG_CONFIG_HOME", tmp.path())
+        .env("XDG_DATA_HOME", tmp.path())
+        .env_remove("BACKSCATTER_CONFIG")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let mut seen = BTreeMap::new();
+    for line in String::from_utf8(output.stdout).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let path = v["path"].as_str().unwrap();
+        let expected = if path.contains("demo-genuine") {
+            ("genuine", "keep")
+        } else if path.contains("demo-ordinary") {
+            ("ordinary", "keep")
+        } else {
+            ("backscatter", "would-move")
+        };
+        assert_eq!((v["verdict"].as_str().unwrap(), v["done"].as_str().unwrap()), expected, "{path}: {}", v["why"]);
+        *seen.entry(expected.0).or_insert(0) += 1;
+    }
+    assert_eq!(seen, BTreeMap::from([("backscatter", 7), ("genuine", 4), ("ordinary", 4)]));
+}
