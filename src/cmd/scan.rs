@@ -16,7 +16,7 @@ use backscatter::journal::Journal;
 use backscatter::keys::{Keyring, KeyringError};
 use backscatter::policy::Verdict;
 use backscatter::store::maildir::Maildir;
-use backscatter::store::{judge_file, Handler, Taken};
+use backscatter::store::{judge_file, Handler, StoreError, Taken};
 use backscatter::verdict::Judgement;
 
 use super::Globals;
@@ -57,7 +57,8 @@ impl Setup {
     }
 }
 
-/// Runs the command: exit 0, or 66 (EX_NOINPUT) when a path is not a readable Maildir.
+/// Runs the command: exit 0; 66 (EX_NOINPUT) when a path is not a readable Maildir; 74
+/// (EX_IOERR) when a message could not be read or moved.
 pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let setup = Setup::load(globals, true)?;
     let journal = if dry_run { None } else { Some(Journal::open(&setup.state_dir)?) };
@@ -77,7 +78,13 @@ pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> a
         summary.print(&mut out, dry_run)?;
     }
     out.flush().context("writing to stdout")?;
-    Ok(if failed { ExitCode::from(exit::NOINPUT) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(exit::NOINPUT)
+    } else if summary.failed > 0 {
+        ExitCode::from(exit::IOERR)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Scans one Maildir, printing a line per checked message (or a JSON object per message).
@@ -120,8 +127,20 @@ fn scan(
                 progress.show(done);
                 let message = messages.get(done).map(PathBuf::as_path).unwrap_or(path);
                 done += 1;
-                let Some(judgement) = judged? else { continue };
-                let (judgement, taken) = handler.apply(&maildir, message, judgement)?;
+                // One unreadable or immovable message is reported and counted, not the end of
+                // the scan; a journal that cannot be written is.
+                let applied = judged.and_then(|j| j.map(|j| handler.apply(&maildir, message, j)).transpose());
+                let (judgement, taken) = match applied {
+                    Ok(Some(done)) => done,
+                    Ok(None) => continue,
+                    Err(StoreError::Journal(err)) => return Err(err.into()),
+                    Err(err) => {
+                        progress.clear();
+                        eprintln!("backscatter: {err}");
+                        summary.failed += 1;
+                        continue;
+                    }
+                };
                 let shown = message.strip_prefix(path).unwrap_or(message).display().to_string();
                 if !json && judgement.decision.verdict != Verdict::Ordinary {
                     progress.clear();
@@ -171,6 +190,8 @@ fn report(
 #[derive(Default)]
 struct Summary {
     counts: BTreeMap<(&'static str, String, &'static str), u64>,
+    /// Messages that could not be read or moved.
+    failed: u64,
 }
 
 impl Summary {
@@ -181,7 +202,11 @@ impl Summary {
         for ((kind, verdict, action), count) in &self.counts {
             writeln!(out, "{kind:<16} {verdict:<11} {action:<10} {count:>8}")?;
         }
-        writeln!(out, "{:<16} {:<11} {:<10} {total:>8}{note}", "total", "", "")
+        writeln!(out, "{:<16} {:<11} {:<10} {total:>8}{note}", "total", "", "")?;
+        if self.failed > 0 {
+            writeln!(out, "{} message(s) could not be read or moved; see above", self.failed)?;
+        }
+        Ok(())
     }
 }
 

@@ -95,15 +95,16 @@ impl Maildir {
         dir == self.root.join("new")
     }
 
-    /// Every message file in `new/` then `cur/`, each directory in name order. Dot files are not
-    /// messages.
+    /// Every message file in `new/` then `cur/`, each directory in name order. Dot files,
+    /// directories and special files (a FIFO would block the reader) are not messages.
     pub fn messages(&self) -> Result<Vec<PathBuf>, StoreError> {
         let mut all = Vec::new();
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
             let mut names = list(&dir)?;
             names.sort();
-            all.extend(names.into_iter().map(|name| dir.join(name)));
+            let is_message = |path: &PathBuf| fs::metadata(path).map_or(true, |m| m.is_file());
+            all.extend(names.into_iter().map(|name| dir.join(name)).filter(is_message));
         }
         Ok(all)
     }
@@ -350,6 +351,7 @@ mod tests {
         let moved = md.move_message(&root.join("new/3.c.host"), &folder).unwrap();
         assert_eq!(moved, Moved::Moved { from: root.join("cur/3.c.host:2,RS"), to: folder.join("cur/3.c.host:2,RS") });
         assert_eq!(md.move_message(&root.join("new/4.gone"), &folder).unwrap(), Moved::Vanished);
+        fs::create_dir(root.join("new/5.a-directory")).unwrap();
         assert_eq!(fs::read(folder.join("cur/3.c.host:2,RS")).unwrap(), b"three");
         assert!(md.messages().unwrap().is_empty());
     }
