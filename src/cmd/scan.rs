@@ -63,6 +63,7 @@ pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> a
     let setup = Setup::load(globals, true)?;
     let journal = if dry_run { None } else { Some(Journal::open(&setup.state_dir)?) };
     let mut handler = Handler::new(&setup.config, setup.keyring.as_ref(), journal);
+    handler.start_spf(None)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
