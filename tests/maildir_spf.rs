@@ -217,6 +217,10 @@ fn scan_writes_received_spf_moves_spf_fails_and_checks_bounce_origins() {
     assert_eq!(field(&done, "2.fail", "done"), "moved");
     assert_eq!(field(&done, "5.bounce", "done"), "moved");
     assert!(field(&done, "5.bounce", "why").ends_with(origin), "{done:?}");
+    let spf = |name: &str| done.iter().find(|(n, _)| n.starts_with(name)).map(|(_, v)| v["spf"].clone());
+    assert_eq!(spf("2.fail").map(|s| s["result"].clone()), Some("fail".into()));
+    assert_eq!(spf("2.fail").map(|s| s["action"].clone()), Some("move".into()));
+    assert_eq!(spf("5.bounce").map(|s| s["origin"]["result"].clone()), Some("fail".into()));
 
     let (path, pass) = world.find("1.pass");
     assert!(path.starts_with("new/"), "{path}");
@@ -245,6 +249,9 @@ fn scan_writes_received_spf_moves_spf_fails_and_checks_bounce_origins() {
     let line = journal.lines().find(|l| l.contains("2.fail.host")).expect("journaled");
     let entry: serde_json::Value = serde_json::from_str(line).expect("json");
     assert_eq!(entry["why"], "SPF fail: 203.0.113.9 is not allowed by example.test's SPF");
+    world.run(&["restore", entry["id"].as_str().unwrap_or_default()]);
+    let (path, restored) = world.find("2.fail");
+    assert!(!path.starts_with(".Junk/") && restored == fail, "{path}");
 
     // A second scan checks again but writes no second header: our own is the recorded result.
     world.scan(&[]);

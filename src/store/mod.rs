@@ -101,12 +101,14 @@ pub struct Handler<'a> {
     journal_size: u64,
     /// The SPF step, when `[spf]` is on and [`Handler::start_spf`] was called.
     spf: Option<SpfStep>,
+    /// The SPF report of the message applied last.
+    spf_report: Option<Report>,
 }
 
 impl<'a> Handler<'a> {
     /// A handler moving messages and journaling into `journal`, or (`None`) a dry run.
     pub fn new(config: &'a Config, keyring: Option<&'a Keyring>, journal: Option<Journal>) -> Handler<'a> {
-        Handler { config, keyring, journal, restored: HashSet::new(), journal_size: 0, spf: None }
+        Handler { config, keyring, journal, restored: HashSet::new(), journal_size: 0, spf: None, spf_report: None }
     }
 
     /// Runs the SPF step on every message from now on, if `[spf] enabled`. `watch` gives the
@@ -114,6 +116,12 @@ impl<'a> Handler<'a> {
     pub fn start_spf(&mut self, snapshot: Option<PathBuf>) -> Result<(), StoreError> {
         self.spf = SpfStep::start(self.config, snapshot)?;
         Ok(())
+    }
+
+    /// The SPF report of the message [`Handler::apply`] handled last (`None` with SPF off, or
+    /// when it vanished): for `scan --json`'s `spf` field.
+    pub fn spf_report(&self) -> Option<&Report> {
+        self.spf_report.as_ref()
     }
 
     /// Writes the SPF cache listing for `backscatter spf --cache` (`watch`, now and then).
@@ -144,6 +152,7 @@ impl<'a> Handler<'a> {
         path: &Path,
         mut judgement: Judgement,
     ) -> Result<(Judgement, Taken), StoreError> {
+        self.spf_report = None;
         let report = if self.spf.is_some() {
             let Some(report) = self.run_spf(path, &mut judgement)? else { return Ok((judgement, Taken::Vanished)) };
             Some(report)
@@ -174,6 +183,7 @@ impl<'a> Handler<'a> {
         if let (Some(spf), false) = (self.spf.as_mut(), taken == Taken::Kept) {
             spf.forget(path);
         }
+        self.spf_report = report;
         Ok((judgement, taken))
     }
 
