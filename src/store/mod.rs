@@ -132,9 +132,8 @@ impl<'a> Handler<'a> {
     }
 
     /// Reads, judges, logs and (if the policy says move) moves the message at `path` in
-    /// `maildir`. `Ok(None)` when it vanished before it could be read.
-    /// A message we just rewrote with a `Received-SPF` (its rename is an inotify arrival) is
-    /// not handled again: `Ok(None)`.
+    /// `maildir`. `Ok(None)` when it vanished before it could be read, and for a message we just
+    /// rewrote with a `Received-SPF` (its rename is an inotify arrival, not a new message).
     pub fn handle(&mut self, maildir: &Maildir, path: &Path) -> Result<Option<(Judgement, Taken)>, StoreError> {
         if self.spf.as_mut().is_some_and(|spf| spf.take_rewritten(path)) {
             return Ok(None);
@@ -188,7 +187,8 @@ impl<'a> Handler<'a> {
     }
 
     /// The SPF step for the message at `path` (read again: judging may have run on another
-    /// thread), and its `Received-SPF` header unless this is a dry run. `None` if it is gone.
+    /// thread), and its `Received-SPF` header unless this is a dry run (a failure to write it is
+    /// logged). `None` if the message is gone.
     fn run_spf(&mut self, path: &Path, judgement: &mut Judgement) -> Result<Option<Report>, StoreError> {
         let Some(spf) = self.spf.as_mut() else { return Ok(None) };
         let Some((bytes, _)) = read_message(path)? else { return Ok(None) };
@@ -197,7 +197,8 @@ impl<'a> Handler<'a> {
             match spf.write_header(path, &report, self.config) {
                 Ok(_) => {}
                 Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-                Err(source) => return Err(StoreError::Io { path: path.to_path_buf(), source }),
+                // The header is a courtesy: the verdict is still carried out.
+                Err(err) => tracing::warn!(item = %path.display(), "cannot write Received-SPF: {err}"),
             }
         }
         Ok(Some(report))
