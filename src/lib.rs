@@ -10,9 +10,11 @@
 //! The edges read and write files:
 //! - [`config`]: the TOML config, validated, every problem reported at once.
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
+//! - [`store`]: the mail stores; [`store::imap`] watches IMAP accounts (IDLE, UID MOVE).
 
 pub mod classify;
 pub mod config;
 pub mod day;
 pub mod keys;
 pub mod sign;
+pub mod store;
