@@ -169,6 +169,31 @@ impl Dovecot {
         Dovecot { dir, port, pid }
     }
 
+    /// Stops the server (SIGTERM, as an operator would) and starts a new one on the same
+    /// directory and port with the same `env`; retries while the old process still holds the port.
+    pub fn restart(&mut self, env: &[(&str, &str)]) {
+        kill(self.pid);
+        let root = self.dir.path().join("dovecot");
+        let start = Instant::now();
+        loop {
+            let mut setup = Command::new("bash");
+            setup.arg(script("dovecot-start.sh")).arg(&root).arg(self.port.to_string());
+            setup.envs(env.iter().copied()).stdout(Stdio::null()).stderr(Stdio::null());
+            setup.status().expect("run dovecot-start.sh");
+            sleep(Duration::from_millis(300));
+            let pid = read_pid(&root.join("dovecot.pid")).expect("dovecot pid");
+            let alive = Path::new(&format!("/proc/{pid}")).exists();
+            if alive && std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
+                self.pid = pid;
+                return;
+            }
+            kill(pid);
+            if start.elapsed() > Duration::from_secs(15) {
+                panic!("dovecot did not come back on port {}", self.port);
+            }
+        }
+    }
+
     /// The generated server certificate (PEM), for a client's CA file.
     pub fn cert(&self) -> PathBuf {
         self.dir.path().join("dovecot/cert.pem")

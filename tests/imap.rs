@@ -1,0 +1,300 @@
+//! The IMAP store against a real Dovecot: moves over IDLE, \Seen untouched, server restarts,
+//! catch-up after downtime, UIDVALIDITY changes, the COPY fallback, STARTTLS, many accounts.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use backscatter::config::{Auth, Imap, Tls};
+use backscatter::store::imap::{self, Action, Handler, Message, Options};
+use support::{wait_for, Dovecot};
+
+/// Stands in for the verdict: moves what carries `X-Test-Forged: yes`, remembers the moves.
+#[derive(Clone, Default)]
+struct Marker {
+    moved: Arc<Mutex<Vec<(String, u32)>>>,
+}
+
+impl Handler for Marker {
+    type Note = ();
+
+    fn decide(&mut self, message: &Message<'_>) -> Action<()> {
+        let forged = message.bytes.windows(19).any(|w| w == b"X-Test-Forged: yes\r" || w == b"X-Test-Forged: yes\n");
+        if forged {
+            Action::Move(())
+        } else {
+            Action::Keep
+        }
+    }
+
+    fn moved(&mut self, _: (), message: &Message<'_>, _folder: &str) {
+        self.moved.lock().unwrap().push((message.account.to_owned(), message.uid));
+    }
+}
+
+fn account(dovecot: &Dovecot, user: &str) -> Imap {
+    Imap {
+        name: user.to_owned(),
+        host: "127.0.0.1".to_owned(),
+        port: dovecot.port,
+        tls: Tls::None,
+        ca_file: None,
+        username: user.to_owned(),
+        auth: Auth::Password("secret".to_owned()),
+        mailboxes: vec!["INBOX".to_owned()],
+    }
+}
+
+fn options() -> Options {
+    Options {
+        idle_interval: Duration::from_secs(20),
+        poll_interval: Duration::from_millis(200),
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(800),
+        scan_existing: false,
+    }
+}
+
+/// Delivers a message into `maildir` as an MDA does (tmp/ then rename into new/).
+fn deliver(maildir: &Path, name: &str, forged: bool) -> PathBuf {
+    let marker = if forged { "X-Test-Forged: yes\r\n" } else { "" };
+    let text = format!(
+        "From: MAILER-DAEMON@example.net\r\nTo: alice@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{name}@example.net>\r\n{marker}\r\nThe message could not be delivered.\r\n"
+    );
+    let tmp = maildir.join("tmp").join(name);
+    std::fs::write(&tmp, text).unwrap();
+    let new = maildir.join("new").join(name);
+    std::fs::rename(&tmp, &new).unwrap();
+    new
+}
+
+/// Messages delivered as `name` in the Maildir folder `dir` (`cur/` or `new/`), found by their
+/// Message-ID: Dovecot gives a moved message a new file name.
+fn find(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let id = format!("Message-ID: <{name}@example.net>");
+    ["cur", "new"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(dir.join(sub)).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| std::fs::read_to_string(p).is_ok_and(|text| text.contains(&id)))
+        .collect()
+}
+
+fn backscatter_dir(maildir: &Path) -> PathBuf {
+    maildir.join(".Backscatter")
+}
+
+/// A running watcher in a background runtime thread, stopped on drop.
+struct Watcher {
+    stop: tokio::sync::watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start(accounts: Vec<Imap>, state_dir: &Path, handler: Marker) -> Watcher {
+        let (stop, shutdown) = tokio::sync::watch::channel(false);
+        let state_dir = state_dir.to_path_buf();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(imap::watch(&accounts, "Backscatter", &state_dir, handler, options(), shutdown)).unwrap();
+        });
+        Watcher { stop, thread: Some(thread) }
+    }
+
+    fn stop(mut self) {
+        self.halt();
+    }
+
+    fn halt(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.halt();
+    }
+}
+
+fn state_file(state_dir: &Path, account: &str) -> PathBuf {
+    state_dir.join("imap").join(format!("{account}.json"))
+}
+
+fn wait_watching(state_dir: &Path, account: &str) {
+    let file = state_file(state_dir, account);
+    wait_for("the watcher to record its state", Duration::from_secs(10), || file.exists());
+}
+
+#[test]
+fn forged_bounce_moves_within_two_seconds_and_a_genuine_one_stays_unread() {
+    let dovecot = Dovecot::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let marker = Marker::default();
+    let watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), marker.clone());
+    wait_watching(state.path(), "alice");
+    let maildir = dovecot.maildir();
+    deliver(&maildir, "genuine", false);
+    let arrived = Instant::now();
+    deliver(&maildir, "forged", true);
+    wait_for("the forged bounce in Backscatter", Duration::from_secs(2), || {
+        !find(&backscatter_dir(&maildir), "forged").is_empty()
+    });
+    let latency = arrived.elapsed();
+    assert!(find(&maildir, "forged").is_empty(), "moved, not copied");
+    watcher.stop();
+    let genuine = find(&maildir, "genuine");
+    assert_eq!(genuine.len(), 1, "the genuine bounce stays in INBOX");
+    let name = genuine[0].file_name().unwrap().to_str().unwrap().to_owned();
+    let flags = name.split_once(":2,").map(|(_, f)| f).unwrap_or("");
+    assert!(!flags.contains('S'), "the genuine bounce is still unread: {name}");
+    assert_eq!(marker.moved.lock().unwrap().len(), 1);
+    // The folder is created and subscribed (Dovecot keeps subscriptions in the Maildir root).
+    let subscriptions = std::fs::read_to_string(maildir.join("subscriptions")).unwrap();
+    assert!(subscriptions.lines().any(|l| l == "Backscatter"), "{subscriptions}");
+    eprintln!("arrival-to-move latency: {latency:?}");
+}
+
+#[test]
+fn a_dovecot_restart_during_idle_is_survived() {
+    let mut dovecot = Dovecot::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let _watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    wait_watching(state.path(), "alice");
+    dovecot.restart(&[]);
+    let maildir = dovecot.maildir();
+    deliver(&maildir, "after-restart", true);
+    wait_for("the bounce delivered after the restart in Backscatter", Duration::from_secs(15), || {
+        !find(&backscatter_dir(&maildir), "after-restart").is_empty()
+    });
+}
+
+#[test]
+fn mail_that_arrived_while_stopped_is_handled_on_start_and_a_uidvalidity_change_rescans() {
+    let dovecot = Dovecot::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let maildir = dovecot.maildir();
+    let watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    wait_watching(state.path(), "alice");
+    watcher.stop();
+    deliver(&maildir, "while-down", true);
+    let watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    wait_for("the bounce delivered while stopped in Backscatter", Duration::from_secs(5), || {
+        !find(&backscatter_dir(&maildir), "while-down").is_empty()
+    });
+    watcher.stop();
+
+    // A state from another UIDVALIDITY claims everything was seen; the watcher must not trust it.
+    deliver(&maildir, "old-epoch", true);
+    let file = state_file(state.path(), "alice");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let mut marks: serde_json::Value = serde_json::from_str(&text).unwrap();
+    marks["INBOX"]["uid_validity"] = serde_json::json!(1);
+    marks["INBOX"]["last_uid"] = serde_json::json!(999_999);
+    std::fs::write(&file, marks.to_string()).unwrap();
+    let _watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    wait_for("the rescan after a UIDVALIDITY change", Duration::from_secs(5), || {
+        !find(&backscatter_dir(&maildir), "old-epoch").is_empty()
+    });
+}
+
+fn scan(account: &Imap, dry_run: bool) -> imap::ScanSummary {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let mut marker = Marker::default();
+    rt.block_on(imap::scan(account, "Backscatter", &mut marker, dry_run, &mut |_, _, _| {})).unwrap()
+}
+
+#[test]
+fn without_move_the_uidplus_fallback_moves_and_without_uidplus_nothing_is_expunged() {
+    let no_move = Dovecot::start(&[("EXTRA", "imap_capability = IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS")]);
+    deliver(&no_move.maildir(), "forged", true);
+    deliver(&no_move.maildir(), "genuine", false);
+    let dry = scan(&account(&no_move, "alice"), true);
+    assert_eq!((dry.scanned, dry.would_move, dry.moved), (2, 1, 0));
+    assert!(!find(&no_move.maildir(), "forged").is_empty(), "a dry run moves nothing");
+    let done = scan(&account(&no_move, "alice"), false);
+    assert_eq!((done.scanned, done.moved, done.left), (2, 1, 0));
+    assert_eq!(find(&backscatter_dir(&no_move.maildir()), "forged").len(), 1);
+    assert!(find(&no_move.maildir(), "forged").is_empty());
+    assert_eq!(find(&no_move.maildir(), "genuine").len(), 1);
+
+    let neither = Dovecot::start(&[("EXTRA", "imap_capability = IMAP4rev1 LITERAL+ SASL-IR IDLE")]);
+    deliver(&neither.maildir(), "forged", true);
+    let done = scan(&account(&neither, "alice"), false);
+    assert_eq!((done.scanned, done.moved, done.left), (1, 0, 1));
+    assert_eq!(find(&neither.maildir(), "forged").len(), 1, "left in place, not expunged");
+}
+
+#[test]
+fn starttls_with_the_ca_file_and_a_clear_error_without_it() {
+    let dovecot = Dovecot::start(&[("SSL", "yes")]);
+    deliver(&dovecot.maildir(), "forged", true);
+    let mut tls = account(&dovecot, "alice");
+    tls.tls = Tls::Starttls;
+    tls.ca_file = Some(dovecot.cert());
+    assert_eq!(scan(&tls, false).moved, 1);
+
+    tls.ca_file = None;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let err =
+        rt.block_on(imap::scan(&tls, "Backscatter", &mut Marker::default(), true, &mut |_, _, _| {})).unwrap_err();
+    let err = err.to_string();
+    assert!(err.contains("certificate") && err.contains("ca_file"), "{err}");
+    eprintln!("{err}");
+}
+
+#[test]
+fn non_ascii_mailbox_and_folder_names() {
+    let dovecot = Dovecot::start(&[]);
+    let mut alice = account(&dovecot, "alice");
+    // Dovecot's Maildir++ keeps modified UTF-7 names on disk.
+    let entwuerfe = dovecot.maildir().join(".Entw&APw-rfe");
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(entwuerfe.join(sub)).unwrap();
+    }
+    support_chown(&dovecot.maildir());
+    deliver(&entwuerfe, "forged", true);
+    alice.mailboxes = vec!["Entwürfe".to_owned()];
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let summary =
+        rt.block_on(imap::scan(&alice, "Rückläufer", &mut Marker::default(), false, &mut |_, _, _| {})).unwrap();
+    assert_eq!(summary.moved, 1);
+    assert_eq!(find(&dovecot.maildir().join(".R&APw-ckl&AOQ-ufer"), "forged").len(), 1);
+}
+
+/// Dovecot's mail processes run as `nobody`: directories made by the test must be theirs.
+fn support_chown(dir: &Path) {
+    let status = std::process::Command::new("chown").args(["-R", "nobody:nogroup"]).arg(dir).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn fifty_accounts_in_one_process() {
+    let dovecot = Dovecot::start(&[]);
+    let users: Vec<String> = (0..50).map(|i| format!("user{i:02}")).collect();
+    let passwd: String = users.iter().map(|u| format!("{u}:{{PLAIN}}secret\n")).collect();
+    let passwd_file = dovecot.dir.path().join("dovecot/passwd");
+    let mut all = std::fs::read_to_string(&passwd_file).unwrap();
+    all.push_str(&passwd);
+    std::fs::write(&passwd_file, all).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let marker = Marker::default();
+    let accounts = users.iter().map(|u| account(&dovecot, u)).collect();
+    let _watcher = Watcher::start(accounts, state.path(), marker.clone());
+    for user in &users {
+        wait_watching(state.path(), user);
+    }
+    let home = dovecot.dir.path().join("dovecot/home");
+    for user in &users {
+        deliver(&home.join(user).join("Maildir"), "forged", true);
+    }
+    wait_for("50 moves", Duration::from_secs(15), || marker.moved.lock().unwrap().len() == 50);
+    for user in &users {
+        assert_eq!(find(&backscatter_dir(&home.join(user).join("Maildir")), "forged").len(), 1, "{user}");
+    }
+}
