@@ -373,6 +373,21 @@ mod tests {
     }
 
     #[test]
+    fn weak_headers_alone_are_not_enough() {
+        for header in [
+            "Precedence: junk",
+            "Precedence: bulk",
+            "Return-Path: <>",
+            "X-MS-Exchange-Generated-Message-Source: Mailbox Rules Agent",
+            "X-Delivery-Agent: TMDA/1.1.12",
+            "X-Amavis-Alert: BAD HEADER SECTION, Non-encoded 8-bit data",
+        ] {
+            let raw = format!("From: a@x.example\n{header}\nSubject: Re: lunch\n\nSee you at noon.\n");
+            assert_eq!(run(&raw), None, "{header}");
+        }
+    }
+
+    #[test]
     fn subject_prefixes_in_several_languages() {
         for subject in [
             "Automatic reply: lunch",

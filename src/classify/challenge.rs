@@ -92,6 +92,8 @@ const BODY: &[&str] = &[
     "i use a spam filter",
     "i am using a spam filter",
     "sender verification",
+    // ChoiceMail: "please fill out a short registration form".
+    "short registration form",
     "bestätigen sie, dass sie",
     "confirmer que vous",
 ];

@@ -215,7 +215,11 @@ pub struct Classification {
 
 impl Classification {
     /// A classification with no recipients and no original.
-    pub(crate) fn bare(kind: Kind, evidence: Vec<String>) -> Self {
+    pub(crate) fn bare(kind: Kind, mut evidence: Vec<String>) -> Self {
+        // Layers report what they saw independently (the fast path and `autoreply::detect` can
+        // both name `Auto-Submitted`): say each thing once, in first-seen order.
+        let mut seen = std::collections::HashSet::new();
+        evidence.retain(|e| seen.insert(e.clone()));
         Classification { kind, reason: None, permanent: None, recipients: Vec::new(), original: None, evidence }
     }
 }

@@ -41,6 +41,12 @@ const FOUND: &[&str] = &[
     "malware was detected",
     "malware detected",
     "detected virus",
+    "following virus",
+    "viruses found",
+    // Kaspersky: "… has detected an infected object"; Trend Micro: "virus(es)".
+    "infected object",
+    "has been infected",
+    "virus(es)",
     "banned file",
     "virus gefunden",
     "virus entdeckt",
