@@ -245,7 +245,6 @@ fn starttls_with_the_ca_file_and_a_clear_error_without_it() {
         rt.block_on(imap::scan(&tls, "Backscatter", &mut Marker::default(), true, &mut |_, _, _| {})).unwrap_err();
     let err = err.to_string();
     assert!(err.contains("certificate") && err.contains("ca_file"), "{err}");
-    eprintln!("{err}");
 }
 
 #[test]
@@ -297,4 +296,19 @@ fn fifty_accounts_in_one_process() {
     for user in &users {
         assert_eq!(find(&backscatter_dir(&home.join(user).join("Maildir")), "forged").len(), 1, "{user}");
     }
+}
+
+#[test]
+fn restore_moves_a_message_back_by_its_message_id() {
+    let dovecot = Dovecot::start(&[]);
+    deliver(&dovecot.maildir(), "forged", true);
+    let alice = account(&dovecot, "alice");
+    assert_eq!(scan(&alice, false).moved, 1);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let restored = rt.block_on(imap::restore(&alice, "Backscatter", "INBOX", "<forged@example.net>")).unwrap();
+    assert_eq!(restored, 1);
+    assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
+    assert!(find(&backscatter_dir(&dovecot.maildir()), "forged").is_empty());
+    let again = rt.block_on(imap::restore(&alice, "Backscatter", "INBOX", "<forged@example.net>")).unwrap();
+    assert_eq!(again, 0, "nothing left to restore");
 }

@@ -198,17 +198,20 @@ fn describe_tls(account: &Imap, err: &io::Error) -> String {
     else {
         return format!("{host}:{}: TLS handshake failed: {err}", account.port);
     };
-    let fix = match cert {
+    // rustls's own text names the certificate's names and validity dates where it has them.
+    let (what, fix) = match cert {
         C::NotValidForName | C::NotValidForNameContext { .. } => {
-            "set imap.host to a name the certificate carries".to_owned()
+            (cert.to_string(), "set imap.host to a name the certificate carries".to_owned())
         }
         C::Expired | C::ExpiredContext { .. } | C::NotValidYet | C::NotValidYetContext { .. } => {
-            "the server must renew its certificate (or this machine's clock is wrong)".to_owned()
+            (cert.to_string(), "the server must renew its certificate (or this machine's clock is wrong)".to_owned())
         }
-        C::UnknownIssuer => format!("it is not signed by a CA in {trusted}; set imap.ca_file to the CA that signed it"),
-        _ => format!("checked against {trusted}"),
+        C::UnknownIssuer => {
+            (format!("it is not signed by a CA in {trusted}"), "set imap.ca_file to the CA that signed it".to_owned())
+        }
+        _ => (cert.to_string(), format!("checked against {trusted}")),
     };
-    format!("{host}:{}: the server's certificate was rejected: {cert} — {fix}", account.port)
+    format!("{host}:{}: the server's certificate was rejected: {what} — {fix}", account.port)
 }
 
 /// The password or token, fetched now (commands run on every connect: tokens expire).

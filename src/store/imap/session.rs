@@ -45,7 +45,7 @@ pub async fn ensure_folder(session: &mut Session, wire: &str) -> Result<(), Imap
 }
 
 /// An IMAP quoted string (RFC 3501 §4.3): `"` and `\` escaped.
-fn quoted(s: &str) -> String {
+pub fn quoted(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
