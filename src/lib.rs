@@ -6,6 +6,9 @@
 //! - [`sign`]: the carriers stamped on outgoing mail (BATV `prvs=`, the signature header, the
 //!   signed Message-ID), each with make + verify.
 //! - [`classify`]: message bytes → [`classify::Classification`] (bounce, auto-reply, …).
+//! - [`verify`]: the carriers found in a received message, checked on its arrival day.
+//! - [`policy`]: classification + carriers + config → [`policy::Decision`] (verdict, action, why).
+//! - [`verdict`]: the one call stores and commands make ([`verdict::judge`]), its JSON and log line.
 //!
 //! The edges read and write files:
 //! - [`config`]: the TOML config, validated, every problem reported at once.
@@ -16,5 +19,8 @@ pub mod classify;
 pub mod config;
 pub mod day;
 pub mod keys;
+pub mod policy;
 pub mod sign;
 pub mod store;
+pub mod verdict;
+pub mod verify;

@@ -47,21 +47,19 @@ fn init_logging(verbose: u8) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let verbose = cli.verbose > 0;
     let globals = cmd::Globals { config: cli.config, keyring: cli.keyring };
     match cli.command {
         Command::Keys(keys) => cmd::keys::run(&globals, keys),
         Command::Config(config) => cmd::config::run(&globals, config),
         Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
+        Command::Check { file } => cmd::check::run(&globals, verbose, file.as_deref()),
         Command::Sendmail { .. } => {
             // Until the drop-in lands, refuse in the way that makes the caller keep the mail.
             eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");
             Ok(ExitCode::from(exit::TEMPFAIL))
         }
-        Command::Scan { .. }
-        | Command::Watch
-        | Command::Check { .. }
-        | Command::Restore { .. }
-        | Command::Stats { .. } => {
+        Command::Scan { .. } | Command::Watch | Command::Restore { .. } | Command::Stats { .. } => {
             eprintln!("backscatter: this command is not built yet");
             Ok(ExitCode::from(exit::SOFTWARE))
         }

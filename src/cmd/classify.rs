@@ -5,35 +5,21 @@
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::SystemTime;
 
 use anyhow::Context;
-use serde::Serialize;
 
-use backscatter::classify::{self, Classification, Original, Reason, Recipient};
+use backscatter::config::Config;
+use backscatter::keys::{Keyring, KeyringError};
+use backscatter::verdict::{self, Judgement};
 
 use super::Globals;
 use crate::exit;
 
-/// Why a checked message is `backscatter` until the verifier lands.
-const NO_CARRIER_YET: &str = "no carrier checked yet (verification not built)";
-
-/// One line of `--json` output (DESIGN §5).
-#[derive(Serialize)]
-struct Line<'a> {
-    path: &'a str,
-    kind: classify::Kind,
-    reason: Option<Reason>,
-    permanent: Option<bool>,
-    recipients: &'a [Recipient],
-    original: Option<&'a Original>,
-    carriers: [(); 0],
-    verdict: &'static str,
-    why: Option<&'static str>,
-    evidence: &'a [String],
-}
-
 /// Runs the command; exit 66 (EX_NOINPUT) when any input could not be read.
-pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let (config, keyring) = load(globals)?;
+    let judge = |bytes: &[u8], fallback: i64| verdict::judge(bytes, fallback, keyring.as_ref(), &config);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut unreadable = false;
@@ -42,7 +28,7 @@ pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<
             let mut bytes = Vec::new();
             match std::io::stdin().read_to_end(&mut bytes) {
                 Ok(_) => {
-                    if !emit(&mut out, "-", &classify::classify(&bytes), json)? {
+                    if !emit(&mut out, "-", &judge(&bytes, now()), json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
@@ -60,7 +46,8 @@ pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<
         for path in paths {
             match std::fs::read(&path) {
                 Ok(bytes) => {
-                    if !emit(&mut out, &path.to_string_lossy(), &classify::classify(&bytes), json)? {
+                    let j = judge(&bytes, mtime(&path).unwrap_or_else(now));
+                    if !emit(&mut out, &path.to_string_lossy(), &j, json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
@@ -76,6 +63,35 @@ pub fn run(_globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<
         _ => {}
     }
     Ok(if unreadable { ExitCode::from(exit::NOINPUT) } else { ExitCode::SUCCESS })
+}
+
+/// The config and the keyring the command line asks for. A keyring that does not exist (or has
+/// no place) is no error: nothing can be verified, and that is said once on stderr. A keyring
+/// that exists but cannot be used is one.
+pub fn load(globals: &Globals) -> anyhow::Result<(Config, Option<Keyring>)> {
+    let (_, config) = backscatter::config::load_or_default(globals.config.as_deref())?;
+    let keyring = match super::keyring_path(globals, config.keyring.as_deref()).and_then(|p| Keyring::load(&p)) {
+        Ok(keyring) => Some(keyring),
+        Err(err @ (KeyringError::Missing { .. } | KeyringError::NoLocation)) => {
+            eprintln!("backscatter: {err}; nothing can be verified: every checked message is backscatter");
+            None
+        }
+        Err(err) => return Err(err.into()),
+    };
+    Ok((config, keyring))
+}
+
+/// Now, in Unix seconds: the arrival time of a message read from stdin that names none.
+pub fn now() -> i64 {
+    let since = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH);
+    since.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// A file's modification time in Unix seconds: when a Maildir message was delivered.
+pub fn mtime(path: &Path) -> Option<i64> {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
+    let secs = modified.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
 }
 
 /// `path` itself if it is not a directory, else every regular file below it, sorted; a
@@ -119,47 +135,36 @@ fn failed(path: &Path, err: &std::io::Error) -> usize {
 }
 
 /// Prints one line; `Ok(false)` when the reader went away (`| head`): stop quietly.
-fn emit(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> anyhow::Result<bool> {
-    match print(out, path, c, json) {
+fn emit(out: &mut impl Write, path: &str, j: &Judgement, json: bool) -> anyhow::Result<bool> {
+    match print(out, path, j, json) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(err) => Err(err).context("writing to stdout"),
     }
 }
 
-/// Prints one message's classification: a JSON line or a readable line. Never the body.
-fn print(out: &mut impl Write, path: &str, c: &Classification, json: bool) -> std::io::Result<()> {
-    let checked = c.kind.checked_by_default();
+/// Prints one message's judgement: a JSON line (DESIGN §5) or a readable line. Never the body.
+fn print(out: &mut impl Write, path: &str, j: &Judgement, json: bool) -> std::io::Result<()> {
     if json {
-        let line = Line {
-            path,
-            kind: c.kind,
-            reason: c.reason,
-            permanent: c.permanent,
-            recipients: &c.recipients,
-            original: c.original.as_ref(),
-            carriers: [],
-            verdict: if checked { "backscatter" } else { "ordinary" },
-            why: checked.then_some(NO_CARRIER_YET),
-            evidence: &c.evidence,
-        };
-        serde_json::to_writer(&mut *out, &line)?;
-        writeln!(out)?;
-    } else {
-        let mut text = format!("{path}: {}", c.kind);
-        if let Some(reason) = c.reason.and_then(|r| serde_json::to_value(r).ok()) {
-            if let Some(word) = reason.as_str() {
-                text.push(' ');
-                text.push_str(word);
-            }
-        }
-        for r in c.recipients.iter().filter(|r| !r.address.is_empty()) {
-            text.push(' ');
-            text.push_str(&r.address);
-        }
-        writeln!(out, "{text}")?;
+        serde_json::to_writer(&mut *out, &j.to_json(path))?;
+        return writeln!(out);
     }
-    Ok(())
+    let c = &j.classification;
+    let mut text = format!("{path}: {}", c.kind);
+    if let Some(reason) = c.reason.and_then(|r| serde_json::to_value(r).ok()) {
+        if let Some(word) = reason.as_str() {
+            text.push(' ');
+            text.push_str(word);
+        }
+    }
+    for r in c.recipients.iter().filter(|r| !r.address.is_empty()) {
+        text.push(' ');
+        text.push_str(&r.address);
+    }
+    if j.decision.verdict != backscatter::policy::Verdict::Ordinary {
+        text.push_str(&format!(" — {} ({}): {}", j.decision.verdict, j.decision.action, j.decision.why));
+    }
+    writeln!(out, "{text}")
 }
 
 #[cfg(test)]
@@ -187,7 +192,8 @@ mod tests {
 
     #[test]
     fn json_line_has_every_field_and_the_verdict() {
-        let bounce = classify::classify(include_bytes!("../../tests/fixtures/ndr/001.eml"));
+        let config = Config::default();
+        let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, None, &config);
         let mut out = Vec::new();
         print(&mut out, "m1", &bounce, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
@@ -198,11 +204,12 @@ mod tests {
         }
         assert_eq!(v["kind"], "ndr");
         assert_eq!(v["verdict"], "backscatter");
-        assert_eq!(v["why"], NO_CARRIER_YET);
+        assert_eq!(v["why"], "no keyring: nothing can be verified");
+        assert_eq!(v["action"], "would-move");
         assert_eq!(v["carriers"], serde_json::json!([]));
         assert_eq!(v["original"]["via"], "message/rfc822");
 
-        let ordinary = classify::classify(b"From: a@b.example\n\nhello\n");
+        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, &config);
         let mut out = Vec::new();
         print(&mut out, "m2", &ordinary, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
@@ -212,6 +219,7 @@ mod tests {
         let mut out = Vec::new();
         print(&mut out, "m1", &bounce, false).expect("prints");
         assert_eq!(String::from_utf8_lossy(&out).lines().count(), 1);
-        assert!(String::from_utf8_lossy(&out).starts_with("m1: ndr "));
+        let line = String::from_utf8_lossy(&out);
+        assert!(line.starts_with("m1: ndr ") && line.contains(" — backscatter (would-move): no keyring"), "{line}");
     }
 }

@@ -1,5 +1,6 @@
 //! One file per subcommand group: turns parsed flags into library calls and prints the result.
 
+pub mod check;
 pub mod classify;
 pub mod config;
 pub mod keys;

@@ -1,0 +1,87 @@
+//! `backscatter check [FILE|-]`: the filter for Sieve `execute :pipe`, procmail and maildrop.
+//! Exit 0 = backscatter (file it away), 1 = keep, 75 (EX_TEMPFAIL) = could not decide (keep):
+//! unreadable input, a config or keyring that cannot be used, or a checked message with no
+//! keyring to verify it against. Silent unless `-v`, then one line on stderr.
+
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+use backscatter::policy::{Action, Verdict};
+use backscatter::verdict::{self, Judgement};
+
+use super::classify::{load, mtime, now};
+use super::Globals;
+use crate::exit;
+
+/// Exit status: the message is backscatter and policy says move it.
+const BACKSCATTER: u8 = 0;
+/// Exit status: keep the message where it is.
+const KEEP: u8 = 1;
+
+/// Runs the filter on `file` (`None` or `-`: stdin). Never returns an error: anything that
+/// stops a decision exits 75 with the reason on stderr, so the caller keeps the message.
+pub fn run(globals: &Globals, verbose: bool, file: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let stdin = file.is_none_or(|f| f.as_os_str() == "-");
+    let read = if stdin {
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes).map(|_| (bytes, now()))
+    } else {
+        let path = file.unwrap_or(Path::new("-"));
+        std::fs::read(path).map(|bytes| (bytes, mtime(path).unwrap_or_else(now)))
+    };
+    let (bytes, fallback) = match read {
+        Ok(read) => read,
+        Err(err) => {
+            let name = file.map_or("stdin".into(), |f| f.display().to_string());
+            eprintln!("backscatter check: {name}: {err}; keeping the message");
+            return Ok(ExitCode::from(exit::TEMPFAIL));
+        }
+    };
+    let (config, keyring) = match load(globals) {
+        Ok(loaded) => loaded,
+        Err(err) => {
+            eprintln!("backscatter check: {err:#}; keeping the message");
+            return Ok(ExitCode::from(exit::TEMPFAIL));
+        }
+    };
+    let j = verdict::judge(&bytes, fallback, keyring.as_ref(), &config);
+    let code = status(&j, keyring.is_some());
+    if verbose {
+        eprintln!(
+            "backscatter check: {} ({}): {} — exit {code}",
+            j.decision.verdict, j.decision.action, j.decision.why
+        );
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// The exit status for a judgement: 0 only when the message is to be moved; 75 when a checked
+/// message could not be verified for want of a keyring; else 1.
+fn status(j: &Judgement, have_keyring: bool) -> u8 {
+    match (j.decision.verdict, j.decision.action) {
+        (Verdict::Backscatter, Action::Move) => BACKSCATTER,
+        (Verdict::Backscatter, _) if !have_keyring => exit::TEMPFAIL,
+        _ => KEEP,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use backscatter::config::{Config, Policy};
+
+    const BOUNCE: &[u8] = include_bytes!("../../tests/fixtures/ndr/001.eml");
+
+    #[test]
+    fn status_follows_the_decision() {
+        let config = Config::default();
+        let all = Config { policy: Policy { all_bounces: true, ..Policy::default() }, ..Config::default() };
+        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, &config);
+        assert_eq!(status(&ordinary, false), KEEP);
+        let unverifiable = verdict::judge(BOUNCE, 0, None, &config);
+        assert_eq!(status(&unverifiable, false), exit::TEMPFAIL);
+        let attacked = verdict::judge(BOUNCE, 0, None, &all);
+        assert_eq!(status(&attacked, false), BACKSCATTER, "{}", attacked.decision.why);
+    }
+}

@@ -1,0 +1,252 @@
+//! Reading the header fields where carriers and policy evidence sit: the message's own header
+//! block, header lines anywhere in its body (a returned original, `> `-quoted or not), and the
+//! parts of a `Received:` field (`from … [ip]`, `for <addr>`, `; date`). Byte-level and lossy on
+//! purpose: a damaged bounce still yields what it carries; nothing here can panic.
+
+use std::net::IpAddr;
+
+/// One header field: its name lowercased, its value unfolded (line breaks removed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Field {
+    /// The field name, lowercased.
+    pub name: String,
+    /// The value, unfolded, surrounding whitespace trimmed.
+    pub value: String,
+    /// Whether the line was `>`-quoted (only for fields found in a body).
+    pub quoted: bool,
+}
+
+/// How many continuation lines one field may have, and how long its value may grow: a
+/// `References:` of a long thread fits; a runaway "field" in a body does not.
+const MAX_FOLDS: usize = 200;
+const MAX_VALUE: usize = 16 * 1024;
+
+/// Splits a message (already normalised: no mbox line, LF or CRLF) into its header block and
+/// its body at the first empty line. A message with no empty line is all header.
+pub(crate) fn split(message: &[u8]) -> (&[u8], &[u8]) {
+    let mut at = 0;
+    while at < message.len() {
+        let end = message.get(at..).and_then(|rest| rest.iter().position(|b| *b == b'\n'));
+        let Some(end) = end.map(|e| at + e) else { break };
+        let line = message.get(at..end).unwrap_or_default();
+        if line.is_empty() || line == b"\r" {
+            return (message.get(..at).unwrap_or_default(), message.get(end + 1..).unwrap_or_default());
+        }
+        at = end + 1;
+    }
+    (message, &[])
+}
+
+/// The fields of a header block, in order.
+pub(crate) fn header_fields(block: &[u8]) -> Vec<Field> {
+    let text = String::from_utf8_lossy(block);
+    let mut fields: Vec<Field> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with([' ', '\t']) {
+            if let Some(last) = fields.last_mut() {
+                if last.value.len() < MAX_VALUE {
+                    last.value.push(' ');
+                    last.value.push_str(line.trim());
+                }
+            }
+            continue;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if is_field_name(name) {
+                fields.push(Field { name: name.to_ascii_lowercase(), value: value.trim().to_owned(), quoted: false });
+            }
+        }
+    }
+    fields
+}
+
+/// The header lines named in `wanted` (lowercase) anywhere in `text`: behind a `>` / `|` quote
+/// prefix or indentation, or bare, as bounces return originals (RFC 3464 §2 attached, RFC 6522
+/// text/rfc822-headers, and the quoted forms of qmail, Exchange and friends). A field continues
+/// on following lines that have the same prefix and then whitespace.
+pub(crate) fn body_fields(text: &[u8], wanted: &[&str]) -> Vec<Field> {
+    let text = String::from_utf8_lossy(text);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        let content_at = line.find(|c: char| !matches!(c, '>' | ' ' | '\t' | '|')).unwrap_or(line.len());
+        let (Some(prefix), Some(rest)) = (line.get(..content_at), line.get(content_at..)) else { continue };
+        let Some((name, value)) = rest.split_once(':') else { continue };
+        if !is_field_name(name) || !wanted.iter().any(|w| name.eq_ignore_ascii_case(w)) {
+            continue;
+        }
+        let mut value = value.trim().to_owned();
+        for next in lines.iter().skip(i + 1).take(MAX_FOLDS) {
+            match next.strip_prefix(prefix) {
+                Some(fold) if fold.starts_with([' ', '\t']) && value.len() < MAX_VALUE => {
+                    value.push(' ');
+                    value.push_str(fold.trim());
+                }
+                _ => break,
+            }
+        }
+        found.push(Field { name: name.to_ascii_lowercase(), value, quoted: prefix.contains('>') });
+    }
+    found
+}
+
+/// RFC 5322 §3.6.8: printable ASCII but `:` and space; we also refuse absurd lengths.
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 76 && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
+}
+
+/// The address-like words of an address field value (`To`, `Delivered-To`, `Envelope-To`…):
+/// every word with an `@`, split at the characters that delimit addresses.
+pub(crate) fn addresses(value: &str) -> impl Iterator<Item = &str> {
+    value.split(|c: char| matches!(c, '<' | '>' | ',' | ';' | '"' | '(' | ')') || c.is_whitespace()).filter(|w| {
+        // An address, not a display-name fragment: something on each side of one `@`.
+        w.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+    })
+}
+
+/// The message IDs in a `Message-ID`-like value: each `<…>` token, or the words when there are
+/// no angle brackets (some MTAs drop them).
+pub(crate) fn message_ids(value: &str) -> Vec<&str> {
+    let mut ids = Vec::new();
+    let mut rest = value;
+    while let Some(open) = rest.find('<') {
+        let after = rest.get(open..).unwrap_or_default();
+        match after.find('>') {
+            Some(close) => {
+                ids.push(after.get(..=close).unwrap_or_default());
+                rest = after.get(close + 1..).unwrap_or_default();
+            }
+            None => {
+                ids.push(after);
+                break;
+            }
+        }
+    }
+    if ids.is_empty() {
+        ids.extend(value.split_whitespace());
+    }
+    ids
+}
+
+/// The address after `for` in a `Received:` value (RFC 5321 §4.4 `For` clause), brackets off.
+pub(crate) fn received_for(value: &str) -> Option<&str> {
+    let mut words = value.split_whitespace();
+    words.find(|w| w.eq_ignore_ascii_case("for"))?;
+    let addr = words.next()?.trim_end_matches(';').trim_start_matches('<').trim_end_matches('>');
+    (!addr.is_empty()).then_some(addr)
+}
+
+/// The date of a `Received:` value: what follows its last `;` (RFC 5322 §3.6.7).
+pub(crate) fn received_date(value: &str) -> Option<&str> {
+    value.rsplit_once(';').map(|(_, date)| date.trim()).filter(|d| !d.is_empty())
+}
+
+/// The IP addresses written in a header value: `[192.0.2.1]`, `[IPv6:2001:db8::1]`,
+/// `(192.0.2.1)` and bare ones, as MTAs write them in `Received:` (Postfix `host[ip]`, Exim
+/// `([ip] helo=…)`, Sendmail `(host [ip])`) and in `Reporting-MTA: dns; [ip]`.
+pub(crate) fn ips(value: &str) -> Vec<IpAddr> {
+    value
+        .split(|c: char| matches!(c, '[' | ']' | '(' | ')' | '<' | '>' | ';' | ',' | '=') || c.is_whitespace())
+        .filter_map(|w| {
+            let w = w.strip_prefix("IPv6:").or_else(|| w.strip_prefix("ipv6:")).unwrap_or(w);
+            w.parse::<IpAddr>().ok()
+        })
+        .collect()
+}
+
+/// The `from` part of a `Received:` value: up to ` by ` (or all of it when there is none).
+pub(crate) fn received_from_part(value: &str) -> &str {
+    let lower = value.to_ascii_lowercase();
+    match lower.find(" by ") {
+        // `to_ascii_lowercase` keeps byte offsets, so the index is a boundary in `value` too.
+        Some(at) => value.get(..at).unwrap_or(value),
+        None => value,
+    }
+}
+
+/// The domain of an address (after its last `@`), lowercased, without a trailing dot.
+pub(crate) fn domain_of(address: &str) -> Option<String> {
+    let (_, domain) = address.rsplit_once('@')?;
+    let domain = domain.trim_end_matches('.');
+    (!domain.is_empty()).then(|| domain.to_ascii_lowercase())
+}
+
+/// True if `domain` is `listed` or below it (`mx.example.com` is in `example.com`).
+pub(crate) fn in_domain(domain: &str, listed: &str) -> bool {
+    let listed = listed.trim_start_matches('.');
+    domain.eq_ignore_ascii_case(listed)
+        || (domain.len() > listed.len()
+            && domain.get(domain.len() - listed.len()..).is_some_and(|tail| tail.eq_ignore_ascii_case(listed))
+            && domain.as_bytes().get(domain.len() - listed.len() - 1) == Some(&b'.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_at_the_first_empty_line() {
+        assert_eq!(split(b"A: 1\r\nB: 2\r\n\r\nbody\n"), (&b"A: 1\r\nB: 2\r\n"[..], &b"body\n"[..]));
+        assert_eq!(split(b"A: 1\n\nbody"), (&b"A: 1\n"[..], &b"body"[..]));
+        assert_eq!(split(b"A: 1\n"), (&b"A: 1\n"[..], &b""[..]));
+        assert_eq!(split(b""), (&b""[..], &b""[..]));
+    }
+
+    #[test]
+    fn header_fields_unfold() {
+        let f = header_fields(b"Received: from a\r\n\tby b; Mon, 1 Jan 2024\r\nTo: x@y\r\nbogus line\r\n");
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].name.as_str(), f[0].value.as_str()), ("received", "from a by b; Mon, 1 Jan 2024"));
+        assert_eq!(f[1].value, "x@y");
+    }
+
+    #[test]
+    fn body_fields_quoted_and_folded() {
+        let body =
+            b"Hi.\n> X-Sig: v1.a\n> References: <a@b>\n>  <c@d>\n> Subject: x\nMessage-ID: <m@n>\n\n   X-Sig: v1.b\n";
+        let f = body_fields(body, &["x-sig", "references", "message-id"]);
+        let got: Vec<(&str, &str, bool)> = f.iter().map(|f| (f.name.as_str(), f.value.as_str(), f.quoted)).collect();
+        assert_eq!(
+            got,
+            [
+                ("x-sig", "v1.a", true),
+                ("references", "<a@b> <c@d>", true),
+                ("message-id", "<m@n>", false),
+                ("x-sig", "v1.b", false)
+            ]
+        );
+    }
+
+    #[test]
+    fn pieces_of_values() {
+        let to: Vec<&str> = addresses("\"Al @ home\" <prvs=0123456789=al@x.example>, bo@y.example").collect();
+        assert_eq!(to, ["prvs=0123456789=al@x.example", "bo@y.example"]);
+        assert_eq!(message_ids("<a@b> <c@d>"), ["<a@b>", "<c@d>"]);
+        assert_eq!(message_ids("a@b"), ["a@b"]);
+        assert_eq!(message_ids("<a@b"), ["<a@b"]);
+        let r = "from mx.example (mx.example [192.0.2.7]) by in.example (Postfix) with ESMTP id 1 \
+                 for <prvs=0@x.example>; Mon, 1 Jan 2024 10:00:00 +0000";
+        assert_eq!(received_for(r), Some("prvs=0@x.example"));
+        assert_eq!(received_date(r), Some("Mon, 1 Jan 2024 10:00:00 +0000"));
+        assert_eq!(ips(received_from_part(r)), ["192.0.2.7".parse::<IpAddr>().unwrap()]);
+        assert_eq!(ips("from [IPv6:2001:db8::1] (helo=x)"), ["2001:db8::1".parse::<IpAddr>().unwrap()]);
+        assert_eq!(received_for("from a by b; date"), None);
+        assert_eq!(domain_of("a@Mx.Example.COM."), Some("mx.example.com".to_owned()));
+        assert!(in_domain("mx.example.com", "example.com"));
+        assert!(in_domain("example.com", ".example.com"));
+        assert!(!in_domain("badexample.com", "example.com"));
+        assert!(!in_domain("com", "example.com"));
+    }
+
+    #[test]
+    fn junk_never_panics() {
+        for junk in [&b"\xff\xfe:\n>\n>>: \n"[..], b"\n\n\n", b":", b"a:\n \n \n", "é:é\n é".as_bytes()] {
+            let _ = header_fields(junk);
+            let _ = body_fields(junk, &["é", "a", ""]);
+            let _ = split(junk);
+        }
+        let _ = received_for("for");
+        let _ = in_domain("", "");
+        let _ = in_domain("é", "éé");
+    }
+}
