@@ -59,6 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");
             Ok(ExitCode::from(exit::TEMPFAIL))
         }
+        Command::Scan { imap: Some(account), dry_run, json, .. } => cmd::imap::scan(&globals, &account, dry_run, json),
         Command::Scan { .. } | Command::Watch | Command::Restore { .. } | Command::Stats { .. } => {
             eprintln!("backscatter: this command is not built yet");
             Ok(ExitCode::from(exit::SOFTWARE))

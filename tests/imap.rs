@@ -312,3 +312,88 @@ fn restore_moves_a_message_back_by_its_message_id() {
     let again = rt.block_on(imap::restore(&alice, "Backscatter", "INBOX", "<forged@example.net>")).unwrap();
     assert_eq!(again, 0, "nothing left to restore");
 }
+
+/// The fixture bounce, renamed to `name` by its own Message-ID; `sig` puts a signature header into
+/// its returned original.
+fn fixture_bounce(name: &str, sig: Option<&str>) -> String {
+    let raw =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/ndr/001.eml")).unwrap();
+    let raw = raw.replacen(
+        "Message-Id: <201310160515.r9G5FZh9018575@smtpgw.example.jp>",
+        &format!("Message-ID: <{name}@example.net>"),
+        1,
+    );
+    match sig {
+        Some(sig) => raw.replacen(
+            "Return-Path: <kijitora@example.org>",
+            &format!("X-Backscatter-Sig: {sig}\nReturn-Path: <kijitora@example.org>"),
+            1,
+        ),
+        None => raw,
+    }
+}
+
+#[test]
+fn scan_imap_end_to_end_with_the_real_verdict() {
+    use backscatter::day::Day;
+    use backscatter::sign::{header, Key, KeyId};
+    use std::os::unix::fs::PermissionsExt;
+
+    let dovecot = Dovecot::start(&[]);
+    let maildir = dovecot.maildir();
+    let key = Key { id: KeyId::new(3).unwrap(), secret: b"secret" };
+    // The fixture's top Received: is dated 2013-10-16: the signature is judged on that day.
+    let sig = header::make(&key, Day::from_ymd(2013, 10, 16).unwrap(), 0x0123_4567_89ab_cdef);
+    std::fs::write(maildir.join("new/1.forged"), fixture_bounce("cli-forged", None)).unwrap();
+    std::fs::write(maildir.join("new/2.genuine"), fixture_bounce("cli-genuine", Some(&sig))).unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = dir.path().join("keyring.toml");
+    std::fs::write(&keyring, "[[key]]\nid = 3\ncreated = \"1980-01-01\"\nsecret = \"secret\"\n").unwrap();
+    std::fs::set_permissions(&keyring, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let password = dir.path().join("password");
+    std::fs::write(&password, "secret\n").unwrap();
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "keyring = {keyring:?}\nstate_dir = {:?}\n\n[[imap]]\nname = \"test\"\nhost = \"127.0.0.1\"\nport = {}\ntls = \"none\"\nusername = \"alice\"\npassword_file = {password:?}\n",
+            dir.path().join("state"),
+            dovecot.port
+        ),
+    )
+    .unwrap();
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_backscatter"))
+            .arg("-c")
+            .arg(&config)
+            .args(["scan", "--imap"])
+            .args(args)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        (out.status.code(), stdout, String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+
+    let (code, stdout, stderr) = run(&["test", "--dry-run", "--json"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let lines: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let verdicts: Vec<(&str, &str)> =
+        lines.iter().map(|l| (l["path"].as_str().unwrap(), l["verdict"].as_str().unwrap())).collect();
+    assert_eq!(verdicts.len(), 2, "{stdout}");
+    assert!(verdicts.iter().all(|(path, _)| path.starts_with("imap:test/INBOX;UIDVALIDITY=")), "{verdicts:?}");
+    let mut words: Vec<&str> = verdicts.iter().map(|(_, v)| *v).collect();
+    words.sort_unstable();
+    assert_eq!(words, ["backscatter", "genuine"], "{stdout}");
+    assert_eq!(find(&maildir, "cli-forged").len(), 1, "a dry run moves nothing");
+
+    let (code, stdout, stderr) = run(&["test"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stdout.contains("2 scanned (1 backscatter, 1 genuine), 1 moved to Backscatter"), "{stdout}");
+    assert_eq!(find(&backscatter_dir(&maildir), "cli-forged").len(), 1);
+    assert_eq!(find(&maildir, "cli-genuine").len(), 1);
+
+    let (code, _, stderr) = run(&["nope"]);
+    assert_eq!(code, Some(78), "{stderr}");
+    assert!(stderr.contains("no [[imap]] account named \"nope\" in the config (accounts: test)"), "{stderr}");
+}

@@ -4,12 +4,14 @@
 //!
 //! - [`connect`]: TCP, TLS (rustls/ring), the secret, LOGIN or XOAUTH2.
 //! - [`session`]: the commands (SELECT, UID SEARCH/FETCH/MOVE, the COPY fallback).
+//! - [`judge`]: the production handler, [`crate::verdict::judge`] per message.
 //! - [`restore`]: moving a message back out of the folder (`backscatter restore`).
 //! - [`state`]: UIDVALIDITY + last UID per mailbox, written atomically.
 //! - [`watch`](mod@watch): the per-mailbox loop and the one-shot [`scan`].
 //! - [`utf7`]: modified UTF-7 folder names (RFC 3501 §5.1.3).
 
 pub mod connect;
+pub mod judge;
 pub mod restore;
 pub mod session;
 pub mod state;
