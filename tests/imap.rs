@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use backscatter::config::{Auth, Imap, Tls};
-use backscatter::store::imap::{self, Action, Handler, Message, Options};
+use backscatter::store::imap::{self, Action, Background, Handler, Message, Options};
 use support::{wait_for, Dovecot};
 
 /// Stands in for the verdict: moves what carries `X-Test-Forged: yes`, remembers the moves.
@@ -87,39 +87,9 @@ fn backscatter_dir(maildir: &Path) -> PathBuf {
     maildir.join(".Backscatter")
 }
 
-/// A running watcher in a background runtime thread, stopped on drop.
-struct Watcher {
-    stop: tokio::sync::watch::Sender<bool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Watcher {
-    fn start(accounts: Vec<Imap>, state_dir: &Path, handler: Marker) -> Watcher {
-        let (stop, shutdown) = tokio::sync::watch::channel(false);
-        let state_dir = state_dir.to_path_buf();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-            rt.block_on(imap::watch(&accounts, "Backscatter", &state_dir, handler, options(), shutdown)).unwrap();
-        });
-        Watcher { stop, thread: Some(thread) }
-    }
-
-    fn stop(mut self) {
-        self.halt();
-    }
-
-    fn halt(&mut self) {
-        let _ = self.stop.send(true);
-        if let Some(t) = self.thread.take() {
-            t.join().unwrap();
-        }
-    }
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        self.halt();
-    }
+/// Watchers on their own thread, as `watch` runs them; stopped on drop.
+fn watcher(accounts: Vec<Imap>, state_dir: &Path, handler: Marker) -> Background {
+    Background::start(accounts, "Backscatter".into(), state_dir.to_path_buf(), handler, options()).unwrap()
 }
 
 fn state_file(state_dir: &Path, account: &str) -> PathBuf {
@@ -136,7 +106,7 @@ fn forged_bounce_moves_within_two_seconds_and_a_genuine_one_stays_unread() {
     let dovecot = Dovecot::start(&[]);
     let state = tempfile::tempdir().unwrap();
     let marker = Marker::default();
-    let watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), marker.clone());
+    let running = watcher(vec![account(&dovecot, "alice")], state.path(), marker.clone());
     wait_watching(state.path(), "alice");
     let maildir = dovecot.maildir();
     deliver(&maildir, "genuine", false);
@@ -147,7 +117,7 @@ fn forged_bounce_moves_within_two_seconds_and_a_genuine_one_stays_unread() {
     });
     let latency = arrived.elapsed();
     assert!(find(&maildir, "forged").is_empty(), "moved, not copied");
-    watcher.stop();
+    running.stop().unwrap();
     let genuine = find(&maildir, "genuine");
     assert_eq!(genuine.len(), 1, "the genuine bounce stays in INBOX");
     let name = genuine[0].file_name().unwrap().to_str().unwrap().to_owned();
@@ -164,7 +134,7 @@ fn forged_bounce_moves_within_two_seconds_and_a_genuine_one_stays_unread() {
 fn a_dovecot_restart_during_idle_is_survived() {
     let mut dovecot = Dovecot::start(&[]);
     let state = tempfile::tempdir().unwrap();
-    let _watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let _running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
     wait_watching(state.path(), "alice");
     dovecot.restart(&[]);
     let maildir = dovecot.maildir();
@@ -179,15 +149,15 @@ fn mail_that_arrived_while_stopped_is_handled_on_start_and_a_uidvalidity_change_
     let dovecot = Dovecot::start(&[]);
     let state = tempfile::tempdir().unwrap();
     let maildir = dovecot.maildir();
-    let watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
     wait_watching(state.path(), "alice");
-    watcher.stop();
+    running.stop().unwrap();
     deliver(&maildir, "while-down", true);
-    let watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
     wait_for("the bounce delivered while stopped in Backscatter", Duration::from_secs(5), || {
         !find(&backscatter_dir(&maildir), "while-down").is_empty()
     });
-    watcher.stop();
+    running.stop().unwrap();
 
     // A state from another UIDVALIDITY claims everything was seen; the watcher must not trust it.
     deliver(&maildir, "old-epoch", true);
@@ -197,7 +167,7 @@ fn mail_that_arrived_while_stopped_is_handled_on_start_and_a_uidvalidity_change_
     marks["INBOX"]["uid_validity"] = serde_json::json!(1);
     marks["INBOX"]["last_uid"] = serde_json::json!(999_999);
     std::fs::write(&file, marks.to_string()).unwrap();
-    let _watcher = Watcher::start(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let _running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
     wait_for("the rescan after a UIDVALIDITY change", Duration::from_secs(5), || {
         !find(&backscatter_dir(&maildir), "old-epoch").is_empty()
     });
@@ -284,7 +254,7 @@ fn fifty_accounts_in_one_process() {
     let state = tempfile::tempdir().unwrap();
     let marker = Marker::default();
     let accounts = users.iter().map(|u| account(&dovecot, u)).collect();
-    let _watcher = Watcher::start(accounts, state.path(), marker.clone());
+    let _running = watcher(accounts, state.path(), marker.clone());
     for user in &users {
         wait_watching(state.path(), user);
     }

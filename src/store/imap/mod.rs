@@ -2,6 +2,7 @@
 //! fetch what arrives without setting \Seen, ask a [`Handler`] what to do, move backscatter into
 //! the folder, remember UIDVALIDITY and the last UID, and reconnect forever with capped backoff.
 //!
+//! - [`background`]: the watchers on their own thread, for the synchronous `watch` daemon.
 //! - [`connect`]: TCP, TLS (rustls/ring), the secret, LOGIN or XOAUTH2.
 //! - [`session`]: the commands (SELECT, UID SEARCH/FETCH/MOVE, the COPY fallback).
 //! - [`judge`]: the production handler, [`crate::verdict::judge`] per message.
@@ -10,6 +11,7 @@
 //! - [`watch`](mod@watch): the per-mailbox loop and the one-shot [`scan`].
 //! - [`utf7`]: modified UTF-7 folder names (RFC 3501 §5.1.3).
 
+pub mod background;
 pub mod connect;
 pub mod judge;
 pub mod restore;
@@ -18,6 +20,7 @@ pub mod state;
 pub mod utf7;
 pub mod watch;
 
+pub use background::Background;
 pub use restore::restore;
 pub use watch::{scan, watch, Options, ScanSummary};
 
