@@ -367,3 +367,16 @@ fn scan_imap_end_to_end_with_the_real_verdict() {
     assert_eq!(code, Some(78), "{stderr}");
     assert!(stderr.contains("no [[imap]] account named \"nope\" in the config (accounts: test)"), "{stderr}");
 }
+
+#[test]
+fn without_idle_the_watcher_polls_with_noop() {
+    let dovecot = Dovecot::start(&[("EXTRA", "imap_capability = IMAP4rev1 LITERAL+ SASL-IR UIDPLUS MOVE")]);
+    let state = tempfile::tempdir().unwrap();
+    let _running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    wait_watching(state.path(), "alice");
+    deliver(&dovecot.maildir(), "polled", true);
+    // options() polls every 200 ms.
+    wait_for("the polled bounce in Backscatter", Duration::from_secs(3), || {
+        !find(&backscatter_dir(&dovecot.maildir()), "polled").is_empty()
+    });
+}
