@@ -40,6 +40,7 @@ fn account(dovecot: &Dovecot) -> Imap {
         host: "127.0.0.1".into(),
         port: dovecot.port,
         tls: Tls::None,
+        allow_plaintext: false,
         ca_file: None,
         username: "alice".into(),
         auth: Auth::Password("secret".into()),

@@ -40,6 +40,7 @@ fn account(dovecot: &Dovecot, user: &str) -> Imap {
         host: "127.0.0.1".to_owned(),
         port: dovecot.port,
         tls: Tls::None,
+        allow_plaintext: false,
         ca_file: None,
         username: user.to_owned(),
         auth: Auth::Password("secret".to_owned()),

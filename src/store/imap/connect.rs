@@ -82,9 +82,9 @@ pub async fn open(account: &Imap) -> Result<Session, ImapError> {
 /// TCP, then TLS as configured; returns a client whose greeting was read.
 async fn secure(account: &Imap) -> Result<async_imap::Client<Stream>, ImapError> {
     let host = account.host.as_str();
-    if account.tls == Tls::None && !is_loopback(host) {
+    if account.tls == Tls::None && !is_loopback(host) && !account.allow_plaintext {
         return Err(ImapError::Config(format!(
-            "tls = \"none\" would send the password for {host} in clear — only loopback hosts (127.0.0.1, ::1, localhost) may use it; use tls = \"starttls\" or \"implicit\""
+            "tls = \"none\" would send the password for {host} in clear — use tls = \"starttls\" or \"implicit\" (or allow_plaintext = true)"
         )));
     }
     let tcp = TcpStream::connect((host, account.port))
