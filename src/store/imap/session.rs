@@ -1,6 +1,7 @@
 //! The IMAP commands the store needs, on an authenticated session: capabilities, the folder,
 //! SELECT, finding and fetching new messages without setting \Seen, and moving them.
 
+use async_imap::types::UnsolicitedResponse;
 use futures::TryStreamExt;
 
 use super::connect::Session;
@@ -160,10 +161,15 @@ pub async fn move_uids(session: &mut Session, caps: Caps, uids: &[u32], folder: 
     Ok(Moved::Done)
 }
 
-/// Drops the untagged responses async-imap queued (EXISTS, EXPUNGE, FETCH): its channel holds
-/// 100 and then loses responses (NOTES), and we re-read the mailbox by UID anyway.
-pub fn drain(session: &mut Session) {
-    while session.unsolicited_responses.try_recv().is_ok() {}
+/// Empties the untagged responses async-imap queued (EXISTS, EXPUNGE, FETCH; its channel holds
+/// 100 and then loses responses, NOTES) and says whether one announced new mail: an EXISTS that
+/// came with the last command's answer is not repeated when IDLE starts.
+pub fn drain(session: &mut Session) -> bool {
+    let mut arrived = false;
+    while let Ok(response) = session.unsolicited_responses.try_recv() {
+        arrived |= matches!(response, UnsolicitedResponse::Exists(_) | UnsolicitedResponse::Recent(_));
+    }
+    arrived
 }
 
 /// A compact UID set (RFC 3501 §9 `sequence-set`) from ascending UIDs: `1:3,7,9:10`.

@@ -187,7 +187,10 @@ async fn connected<H: Handler>(
         let swept = sweep(&mut session, caps, target, selected.uid_validity, last, handler, false, &mut |_| {}).await?;
         last = swept.last_uid;
         lock(state).set(mailbox, Mark { uid_validity: selected.uid_validity, last_uid: last })?;
-        session::drain(&mut session);
+        if session::drain(&mut session) {
+            // Mail came in while we were busy: look again before waiting.
+            continue;
+        }
         session = match wait(session, caps, options, shutdown).await? {
             Some(session) => session,
             None => return Ok(()),
@@ -347,7 +350,7 @@ pub async fn scan<H: Handler>(
         let count = session::uids_after(&mut session, 0).await?.len();
         let mut report = |s: &ScanSummary| progress(mailbox, s, count);
         let s = sweep(&mut session, caps, &target, selected.uid_validity, 0, handler, dry_run, &mut report).await?;
-        session::drain(&mut session);
+        let _ = session::drain(&mut session);
         total.scanned += s.scanned;
         total.moved += s.moved;
         total.would_move += s.would_move;
