@@ -33,13 +33,12 @@ pub fn judge(message: &[u8], fallback_arrival: i64, keyring: Option<&Keyring>, c
     let classification = classify::classify(message);
     let arrival = Day::from_unix_seconds(verify::arrival_time(message).unwrap_or(fallback_arrival));
     let checked = config.policy.check.contains(&classification.kind);
-    let carriers = match (checked, keyring) {
-        (false, _) => Vec::new(),
-        (true, Some(keyring)) => {
-            let keys = keyring.verifying_keys(arrival);
-            verify::carriers(message, &classification, &keys, arrival, &config.sign.header)
-        }
-        (true, None) => verify::carriers(message, &classification, &[], arrival, &config.sign.header),
+    // Ordinary mail, the bulk of any mailbox, is not searched for carriers.
+    let carriers = if checked {
+        let keys = keyring.map(|k| k.verifying_keys(arrival)).unwrap_or_default();
+        verify::carriers(message, &classification, &keys, arrival, &config.sign.header)
+    } else {
+        Vec::new()
     };
     let context =
         Context { arrival, first_key_created: keyring.and_then(|k| k.keys().iter().map(|k| k.created()).min()) };
@@ -94,5 +93,103 @@ pub fn log(j: &Judgement, mailbox: &str, item: &str) {
         tracing::debug!(mailbox, item, message_id, kind, verdict, action, why, "verdict");
     } else {
         tracing::info!(mailbox, item, message_id, kind, verdict, action, why, "verdict");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::policy::{Action, Verdict};
+    use crate::sign::header;
+
+    const BOUNCE: &str = include_str!("../tests/fixtures/ndr/001.eml");
+
+    fn keyring() -> Keyring {
+        let text = "[[key]]\nid = 4\ncreated = \"2001-01-01\"\nsecret = \"s3cret\"\n";
+        Keyring::parse(Path::new("keyring.toml"), text).expect("keyring parses")
+    }
+
+    fn signed() -> String {
+        let keyring = keyring();
+        let key = keyring.signing_key().expect("key").as_key();
+        let sig = header::make(&key, Day::from_ymd(2013, 10, 14).expect("date"), 1);
+        BOUNCE.replacen(
+            "Return-Path: <kijitora@example.org>",
+            &format!("X-Backscatter-Sig: {sig}\nReturn-Path: <kijitora@example.org>"),
+            1,
+        )
+    }
+
+    #[test]
+    fn json_object_has_the_design_fields() {
+        let j = judge(signed().as_bytes(), 0, Some(&keyring()), &Config::default());
+        let v = j.to_json("cur/1");
+        assert_eq!(v["path"], "cur/1");
+        assert_eq!(v["kind"], "ndr");
+        assert_eq!(v["verdict"], "genuine");
+        assert_eq!(v["action"], "keep");
+        assert_eq!(v["why"], "valid signature header in the returned original");
+        assert_eq!(v["arrival"], "2013-10-16");
+        assert_eq!(
+            v["carriers"],
+            serde_json::json!([{"type": "header", "result": "valid", "key": 4, "found_in": "the returned original"}])
+        );
+        assert_eq!(v["original"]["via"], "message/rfc822");
+        assert_eq!(j.message_id.as_deref(), Some("<201310160515.r9G5FZh9018575@smtpgw.example.jp>"));
+    }
+
+    #[test]
+    fn unchecked_kinds_skip_the_carrier_search() {
+        let mut config = Config::default();
+        config.policy.check.retain(|k| *k != classify::Kind::Ndr);
+        let j = judge(signed().as_bytes(), 0, Some(&keyring()), &config);
+        assert!(j.carriers.is_empty());
+        assert_eq!((j.decision.verdict, j.decision.action), (Verdict::Ordinary, Action::Keep));
+    }
+
+    /// A `tracing` writer into a shared buffer.
+    #[derive(Clone, Default)]
+    struct Buffer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buffer {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("lock").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn one_log_line_with_structured_fields_and_no_body() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let j = judge(BOUNCE.as_bytes(), 0, Some(&keyring()), &Config::default());
+        tracing::subscriber::with_default(subscriber, || log(&j, "INBOX", "1234"));
+        let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("UTF-8");
+        assert_eq!(text.lines().count(), 1, "{text}");
+        for want in [
+            "INFO",
+            "verdict",
+            "mailbox=\"INBOX\"",
+            "item=\"1234\"",
+            "message_id=\"<201310160515.r9G5FZh9018575@smtpgw.example.jp>\"",
+            "kind=\"ndr\"",
+            "verdict=\"backscatter\"",
+            "action=\"move\"",
+            "why=\"no carrier",
+        ] {
+            assert!(text.contains(want), "{want} missing in {text}");
+        }
+        assert!(!text.contains("5aSq55yJ"), "never the body: {text}");
     }
 }

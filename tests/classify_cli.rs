@@ -67,3 +67,50 @@ fn a_maildir_is_read_below_cur_and_new() {
         out.lines().filter_map(|l| l.split(": ").nth(1)).map(|k| k.split(' ').next().unwrap_or(k)).collect();
     assert_eq!(kinds, ["ordinary", "ndr"], "{out}");
 }
+
+/// With a keyring, the JSON line carries the carriers found, the verdict, the action and why;
+/// without one, stderr says once that nothing can be verified.
+#[test]
+fn json_fills_carriers_and_verdict() {
+    use backscatter::day::Day;
+    use backscatter::keys::Keyring;
+    use backscatter::sign::header;
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let keyring_path = dir.path().join("keyring.toml");
+    let created = Day::from_ymd(2013, 1, 1).expect("date");
+    Keyring::new(&keyring_path, created, "classify-cli-secret-0123456789".to_owned()).create().expect("keyring");
+    let keyring = Keyring::load(&keyring_path).expect("loads");
+    let key = keyring.signing_key().expect("key").as_key();
+    let sig = header::make(&key, Day::from_ymd(2013, 10, 16).expect("date"), 5);
+    let bounce = std::fs::read_to_string(fixture("ndr/001.eml")).expect("fixture");
+    let signed = bounce.replacen(
+        "Return-Path: <kijitora@example.org>",
+        &format!("X-Backscatter-Sig: {sig}\nReturn-Path: <kijitora@example.org>"),
+        1,
+    );
+    let config = dir.path().join("config.toml");
+    std::fs::write(&config, "").expect("config");
+    let (c, k) = (config.to_string_lossy().into_owned(), keyring_path.to_string_lossy().into_owned());
+    let (code, out, err) = backscatter(
+        &["-c", &c, "--keyring", &k, "classify", "--json", "-", &fixture("ndr/001.eml")],
+        Some(signed.as_bytes()),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.is_empty(), "{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect("JSON")).collect();
+    assert_eq!(lines[0]["verdict"], "genuine");
+    assert_eq!(lines[0]["why"], "valid signature header in the returned original");
+    assert_eq!(lines[0]["carriers"][0]["type"], "header");
+    assert_eq!(lines[0]["carriers"][0]["result"], "valid");
+    assert_eq!((lines[1]["verdict"].as_str(), lines[1]["action"].as_str()), (Some("backscatter"), Some("move")));
+
+    let missing = dir.path().join("none.toml").to_string_lossy().into_owned();
+    let (code, out, err) = backscatter(
+        &["-c", &c, "--keyring", &missing, "classify", &fixture("ndr/001.eml"), &fixture("ndr/001.eml")],
+        None,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(err.matches("nothing can be verified").count(), 1, "{err}");
+    assert_eq!(out.matches("backscatter (would-move): no keyring: nothing can be verified").count(), 2, "{out}");
+}

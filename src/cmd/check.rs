@@ -1,7 +1,8 @@
 //! `backscatter check [FILE|-]`: the filter for Sieve `execute :pipe`, procmail and maildrop.
 //! Exit 0 = backscatter (file it away), 1 = keep, 75 (EX_TEMPFAIL) = could not decide (keep):
 //! unreadable input, a config or keyring that cannot be used, or a checked message with no
-//! keyring to verify it against. Silent unless `-v`, then one line on stderr.
+//! keyring to verify it against. Silent unless `-v` (then one line on stderr) or undecided (then
+//! the reason on stderr).
 
 use std::io::Read;
 use std::path::Path;
@@ -45,8 +46,16 @@ pub fn run(globals: &Globals, verbose: bool, file: Option<&Path>) -> anyhow::Res
             return Ok(ExitCode::from(exit::TEMPFAIL));
         }
     };
+    let (keyring, absent) = match keyring {
+        Ok(keyring) => (Some(keyring), None),
+        Err(err) => (None, Some(err)),
+    };
     let j = verdict::judge(&bytes, fallback, keyring.as_ref(), &config);
     let code = status(&j, keyring.is_some());
+    if let (Some(err), true) = (absent, code == exit::TEMPFAIL || verbose) {
+        // Undecided for want of a keyring: the one thing a filter's operator must hear about.
+        eprintln!("backscatter check: {err}");
+    }
     if verbose {
         eprintln!(
             "backscatter check: {} ({}): {} — exit {code}",

@@ -19,6 +19,9 @@ use crate::exit;
 /// Runs the command; exit 66 (EX_NOINPUT) when any input could not be read.
 pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     let (config, keyring) = load(globals)?;
+    let keyring = keyring
+        .map_err(|err| eprintln!("backscatter: {err}; nothing can be verified: every checked message is backscatter"))
+        .ok();
     let judge = |bytes: &[u8], fallback: i64| verdict::judge(bytes, fallback, keyring.as_ref(), &config);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -66,19 +69,15 @@ pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<E
 }
 
 /// The config and the keyring the command line asks for. A keyring that does not exist (or has
-/// no place) is no error: nothing can be verified, and that is said once on stderr. A keyring
-/// that exists but cannot be used is one.
-pub fn load(globals: &Globals) -> anyhow::Result<(Config, Option<Keyring>)> {
+/// no place) is no error: it comes back as the inner `Err`, for the command to say that nothing
+/// can be verified. A keyring that exists but cannot be used is an error.
+pub fn load(globals: &Globals) -> anyhow::Result<(Config, Result<Keyring, KeyringError>)> {
     let (_, config) = backscatter::config::load_or_default(globals.config.as_deref())?;
-    let keyring = match super::keyring_path(globals, config.keyring.as_deref()).and_then(|p| Keyring::load(&p)) {
-        Ok(keyring) => Some(keyring),
-        Err(err @ (KeyringError::Missing { .. } | KeyringError::NoLocation)) => {
-            eprintln!("backscatter: {err}; nothing can be verified: every checked message is backscatter");
-            None
-        }
-        Err(err) => return Err(err.into()),
-    };
-    Ok((config, keyring))
+    match super::keyring_path(globals, config.keyring.as_deref()).and_then(|p| Keyring::load(&p)) {
+        Ok(keyring) => Ok((config, Ok(keyring))),
+        Err(err @ (KeyringError::Missing { .. } | KeyringError::NoLocation)) => Ok((config, Err(err))),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// Now, in Unix seconds: the arrival time of a message read from stdin that names none.

@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::classify::{self, Classification, Kind};
 use crate::config::{self, Mode};
 use crate::day::Day;
-use crate::sign::batv;
+use crate::sign::{batv, Verification};
 use crate::verify::fields::{self, Field};
 use crate::verify::{Carrier, CarrierKind};
 
@@ -133,7 +133,7 @@ pub fn decide(
         };
         return Decision::keep(Verdict::Ordinary, why);
     }
-    let facts = Facts::read(message);
+    let facts = Facts::read(message, !policy.exempt_domains.is_empty() || !policy.exempt_ips.is_empty());
     if let Some(elsewhere) = not_protected(&facts, protected_domains) {
         return Decision::keep(Verdict::Ordinary, format!("delivered to {elsewhere}, not a protected domain"));
     }
@@ -191,12 +191,12 @@ fn backscatter(why: String, policy: &config::Policy, context: &Context, under_at
 fn why_not(c: &Classification, carriers: &[Carrier], protected: &dyn Fn(&Carrier) -> bool) -> String {
     // A valid tag for someone else's domain first, then how close the others came.
     let rank = |carrier: &Carrier| match carrier.result {
-        r if r.is_valid() => 0,
-        crate::sign::Verification::Expired { .. } => 1,
-        crate::sign::Verification::UnknownKey { .. } => 2,
-        crate::sign::Verification::Forged => 3,
-        crate::sign::Verification::Malformed => 4,
-        _ => 5,
+        Verification::Valid { .. } => 0,
+        Verification::Expired { .. } => 1,
+        Verification::UnknownKey { .. } => 2,
+        Verification::Forged => 3,
+        Verification::Malformed => 4,
+        Verification::Foreign(_) | Verification::NotTagged => 5,
     };
     let Some(best) = carriers.iter().min_by_key(|carrier| rank(carrier)) else {
         return match &c.original {
@@ -224,10 +224,12 @@ struct Facts {
 }
 
 impl Facts {
-    fn read(message: &[u8]) -> Facts {
+    /// The facts of `message`; the body is searched for `Reporting-MTA` only when
+    /// `exemptions` are configured to compare it with.
+    fn read(message: &[u8], exemptions: bool) -> Facts {
         let input = classify::normalise(message);
         let (head, body) = fields::split(&input);
-        let reporting_mta = fields::body_fields(body, &["reporting-mta"])
+        let reporting_mta = fields::body_fields(if exemptions { body } else { &[] }, &["reporting-mta"])
             .into_iter()
             .find(|f| !f.quoted)
             .map(|f| classify::dsn::strip_type(&f.value).trim().to_owned())

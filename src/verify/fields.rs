@@ -21,6 +21,11 @@ pub(crate) struct Field {
 const MAX_FOLDS: usize = 200;
 const MAX_VALUE: usize = 16 * 1024;
 
+/// How much of a body [`body_fields`] reads. A returned original's header block comes right
+/// after the short human-readable part and the delivery-status part; a huge returned body or
+/// attachment is not worth scanning, and a hostile 50 MB "bounce" costs no more than this.
+pub(crate) const MAX_BODY_SCAN: usize = 1024 * 1024;
+
 /// Splits a message (already normalised: no mbox line, LF or CRLF) into its header block and
 /// its body at the first empty line. A message with no empty line is all header.
 pub(crate) fn split(message: &[u8]) -> (&[u8], &[u8]) {
@@ -63,9 +68,10 @@ pub(crate) fn header_fields(block: &[u8]) -> Vec<Field> {
 /// The header lines named in `wanted` (lowercase) anywhere in `text`: behind a `>` / `|` quote
 /// prefix or indentation, or bare, as bounces return originals (RFC 3464 §2 attached, RFC 6522
 /// text/rfc822-headers, and the quoted forms of qmail, Exchange and friends). A field continues
-/// on following lines that have the same prefix and then whitespace.
+/// on following lines that have the same prefix and then whitespace. Reads at most
+/// [`MAX_BODY_SCAN`] bytes.
 pub(crate) fn body_fields(text: &[u8], wanted: &[&str]) -> Vec<Field> {
-    let text = String::from_utf8_lossy(text);
+    let text = String::from_utf8_lossy(text.get(..MAX_BODY_SCAN).unwrap_or(text));
     let lines: Vec<&str> = text.lines().collect();
     let mut found = Vec::new();
     for (i, line) in lines.iter().enumerate() {
@@ -236,6 +242,16 @@ mod tests {
         assert!(in_domain("example.com", ".example.com"));
         assert!(!in_domain("badexample.com", "example.com"));
         assert!(!in_domain("com", "example.com"));
+    }
+
+    #[test]
+    fn body_scan_stops_after_a_megabyte() {
+        let mut body = "x".repeat(MAX_BODY_SCAN - 20);
+        body.push_str("\nMessage-ID: <a@b>\n");
+        body.push_str("Message-ID: <c@d>\n");
+        let found = body_fields(body.as_bytes(), &["message-id"]);
+        let values: Vec<&str> = found.iter().map(|f| f.value.as_str()).collect();
+        assert_eq!(values, ["<a@b>"]);
     }
 
     #[test]
