@@ -132,10 +132,15 @@ fn forged_bounce_moves_within_two_seconds_and_a_genuine_one_stays_unread() {
 }
 
 #[test]
-fn a_dovecot_restart_during_idle_is_survived() {
+fn a_dovecot_restart_during_idle_is_survived_and_the_password_command_reruns() {
+    let _ = tracing_subscriber::fmt().with_env_filter("info").with_test_writer().try_init();
     let mut dovecot = Dovecot::start(&[]);
     let state = tempfile::tempdir().unwrap();
-    let _running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let runs = state.path().join("password-runs");
+    let mut alice = account(&dovecot, "alice");
+    let script = format!("echo run >> '{}'; echo secret", runs.display());
+    alice.auth = Auth::PasswordCommand(vec!["sh".into(), "-c".into(), script]);
+    let _running = watcher(vec![alice], state.path(), Marker::default());
     wait_watching(state.path(), "alice");
     dovecot.restart(&[]);
     let maildir = dovecot.maildir();
@@ -143,6 +148,8 @@ fn a_dovecot_restart_during_idle_is_survived() {
     wait_for("the bounce delivered after the restart in Backscatter", Duration::from_secs(15), || {
         !find(&backscatter_dir(&maildir), "after-restart").is_empty()
     });
+    let runs = std::fs::read_to_string(&runs).unwrap().lines().count();
+    assert!(runs >= 2, "the password command runs on every connect: {runs}");
 }
 
 #[test]

@@ -26,6 +26,9 @@ pub fn scan(globals: &Globals, name: &str, dry_run: bool, json: bool) -> anyhow:
         return Ok(ExitCode::from(exit::CONFIG));
     };
     let folder = config.policy.folder.clone();
+    let keyring = keyring
+        .map_err(|err| eprintln!("backscatter: {err}; nothing can be verified: every checked message is backscatter"))
+        .ok();
     let mut judge = Judge::new(Arc::new(config), keyring.map(Arc::new));
     if json {
         let observer: Observer = Arc::new(|message, j| {

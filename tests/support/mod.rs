@@ -61,6 +61,21 @@ fn kill(pid: i32) {
     let _ = Command::new("kill").arg(pid.to_string()).status();
 }
 
+/// The processes whose parent is `pid` (from `/proc/*/stat`).
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // `pid (comm) state ppid …`; comm may hold spaces, so split after the last ')'.
+            let after = stat.get(stat.rfind(')')? + 1..)?;
+            let ppid: i32 = after.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then(|| e.file_name().to_str()?.parse().ok()).flatten()
+        })
+        .collect()
+}
+
 fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -169,10 +184,17 @@ impl Dovecot {
         Dovecot { dir, port, pid }
     }
 
-    /// Stops the server (SIGTERM, as an operator would) and starts a new one on the same
-    /// directory and port with the same `env`; retries while the old process still holds the port.
+    /// Stops the server as `systemctl restart` does (SIGTERM to the master and its children —
+    /// alone, an imap process outlives its master by ~10 s) and starts a new one on the same
+    /// directory and port with the same `env`, retrying while the old one still holds the port.
     pub fn restart(&mut self, env: &[(&str, &str)]) {
+        for child in children(self.pid) {
+            kill(child);
+        }
         kill(self.pid);
+        // Until the old master is gone, the port answers for it: wait, so a new one is seen.
+        let old = format!("/proc/{}", self.pid);
+        wait_for("the old dovecot to exit", Duration::from_secs(15), || !Path::new(&old).exists());
         let root = self.dir.path().join("dovecot");
         let start = Instant::now();
         loop {
