@@ -289,6 +289,10 @@ fn restore_moves_a_message_back_by_its_message_id() {
     assert!(find(&backscatter_dir(&dovecot.maildir()), "forged").is_empty());
     let again = rt.block_on(imap::restore(&alice, "Backscatter", "INBOX", "<forged@example.net>")).unwrap();
     assert_eq!(again, 0, "nothing left to restore");
+    // Put back by a person: it carries $BackscatterKept and is not moved again.
+    let rescan = scan(&alice, false);
+    assert_eq!((rescan.scanned, rescan.moved), (1, 0));
+    assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
 }
 
 /// The fixture bounce, renamed to `name` by its own Message-ID; `sig` puts a signature header into

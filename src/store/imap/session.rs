@@ -1,7 +1,7 @@
 //! The IMAP commands the store needs, on an authenticated session: capabilities, the folder,
 //! SELECT, finding and fetching new messages without setting \Seen, and moving them.
 
-use async_imap::types::UnsolicitedResponse;
+use async_imap::types::{Flag, UnsolicitedResponse};
 use futures::TryStreamExt;
 
 use super::connect::Session;
@@ -78,6 +78,10 @@ pub async fn uids_after(session: &mut Session, after: u32) -> Result<Vec<u32>, I
     Ok(uids)
 }
 
+/// The keyword (RFC 3501 §2.3.2) a restore sets on a message it puts back: a person decided it
+/// is wanted, so the watcher must not move it again when it reappears under a new UID.
+pub const KEPT: &str = "$BackscatterKept";
+
 /// One fetched message.
 #[derive(Debug)]
 pub struct Fetched {
@@ -87,9 +91,11 @@ pub struct Fetched {
     pub internal_date: i64,
     /// The whole message.
     pub body: Vec<u8>,
+    /// It carries [`KEPT`].
+    pub kept: bool,
 }
 
-/// `UID FETCH uids (UID INTERNALDATE BODY.PEEK[])`: PEEK so nothing becomes \Seen (RFC 3501
+/// `UID FETCH uids (UID FLAGS INTERNALDATE BODY.PEEK[])`: PEEK so nothing becomes \Seen (RFC 3501
 /// §6.4.5). Messages expunged meanwhile are simply absent.
 pub async fn fetch(session: &mut Session, uids: &[u32]) -> Result<Vec<Fetched>, ImapError> {
     if uids.is_empty() {
@@ -97,7 +103,7 @@ pub async fn fetch(session: &mut Session, uids: &[u32]) -> Result<Vec<Fetched>, 
     }
     let set = uid_set(uids);
     let fetches: Vec<_> = session
-        .uid_fetch(&set, "(UID INTERNALDATE BODY.PEEK[])")
+        .uid_fetch(&set, "(UID FLAGS INTERNALDATE BODY.PEEK[])")
         .await
         .map_err(|e| ImapError::protocol("UID FETCH", e))?
         .try_collect()
@@ -109,12 +115,26 @@ pub async fn fetch(session: &mut Session, uids: &[u32]) -> Result<Vec<Fetched>, 
             let uid = f.uid?;
             let body = f.body()?.to_vec();
             let internal_date = f.internal_date().map(|d| d.timestamp()).unwrap_or(0);
-            Some(Fetched { uid, internal_date, body })
+            let kept = f.flags().any(|flag| matches!(flag, Flag::Custom(k) if k.eq_ignore_ascii_case(KEPT)));
+            Some(Fetched { uid, internal_date, body, kept })
         })
         .filter(|f| uids.binary_search(&f.uid).is_ok())
         .collect();
     out.sort_unstable_by_key(|f| f.uid);
     Ok(out)
+}
+
+/// Sets [`KEPT`] on `uids` (where the server lets us create keywords; else the restore still
+/// happens and the watcher may judge the message again).
+pub async fn mark_kept(session: &mut Session, uids: &[u32]) -> Result<(), ImapError> {
+    let _: Vec<_> = session
+        .uid_store(uid_set(uids), format!("+FLAGS.SILENT ({KEPT})"))
+        .await
+        .map_err(|e| ImapError::protocol("UID STORE", e))?
+        .try_collect()
+        .await
+        .map_err(|e| ImapError::protocol("UID STORE", e))?;
+    Ok(())
 }
 
 /// How a move went.

@@ -283,7 +283,7 @@ async fn sweep<H: Handler>(
     for chunk in uids.chunks(CHUNK) {
         let fetched = session::fetch(session, chunk).await?;
         let mut to_move = Vec::new();
-        for f in &fetched {
+        for f in fetched.iter().filter(|f| !f.kept) {
             let message = message(target, uid_validity, f);
             if let Action::Move(note) = handler.decide(&message) {
                 to_move.push((f, note));
