@@ -13,6 +13,7 @@
 //! The edges read and write files:
 //! - [`config`]: the TOML config, validated, every problem reported at once.
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
+//! - [`sendmail`]: the signing sendmail drop-in: argv, stamping, the hand-off to the real one.
 //! - [`store`]: the mail stores; [`store::imap`] watches IMAP accounts (IDLE, UID MOVE).
 
 pub mod classify;
@@ -20,6 +21,7 @@ pub mod config;
 pub mod day;
 pub mod keys;
 pub mod policy;
+pub mod sendmail;
 pub mod sign;
 pub mod store;
 pub mod verdict;

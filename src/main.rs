@@ -13,7 +13,13 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse_from(argv());
+    let argv = argv();
+    // sendmail's flags are not ours (its -v, -V envid, -c): read them before clap does.
+    if let Some(call) = cmd::sendmail::invocation(&argv) {
+        init_logging(call.verbose);
+        return cmd::sendmail::run(&call.globals, call.args);
+    }
+    let cli = Cli::parse_from(argv);
     init_logging(cli.verbose);
     match run(cli) {
         Ok(code) => code,
@@ -54,11 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Config(config) => cmd::config::run(&globals, config),
         Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
         Command::Check { file } => cmd::check::run(&globals, verbose, file.as_deref()),
-        Command::Sendmail { .. } => {
-            // Until the drop-in lands, refuse in the way that makes the caller keep the mail.
-            eprintln!("backscatter sendmail: not built yet; the message was not sent — use the real sendmail");
-            Ok(ExitCode::from(exit::TEMPFAIL))
-        }
+        Command::Sendmail { args } => Ok(cmd::sendmail::run(&globals, args.into_iter().map(OsString::from).collect())),
         Command::Scan { imap: Some(account), dry_run, json, .. } => cmd::imap::scan(&globals, &account, dry_run, json),
         Command::Scan { .. } | Command::Watch | Command::Restore { .. } | Command::Stats { .. } => {
             eprintln!("backscatter: this command is not built yet");

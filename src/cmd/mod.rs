@@ -5,6 +5,7 @@ pub mod classify;
 pub mod config;
 pub mod imap;
 pub mod keys;
+pub mod sendmail;
 
 use std::path::{Path, PathBuf};
 
