@@ -68,14 +68,45 @@ pub async fn select(session: &mut Session, wire: &str) -> Result<Selected, ImapE
     Ok(Selected { uid_validity, uid_next: mailbox.uid_next.unwrap_or(1) })
 }
 
-/// The UIDs above `after`, ascending. `UID SEARCH UID n:*` also matches the highest UID when
-/// it is below n (RFC 3501 §6.4.8: `*` is the largest UID in use), hence the filter.
-pub async fn uids_after(session: &mut Session, after: u32) -> Result<Vec<u32>, ImapError> {
-    let query = format!("UID {}:*", after.saturating_add(1));
-    let found = session.uid_search(&query).await.map_err(|e| ImapError::protocol("UID SEARCH", e))?;
-    let mut uids: Vec<u32> = found.into_iter().filter(|&u| u > after).collect();
-    uids.sort_unstable();
-    Ok(uids)
+/// The messages above UID `after` as (UID, size in bytes), ascending by UID:
+/// `UID FETCH n:* (UID RFC822.SIZE)`. `n:*` also matches the highest UID when it is below n
+/// (RFC 3501 §6.4.8: `*` is the largest UID in use), hence the filter.
+pub async fn uids_after(session: &mut Session, after: u32) -> Result<Vec<(u32, u32)>, ImapError> {
+    let set = format!("{}:*", after.saturating_add(1));
+    let fetches: Vec<_> = session
+        .uid_fetch(&set, "(UID RFC822.SIZE)")
+        .await
+        .map_err(|e| ImapError::protocol("UID FETCH", e))?
+        .try_collect()
+        .await
+        .map_err(|e| ImapError::protocol("UID FETCH", e))?;
+    let mut found: Vec<(u32, u32)> =
+        fetches.iter().filter_map(|f| Some((f.uid?, f.size.unwrap_or(0)))).filter(|&(uid, _)| uid > after).collect();
+    found.sort_unstable();
+    found.dedup_by_key(|(uid, _)| *uid);
+    Ok(found)
+}
+
+/// Splits (UID, size) pairs into batches of at most `count` messages and `bytes` bytes (a
+/// message bigger than `bytes` goes alone), so one FETCH never holds a mailbox of attachments in
+/// memory.
+pub fn batches(messages: &[(u32, u32)], count: usize, bytes: u64) -> Vec<Vec<u32>> {
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    let mut current: Vec<u32> = Vec::new();
+    let mut size = 0u64;
+    for &(uid, len) in messages {
+        let len = u64::from(len);
+        if !current.is_empty() && (current.len() >= count || size + len > bytes) {
+            out.push(std::mem::take(&mut current));
+            size = 0;
+        }
+        current.push(uid);
+        size += len;
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 /// The keyword (RFC 3501 §2.3.2) a restore sets on a message it puts back: a person decided it
@@ -226,5 +257,14 @@ mod tests {
         assert_eq!(uid_set(&[]), "");
         assert_eq!(uid_set(&[u32::MAX - 1, u32::MAX]), format!("{}:{}", u32::MAX - 1, u32::MAX));
         assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+
+    #[test]
+    fn batches_bound_count_and_bytes() {
+        let small: Vec<(u32, u32)> = (1..=5).map(|u| (u, 10)).collect();
+        assert_eq!(batches(&small, 2, 1000), [vec![1, 2], vec![3, 4], vec![5]]);
+        assert_eq!(batches(&small, 10, 25), [vec![1, 2], vec![3, 4], vec![5]]);
+        assert_eq!(batches(&[(1, 5), (2, 500), (3, 5)], 10, 100), [vec![1], vec![2], vec![3]]);
+        assert!(batches(&[], 10, 100).is_empty());
     }
 }

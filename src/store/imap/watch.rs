@@ -14,9 +14,23 @@ use super::state::{Mark, State};
 use super::{utf7, Action, Handler, ImapError, Message};
 use crate::config::Imap;
 
-/// Messages fetched per `UID FETCH`: bounds memory on a big mailbox, and is the unit after
-/// which the last UID is persisted.
+/// Messages fetched per `UID FETCH` at most: the unit after which the last UID is persisted.
 const CHUNK: usize = 200;
+/// Bytes fetched per `UID FETCH` at most (one bigger message goes alone): bounds memory.
+const CHUNK_BYTES: u64 = 32 << 20;
+/// How long one command may go unanswered before the connection counts as lost (a dead peer
+/// behind a NAT sends no RST; without this a watcher could wait forever).
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// `command`, failing as a lost connection when it takes longer than [`COMMAND_TIMEOUT`].
+async fn timed<T>(
+    what: &str,
+    command: impl std::future::Future<Output = Result<T, ImapError>>,
+) -> Result<T, ImapError> {
+    tokio::time::timeout(COMMAND_TIMEOUT, command)
+        .await
+        .map_err(|_| ImapError::Network(format!("{what}: no answer within {COMMAND_TIMEOUT:?}")))?
+}
 
 /// Timings of `watch`.
 #[derive(Debug, Clone, Copy)]
@@ -153,9 +167,9 @@ async fn connected<H: Handler>(
 ) -> Result<(), ImapError> {
     let (account, mailbox) = (target.account.name.as_str(), target.mailbox.as_str());
     let mut session = connect::open(&target.account).await?;
-    let caps = session::caps(&mut session).await?;
-    session::ensure_folder(&mut session, &target.folder_wire).await?;
-    let selected = session::select(&mut session, &target.mailbox_wire).await?;
+    let caps = timed("CAPABILITY", session::caps(&mut session)).await?;
+    timed("the folder", session::ensure_folder(&mut session, &target.folder_wire)).await?;
+    let selected = timed("SELECT", session::select(&mut session, &target.mailbox_wire)).await?;
     let known = lock(state).get(mailbox);
     let mut last = match known {
         Some(mark) if mark.uid_validity == selected.uid_validity => mark.last_uid,
@@ -218,15 +232,15 @@ async fn wait(
         tokio::select! {
             () = tokio::time::sleep(options.poll_interval) => {}
             () = stopped(shutdown) => {
-                let _ = session.logout().await;
+                let _ = timed("LOGOUT", async { session.logout().await.map_err(|e| lost("LOGOUT", e)) }).await;
                 return Ok(None);
             }
         }
-        session.noop().await.map_err(|e| lost("NOOP", e))?;
+        timed("NOOP", async { session.noop().await.map_err(|e| lost("NOOP", e)) }).await?;
         return Ok(Some(session));
     }
     let mut idle = session.idle();
-    idle.init().await.map_err(|e| lost("IDLE", e))?;
+    timed("IDLE", async { idle.init().await.map_err(|e| lost("IDLE", e)) }).await?;
     let (waiting, stop) = idle.wait_with_timeout(options.idle_interval);
     let outcome = tokio::select! {
         outcome = waiting => Some(outcome),
@@ -240,11 +254,11 @@ async fn wait(
         }
         Some(Err(e)) => Err(lost("IDLE", e)),
         Some(Ok(IdleResponse::NewData(_) | IdleResponse::Timeout)) => {
-            Ok(Some(idle.done().await.map_err(|e| lost("DONE", e))?))
+            Ok(Some(timed("DONE", async { idle.done().await.map_err(|e| lost("DONE", e)) }).await?))
         }
         None => {
-            let mut session = idle.done().await.map_err(|e| lost("DONE", e))?;
-            let _ = session.logout().await;
+            let mut session = timed("DONE", async { idle.done().await.map_err(|e| lost("DONE", e)) }).await?;
+            let _ = timed("LOGOUT", async { session.logout().await.map_err(|e| lost("LOGOUT", e)) }).await;
             Ok(None)
         }
     }
@@ -278,10 +292,10 @@ async fn sweep<H: Handler>(
     dry_run: bool,
     progress: &mut (dyn FnMut(&ScanSummary) + Send),
 ) -> Result<ScanSummary, ImapError> {
-    let uids = session::uids_after(session, after).await?;
+    let found = timed("UID FETCH", session::uids_after(session, after)).await?;
     let mut summary = ScanSummary { last_uid: after, ..ScanSummary::default() };
-    for chunk in uids.chunks(CHUNK) {
-        let fetched = session::fetch(session, chunk).await?;
+    for chunk in session::batches(&found, CHUNK, CHUNK_BYTES) {
+        let fetched = timed("UID FETCH", session::fetch(session, &chunk)).await?;
         let mut to_move = Vec::new();
         for f in fetched.iter().filter(|f| !f.kept) {
             let message = message(target, uid_validity, f);
@@ -294,7 +308,7 @@ async fn sweep<H: Handler>(
             summary.would_move += to_move.len();
         } else {
             let uids: Vec<u32> = to_move.iter().map(|(f, _)| f.uid).collect();
-            match session::move_uids(session, caps, &uids, &target.folder_wire).await? {
+            match timed("the move", session::move_uids(session, caps, &uids, &target.folder_wire)).await? {
                 Moved::Done => {
                     summary.moved += to_move.len();
                     for (f, note) in to_move {
@@ -339,15 +353,15 @@ pub async fn scan<H: Handler>(
     let started = Instant::now();
     let account = Arc::new(account.clone());
     let mut session = connect::open(&account).await?;
-    let caps = session::caps(&mut session).await?;
+    let caps = timed("CAPABILITY", session::caps(&mut session)).await?;
     if !dry_run {
-        session::ensure_folder(&mut session, &utf7::encode(folder)).await?;
+        timed("the folder", session::ensure_folder(&mut session, &utf7::encode(folder))).await?;
     }
     let mut total = ScanSummary::default();
     for mailbox in &account.mailboxes {
         let target = Target::new(account.clone(), mailbox, folder);
-        let selected = session::select(&mut session, &target.mailbox_wire).await?;
-        let count = session::uids_after(&mut session, 0).await?.len();
+        let selected = timed("SELECT", session::select(&mut session, &target.mailbox_wire)).await?;
+        let count = timed("UID FETCH", session::uids_after(&mut session, 0)).await?.len();
         let mut report = |s: &ScanSummary| progress(mailbox, s, count);
         let s = sweep(&mut session, caps, &target, selected.uid_validity, 0, handler, dry_run, &mut report).await?;
         let _ = session::drain(&mut session);
