@@ -285,6 +285,14 @@ mod tests {
     }
 
     #[test]
+    fn xoauth2_initial_response() {
+        use async_imap::Authenticator;
+        let mut auth = XOAuth2 { user: "me@example.com".into(), token: "ya29.tok".into() };
+        // https://developers.google.com/gmail/imap/xoauth2-protocol
+        assert_eq!(auth.process(b""), "user=me@example.com\x01auth=Bearer ya29.tok\x01\x01");
+    }
+
+    #[test]
     fn plaintext_only_on_loopback() {
         assert!(is_loopback("127.0.0.1") && is_loopback("::1") && is_loopback("localhost"));
         assert!(!is_loopback("imap.example.com") && !is_loopback("192.0.2.1"));
