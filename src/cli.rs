@@ -96,6 +96,25 @@ pub enum Command {
     /// Validate the config, or print an annotated example
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Check SPF by hand (RFC 7208, with the config's resolver; exit 0 = pass, 1 = any other
+    /// result, 75 = temperror), or show the SPF cache
+    Spf {
+        /// The client IP address
+        #[arg(value_name = "IP", required_unless_present = "cache")]
+        ip: Option<std::net::IpAddr>,
+        /// The MAIL FROM domain, or the whole address (`<>` for the null sender: HELO is checked)
+        #[arg(value_name = "DOMAIN", required_unless_present = "cache")]
+        domain: Option<String>,
+        /// The HELO/EHLO name; checked first, and a HELO fail decides
+        #[arg(long, value_name = "NAME")]
+        helo: Option<String>,
+        /// Show the SPF cache of the running `watch` (its last snapshot in state_dir/spf-cache.json)
+        #[arg(long, conflicts_with_all = ["ip", "domain", "helo"])]
+        cache: bool,
+        /// Print a JSON object instead of a line
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// "Today" for key and tag commands; tests and scripts pin it.

@@ -14,6 +14,7 @@
 //! - [`config`]: the TOML config, validated, every problem reported at once.
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
 //! - [`sendmail`]: the signing sendmail drop-in: argv, stamping, the hand-off to the real one.
+//! - [`spf`]: SPF (RFC 7208) of delivered mail and of a bounce's origin, through DNS (async).
 //! - [`store`]: the mail stores; [`store::imap`] watches IMAP accounts (IDLE, UID MOVE).
 
 pub mod classify;
@@ -23,6 +24,7 @@ pub mod keys;
 pub mod policy;
 pub mod sendmail;
 pub mod sign;
+pub mod spf;
 pub mod store;
 pub mod verdict;
 pub mod verify;

@@ -59,6 +59,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Keys(keys) => cmd::keys::run(&globals, keys),
         Command::Config(config) => cmd::config::run(&globals, config),
         Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
+        Command::Spf { ip, domain, helo, cache, json } => cmd::spf::run(&globals, ip, domain, helo, cache, json),
         Command::Check { file } => cmd::check::run(&globals, verbose, file.as_deref()),
         Command::Sendmail { args } => Ok(cmd::sendmail::run(&globals, args.into_iter().map(OsString::from).collect())),
         Command::Scan { imap: Some(account), dry_run, json, .. } => cmd::imap::scan(&globals, &account, dry_run, json),

@@ -11,6 +11,7 @@ use anyhow::Context;
 
 use backscatter::config::Config;
 use backscatter::keys::{Keyring, KeyringError};
+use backscatter::spf::step::Report;
 use backscatter::verdict::{self, Judgement};
 
 use super::Globals;
@@ -22,7 +23,12 @@ pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<E
     let keyring = keyring
         .map_err(|err| eprintln!("backscatter: {err}; nothing can be verified: every checked message is backscatter"))
         .ok();
-    let judge = |bytes: &[u8], fallback: i64| verdict::judge(bytes, fallback, keyring.as_ref(), &config);
+    let spf = super::spf::Step::start(&config)?;
+    let judge = |bytes: &[u8], fallback: i64| {
+        let mut j = verdict::judge(bytes, fallback, keyring.as_ref(), &config);
+        let report = spf.as_ref().map(|step| step.run(bytes, &mut j, &config));
+        (j, report)
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut unreadable = false;
@@ -134,18 +140,23 @@ fn failed(path: &Path, err: &std::io::Error) -> usize {
 }
 
 /// Prints one line; `Ok(false)` when the reader went away (`| head`): stop quietly.
-fn emit(out: &mut impl Write, path: &str, j: &Judgement, json: bool) -> anyhow::Result<bool> {
-    match print(out, path, j, json) {
+fn emit(out: &mut impl Write, path: &str, (j, spf): &(Judgement, Option<Report>), json: bool) -> anyhow::Result<bool> {
+    match print(out, path, j, spf.as_ref(), json) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(err) => Err(err).context("writing to stdout"),
     }
 }
 
-/// Prints one message's judgement: a JSON line (DESIGN §5) or a readable line. Never the body.
-fn print(out: &mut impl Write, path: &str, j: &Judgement, json: bool) -> std::io::Result<()> {
+/// Prints one message's judgement: a JSON line (DESIGN §5, plus `spf` when `[spf]` is on) or a
+/// readable line. Never the body.
+fn print(out: &mut impl Write, path: &str, j: &Judgement, spf: Option<&Report>, json: bool) -> std::io::Result<()> {
     if json {
-        serde_json::to_writer(&mut *out, &j.to_json(path))?;
+        let mut line = j.to_json(path);
+        if let Some(spf) = spf {
+            line["spf"] = spf.to_json();
+        }
+        serde_json::to_writer(&mut *out, &line)?;
         return writeln!(out);
     }
     let c = &j.classification;
@@ -194,7 +205,7 @@ mod tests {
         let config = Config::default();
         let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, None, &config);
         let mut out = Vec::new();
-        print(&mut out, "m1", &bounce, true).expect("prints");
+        print(&mut out, "m1", &bounce, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
         for key in
             ["path", "kind", "reason", "permanent", "recipients", "original", "carriers", "verdict", "why", "evidence"]
@@ -210,13 +221,13 @@ mod tests {
 
         let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, &config);
         let mut out = Vec::new();
-        print(&mut out, "m2", &ordinary, true).expect("prints");
+        print(&mut out, "m2", &ordinary, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
         assert_eq!((v["kind"].as_str(), v["verdict"].as_str()), (Some("ordinary"), Some("ordinary")));
         assert!(!String::from_utf8_lossy(&out).contains("hello"), "never the body");
 
         let mut out = Vec::new();
-        print(&mut out, "m1", &bounce, false).expect("prints");
+        print(&mut out, "m1", &bounce, None, false).expect("prints");
         assert_eq!(String::from_utf8_lossy(&out).lines().count(), 1);
         let line = String::from_utf8_lossy(&out);
         assert!(line.starts_with("m1: ndr ") && line.contains(" — backscatter (would-move): no keyring"), "{line}");

@@ -6,6 +6,7 @@ pub mod config;
 pub mod imap;
 pub mod keys;
 pub mod sendmail;
+pub mod spf;
 
 use std::path::{Path, PathBuf};
 

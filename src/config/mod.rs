@@ -226,18 +226,79 @@ pub struct Imap {
     pub mailboxes: Vec<String>,
 }
 
-/// `[spf]`.
+/// `spf.fail_action`: what an SPF `fail` on ordinary (not checked-kind) mail does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpfAction {
+    /// `"none"`: report it only.
+    #[default]
+    Nothing,
+    /// `"move"`: move the message into `spf.fail_folder`.
+    Move,
+    /// `"score"`: add `spf.fail_score` to the message's score.
+    Score,
+}
+
+/// `[spf]`: SPF checks of delivered mail and the origin check of bounces (issue 7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Spf {
-    /// `enabled`: check SPF of our domain against the original's first-hop IP.
+    /// `enabled`: check SPF at all (delivered mail, and bounces' origins).
     pub enabled: bool,
     /// `dns`: the resolver.
     pub dns: Dns,
+    /// `trusted_receivers`, lowercased: host names of our border MTAs, as in their `Received:`
+    /// `by` part. Empty: use `trusted_hops`.
+    pub trusted_receivers: Vec<String>,
+    /// `trusted_hops`: without `trusted_receivers`, the border MTA's `Received:` is this many
+    /// lines from the top (1–20).
+    pub trusted_hops: u32,
+    /// `authserv_id`, lowercased: our `Authentication-Results` id; `None`: the receivers' names.
+    pub authserv_id: Option<String>,
+    /// `skip_authenticated`: do not check authenticated submissions (`with ESMTPSA`…).
+    pub skip_authenticated: bool,
+    /// `allow_ips`: clients never checked.
+    pub allow_ips: Vec<Cidr>,
+    /// `helo`: check the HELO identity too (RFC 7208 §2.3); the null sender's is always checked.
+    pub helo: bool,
+    /// `void_lookups`: the RFC 7208 §4.6.4 limit on lookups that find nothing (2–10).
+    pub void_lookups: u32,
+    /// `fail_action`: what a `fail` does to ordinary mail.
+    pub fail_action: SpfAction,
+    /// `fail_folder`: where `fail_action = "move"` puts it.
+    pub fail_folder: String,
+    /// `fail_score`: what `fail_action = "score"` adds.
+    pub fail_score: i64,
+    /// `trusted_domains`, lowercased: senders whose `pass` earns `pass_score`.
+    pub trusted_domains: Vec<String>,
+    /// `pass_score`: added for a trusted domain's `pass` (negative: a bonus).
+    pub pass_score: i64,
+    /// `received_spf`: write a `Received-SPF` header into Maildir messages we checked.
+    pub received_spf: bool,
+    /// `received_spf_none`: write it for a `none` result too.
+    pub received_spf_none: bool,
 }
 
 impl Default for Spf {
     fn default() -> Self {
-        Spf { enabled: true, dns: Dns::System }
+        Spf {
+            // Off without a config: which Received: line is our border MTA's is for the
+            // config to say, and lookups must not go out unasked.
+            enabled: false,
+            dns: Dns::System,
+            trusted_receivers: Vec::new(),
+            trusted_hops: 1,
+            authserv_id: None,
+            skip_authenticated: true,
+            allow_ips: Vec::new(),
+            helo: true,
+            void_lookups: 2,
+            fail_action: SpfAction::Nothing,
+            fail_folder: "Junk".to_owned(),
+            fail_score: 5,
+            trusted_domains: Vec::new(),
+            pass_score: -2,
+            received_spf: false,
+            received_spf_none: true,
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! The schema: each section's keys as a table (with how each is written), the words a
 //! choice may take, and near-miss suggestions for what is not in them.
 
-use super::{Mode, Tls};
+use super::{Mode, SpfAction, Tls};
 use crate::classify::Kind;
 
 /// A section: how messages name it, the prefix of its dotted key names, and its keys, each
@@ -89,8 +89,28 @@ pub(super) const IMAP: Schema = Schema {
     ],
 };
 
-pub(super) const SPF: Schema =
-    Schema { name: "[spf]", prefix: "spf.", keys: &[("enabled", "enabled = true"), ("dns", "dns = \"system\"")] };
+pub(super) const SPF: Schema = Schema {
+    name: "[spf]",
+    prefix: "spf.",
+    keys: &[
+        ("enabled", "enabled = true"),
+        ("dns", "dns = \"system\""),
+        ("trusted_receivers", "trusted_receivers = [\"mx.example.com\"]"),
+        ("trusted_hops", "trusted_hops = 1"),
+        ("authserv_id", "authserv_id = \"mx.example.com\""),
+        ("skip_authenticated", "skip_authenticated = true"),
+        ("allow_ips", "allow_ips = [\"192.0.2.0/24\"]"),
+        ("helo", "helo = true"),
+        ("void_lookups", "void_lookups = 2"),
+        ("fail_action", "fail_action = \"none\""),
+        ("fail_folder", "fail_folder = \"Junk\""),
+        ("fail_score", "fail_score = 5"),
+        ("trusted_domains", "trusted_domains = [\"example.org\"]"),
+        ("pass_score", "pass_score = -2"),
+        ("received_spf", "received_spf = false"),
+        ("received_spf_none", "received_spf_none = true"),
+    ],
+};
 
 pub(super) const METRICS: Schema =
     Schema { name: "[metrics]", prefix: "metrics.", keys: &[("listen", "listen = \"127.0.0.1:9911\"")] };
@@ -124,6 +144,9 @@ pub(super) const KINDS: [(&str, Kind); 12] = [
     ("ordinary", Kind::Ordinary),
 ];
 
+/// `spf.fail_action` words.
+pub(super) const SPF_ACTIONS: [(&str, SpfAction); 3] =
+    [("none", SpfAction::Nothing), ("move", SpfAction::Move), ("score", SpfAction::Score)];
 pub(super) const MODES: [(&str, Mode); 2] = [("monitor", Mode::Monitor), ("enforce", Mode::Enforce)];
 pub(super) const TLS: [(&str, Tls); 3] =
     [("implicit", Tls::Implicit), ("starttls", Tls::Starttls), ("none", Tls::None)];

@@ -8,7 +8,8 @@ use toml::Spanned;
 
 use super::raw::{Lines, Node, Table};
 use super::schema::{
-    example, Schema, AUTH_KEYS, DNS_FIX, IMAP, KINDS, LISTEN_FIX, MAILDIR, METRICS, MODES, POLICY, ROOT, SIGN, SPF, TLS,
+    example, Schema, AUTH_KEYS, DNS_FIX, IMAP, KINDS, LISTEN_FIX, MAILDIR, METRICS, MODES, POLICY, ROOT, SIGN, SPF,
+    SPF_ACTIONS, TLS,
 };
 use super::{Auth, Config, Dns, Imap, Maildir, Metrics, Policy, Problem, Sign, Spf, Tls};
 use crate::classify::Kind;
@@ -307,9 +308,45 @@ impl Checker<'_> {
     fn spf(&mut self, s: &Section) -> Spf {
         self.unknown_keys(s);
         let d = Spf::default();
+        let mut ranged = |key: &str, low: i64, high: i64, fix: &str| {
+            self.integer(s, key).and_then(|(value, span)| {
+                if (low..=high).contains(&value) {
+                    return u32::try_from(value).ok();
+                }
+                self.problem(&span, format!("spf.{key} = {value} is out of range"), fix);
+                None
+            })
+        };
+        // RFC 7208 §4.6.4: at least two void lookups must be allowed.
+        let void_lookups = ranged("void_lookups", 2, 10, "use 2 to 10 (RFC 7208 recommends 2)");
+        let trusted_hops = ranged("trusted_hops", 1, 20, "use 1 to 20 Received: lines from the top");
+        let folder = self.string(s, "fail_folder").and_then(|(folder, span)| {
+            if !folder.is_empty() && !folder.starts_with('.') && !folder.contains('/') {
+                return Some(folder.to_owned());
+            }
+            let what = format!("spf.fail_folder = {folder:?} is not a folder name");
+            self.problem(&span, what, "use a name without `/` or a leading `.`, e.g. \"Junk\"");
+            None
+        });
+        let action =
+            self.string(s, "fail_action").and_then(|v| self.choice(s, "fail_action", v, &SPF_ACTIONS, "fail action"));
         Spf {
             enabled: self.boolean(s, "enabled").unwrap_or(d.enabled),
             dns: self.parsed::<Dns>(s, "dns", "\"system\" or an IP:PORT address", DNS_FIX).unwrap_or(d.dns),
+            trusted_receivers: self.domains(s, "trusted_receivers"),
+            trusted_hops: trusted_hops.unwrap_or(d.trusted_hops),
+            authserv_id: self.string(s, "authserv_id").and_then(|value| self.domain(s, "authserv_id", value)),
+            skip_authenticated: self.boolean(s, "skip_authenticated").unwrap_or(d.skip_authenticated),
+            allow_ips: self.cidrs(s, "allow_ips"),
+            helo: self.boolean(s, "helo").unwrap_or(d.helo),
+            void_lookups: void_lookups.unwrap_or(d.void_lookups),
+            fail_action: action.unwrap_or(d.fail_action),
+            fail_folder: folder.unwrap_or(d.fail_folder),
+            fail_score: self.integer(s, "fail_score").map_or(d.fail_score, |(v, _)| v),
+            trusted_domains: self.domains(s, "trusted_domains"),
+            pass_score: self.integer(s, "pass_score").map_or(d.pass_score, |(v, _)| v),
+            received_spf: self.boolean(s, "received_spf").unwrap_or(d.received_spf),
+            received_spf_none: self.boolean(s, "received_spf_none").unwrap_or(d.received_spf_none),
         }
     }
 }
