@@ -4,9 +4,12 @@ pub mod check;
 pub mod classify;
 pub mod config;
 pub mod imap;
+pub mod journal;
 pub mod keys;
+pub mod scan;
 pub mod sendmail;
 pub mod spf;
+pub mod watch;
 
 use std::path::{Path, PathBuf};
 

@@ -1,0 +1,57 @@
+//! `backscatter restore [--since T] [--all] [ID…]` and `backscatter stats [--since T]`: undo
+//! and count the moves recorded in the journal (DESIGN §1, §7).
+
+use std::process::ExitCode;
+use std::time::UNIX_EPOCH;
+
+use anyhow::bail;
+
+use backscatter::journal::{self, Journal, Restored, Stats};
+
+use super::scan::Setup;
+use super::Globals;
+
+/// Puts back the chosen moves, one line each on stdout; exit 1 if an id is not a pending move
+/// or a message could not be put back.
+pub fn restore(globals: &Globals, since: Option<&str>, all: bool, ids: &[String]) -> anyhow::Result<ExitCode> {
+    if ids.is_empty() && since.is_none() && !all {
+        bail!("say which moves to undo: journal ids, --since TIME or --all");
+    }
+    let setup = Setup::load(globals, false)?;
+    let since = since.map(journal::parse_time).transpose()?;
+    let mut journal = Journal::open(&setup.state_dir)?;
+    let entries = journal::read(journal.path())?;
+    let chosen = journal::pending(&entries, ids, since);
+    let mut incomplete = false;
+    for id in ids {
+        if !chosen.iter().any(|e| &e.id == id) {
+            eprintln!("backscatter: {id}: no such move in the journal, or restored already");
+            incomplete = true;
+        }
+    }
+    let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let now = i64::try_from(now).unwrap_or(0);
+    for entry in chosen {
+        match journal::restore(&mut journal, entry, now)? {
+            Restored::Restored { to, .. } => println!("restored {} {}", entry.id, to.display()),
+            Restored::Occupied => {
+                eprintln!("backscatter: {}: {} exists already; left as it is", entry.id, entry.from);
+                incomplete = true;
+            }
+            Restored::Missing => {
+                eprintln!("backscatter: {}: {} is no longer in the folder", entry.id, entry.to);
+                incomplete = true;
+            }
+        }
+    }
+    Ok(if incomplete { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Prints the counts of moves since `since`.
+pub fn stats(globals: &Globals, since: Option<&str>) -> anyhow::Result<ExitCode> {
+    let setup = Setup::load(globals, false)?;
+    let since = since.map(journal::parse_time).transpose()?;
+    let entries = journal::read(&setup.state_dir.join(journal::FILE_NAME))?;
+    print!("{}", Stats::of(&entries, since));
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,247 @@
+//! `backscatter scan [--dry-run] [--json] PATH…`: one pass over Maildirs (their INBOX: `new/`
+//! and `cur/`), moving backscatter into the folder, then a summary (DESIGN §1, §7).
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write};
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+
+use anyhow::Context;
+
+use backscatter::config::{self, Config};
+use backscatter::journal::Journal;
+use backscatter::keys::{Keyring, KeyringError};
+use backscatter::policy::Verdict;
+use backscatter::store::maildir::Maildir;
+use backscatter::store::{judge_file, Handler, StoreError, Taken};
+use backscatter::verdict::Judgement;
+
+use super::Globals;
+use crate::exit;
+
+/// What every store command starts from: the config, the keyring (if there is one) and the state
+/// dir.
+pub struct Setup {
+    /// The validated config (defaults without a file).
+    pub config: Config,
+    /// The keyring; `None` when its file does not exist (said once on stderr).
+    pub keyring: Option<Keyring>,
+    /// Where the journal lives: `state_dir`, else the data dir.
+    pub state_dir: PathBuf,
+}
+
+impl Setup {
+    /// Loads the config and (if `keys`) the keyring the command line asks for. A missing keyring
+    /// is not an error (the policy judges without one); an unreadable or loose one is.
+    pub fn load(globals: &Globals, keys: bool) -> anyhow::Result<Setup> {
+        let (_, config) = config::load_or_default(globals.config.as_deref())?;
+        let path = super::keyring_path(globals, config.keyring.as_deref())?;
+        let keyring = match keys.then(|| Keyring::load(&path)) {
+            None => None,
+            Some(Ok(keyring)) => Some(keyring),
+            Some(Err(KeyringError::Missing { .. })) => {
+                eprintln!("backscatter: no keyring at {}: no carrier can be verified", path.display());
+                None
+            }
+            Some(Err(err)) => return Err(err.into()),
+        };
+        let state_dir = match &config.state_dir {
+            Some(dir) => dir.clone(),
+            None => config::data_dir(|name| std::env::var_os(name))
+                .context("no state_dir in the config and neither $XDG_DATA_HOME nor $HOME is set")?,
+        };
+        Ok(Setup { config, keyring, state_dir })
+    }
+}
+
+/// Runs the command: exit 0; 66 (EX_NOINPUT) when a path is not a readable Maildir; 74
+/// (EX_IOERR) when a message could not be read or moved.
+pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let setup = Setup::load(globals, true)?;
+    let journal = if dry_run { None } else { Some(Journal::open(&setup.state_dir)?) };
+    let mut handler = Handler::new(&setup.config, setup.keyring.as_ref(), journal);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut summary = Summary::default();
+    let mut failed = false;
+    for path in paths {
+        let scanned = scan(&mut handler, &setup, path, json, &mut out, &mut summary);
+        if let Err(err) = scanned {
+            eprintln!("backscatter: {err:#}");
+            failed = true;
+        }
+    }
+    if !json {
+        summary.print(&mut out, dry_run)?;
+    }
+    out.flush().context("writing to stdout")?;
+    Ok(if failed {
+        ExitCode::from(exit::NOINPUT)
+    } else if summary.failed > 0 {
+        ExitCode::from(exit::IOERR)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// Scans one Maildir, printing a line per checked message (or a JSON object per message).
+/// Reading and judging run on worker threads (one per core); moves, the journal and the report
+/// stay on this thread, in the Maildir's order.
+fn scan(
+    handler: &mut Handler<'_>,
+    setup: &Setup,
+    path: &Path,
+    json: bool,
+    out: &mut impl Write,
+    summary: &mut Summary,
+) -> anyhow::Result<()> {
+    let (config, keyring) = (&setup.config, setup.keyring.as_ref());
+    let maildir = Maildir::open(path, &config.policy.folder)?;
+    let messages = maildir.messages()?;
+    let mut progress = Progress::new(path, messages.len(), !json);
+    let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get).min(8);
+    let next = AtomicUsize::new(0);
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        let (sender, results) = mpsc::sync_channel(256);
+        for _ in 0..workers {
+            let (sender, next, messages) = (sender.clone(), &next, &messages);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(message) = messages.get(i) else { break };
+                // The receiver is gone only when the scan failed: stop.
+                if sender.send((i, judge_file(config, keyring, message))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(sender);
+        // Results arrive in any order; they are applied in the Maildir's.
+        let mut ready = BTreeMap::new();
+        let mut done = 0;
+        for (i, judged) in results {
+            ready.insert(i, judged);
+            while let Some(judged) = ready.remove(&done) {
+                progress.show(done);
+                let message = messages.get(done).map(PathBuf::as_path).unwrap_or(path);
+                done += 1;
+                // One unreadable or immovable message is reported and counted, not the end of
+                // the scan; a journal that cannot be written is.
+                let applied = judged.and_then(|j| j.map(|j| handler.apply(&maildir, message, j)).transpose());
+                let (judgement, taken) = match applied {
+                    Ok(Some(done)) => done,
+                    Ok(None) => continue,
+                    Err(StoreError::Journal(err)) => return Err(err.into()),
+                    Err(err) => {
+                        progress.clear();
+                        eprintln!("backscatter: {err}");
+                        summary.failed += 1;
+                        continue;
+                    }
+                };
+                let shown = message.strip_prefix(path).unwrap_or(message).display().to_string();
+                if !json && judgement.decision.verdict != Verdict::Ordinary {
+                    progress.clear();
+                }
+                report(out, &judgement, &taken, message, &shown, json)?;
+                let key =
+                    (judgement.classification.kind.as_str(), judgement.decision.verdict.to_string(), taken.word());
+                *summary.counts.entry(key).or_default() += 1;
+            }
+        }
+        Ok(())
+    })?;
+    progress.clear();
+    Ok(())
+}
+
+/// One message's line: its JSON object (with what was done), or for a checked message the
+/// action, kind, verdict, file and why.
+fn report(
+    out: &mut impl Write,
+    judgement: &Judgement,
+    taken: &Taken,
+    message: &Path,
+    shown: &str,
+    json: bool,
+) -> std::io::Result<()> {
+    if json {
+        let mut object = judgement.to_json(&message.to_string_lossy());
+        if let Some(map) = object.as_object_mut() {
+            map.insert("done".into(), taken.word().into());
+            if let Taken::Moved { id, to } = taken {
+                map.insert("journal_id".into(), id.as_str().into());
+                map.insert("moved_to".into(), to.to_string_lossy().into());
+            }
+        }
+        writeln!(out, "{object}")
+    } else if judgement.decision.verdict != Verdict::Ordinary {
+        let d = &judgement.decision;
+        let kind = judgement.classification.kind.as_str();
+        writeln!(out, "{:<10} {kind:<16} {:<11} {shown}  — {}", taken.word(), d.verdict.to_string(), d.why)
+    } else {
+        Ok(())
+    }
+}
+
+/// Messages counted by (kind, verdict, what was done).
+#[derive(Default)]
+struct Summary {
+    counts: BTreeMap<(&'static str, String, &'static str), u64>,
+    /// Messages that could not be read or moved.
+    failed: u64,
+}
+
+impl Summary {
+    fn print(&self, out: &mut impl Write, dry_run: bool) -> std::io::Result<()> {
+        let total: u64 = self.counts.values().sum();
+        let note = if dry_run { " (dry run: nothing moved)" } else { "" };
+        writeln!(out, "\n{:<16} {:<11} {:<10} {:>8}", "kind", "verdict", "action", "messages")?;
+        for ((kind, verdict, action), count) in &self.counts {
+            writeln!(out, "{kind:<16} {verdict:<11} {action:<10} {count:>8}")?;
+        }
+        writeln!(out, "{:<16} {:<11} {:<10} {total:>8}{note}", "total", "", "")?;
+        if self.failed > 0 {
+            writeln!(out, "{} message(s) could not be read or moved; see above", self.failed)?;
+        }
+        Ok(())
+    }
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal, at most every 1% or 256
+/// messages so that drawing never costs more than the scan.
+struct Progress {
+    label: String,
+    total: usize,
+    shown: bool,
+    enabled: bool,
+    step: usize,
+}
+
+impl Progress {
+    fn new(path: &Path, total: usize, wanted: bool) -> Progress {
+        let enabled = wanted && std::io::stderr().is_terminal() && total > 0;
+        let step = (total / 100).clamp(1, 256);
+        Progress { label: path.display().to_string(), total, shown: false, enabled, step }
+    }
+
+    fn show(&mut self, done: usize) {
+        if !self.enabled || !done.is_multiple_of(self.step) {
+            return;
+        }
+        const WIDTH: usize = 30;
+        let filled = done * WIDTH / self.total.max(1);
+        let bar: String = (0..WIDTH).map(|i| if i < filled { '#' } else { '.' }).collect();
+        eprint!("\r\x1b[2K{} [{bar}] {done}/{}", self.label, self.total);
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+            self.shown = false;
+        }
+    }
+}

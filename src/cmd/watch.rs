@@ -1,0 +1,48 @@
+//! `backscatter watch`: the daemon — every `[[maildir]]` of the config watched with inotify
+//! until SIGTERM or SIGINT (DESIGN §1, §7).
+
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+
+use anyhow::{bail, Context};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use backscatter::journal::Journal;
+use backscatter::store::watch::{self, Event, Timing};
+use backscatter::store::Handler;
+
+use super::scan::Setup;
+use super::Globals;
+
+/// Runs until a signal asks it to stop; exit 0 then.
+pub fn run(globals: &Globals) -> anyhow::Result<ExitCode> {
+    let setup = Setup::load(globals, true)?;
+    let patterns: Vec<String> = setup.config.maildir.iter().map(|m| m.path.clone()).collect();
+    if patterns.is_empty() {
+        bail!("nothing to watch: add a [[maildir]] with a path to the config");
+    }
+    let journal = Journal::open(&setup.state_dir)?;
+    let mut handler = Handler::new(&setup.config, setup.keyring.as_ref(), Some(journal));
+    let (sender, events) = mpsc::channel();
+    // signal-hook's iterator turns signals into messages on a thread of its own: the loop waits
+    // on one channel for files and signals alike, and a move in flight always finishes.
+    let mut signals = Signals::new([SIGTERM, SIGINT]).context("installing signal handlers")?;
+    let close = signals.handle();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (signal_sender, signal_stop) = (sender.clone(), Arc::clone(&stop));
+    let signal_thread = std::thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            tracing::info!(signal, "shutting down");
+            signal_stop.store(true, Ordering::Relaxed);
+            let _ = signal_sender.send(Event::Shutdown);
+        }
+    });
+    let folder = &setup.config.policy.folder;
+    let result = watch::run(&mut handler, &patterns, folder, (sender, events), &stop, Timing::default());
+    close.close();
+    let _ = signal_thread.join();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
