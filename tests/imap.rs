@@ -315,20 +315,10 @@ fn fixture_bounce(name: &str, sig: Option<&str>) -> String {
     }
 }
 
-#[test]
-fn scan_imap_end_to_end_with_the_real_verdict() {
-    use backscatter::day::Day;
-    use backscatter::sign::{header, Key, KeyId};
+/// A config (and keyring, id 3 secret "secret", and password file) for alice on `dovecot` as
+/// account `test`, state in `DIR/state`.
+fn cli_config(dovecot: &Dovecot) -> (tempfile::TempDir, PathBuf) {
     use std::os::unix::fs::PermissionsExt;
-
-    let dovecot = Dovecot::start(&[]);
-    let maildir = dovecot.maildir();
-    let key = Key { id: KeyId::new(3).unwrap(), secret: b"secret" };
-    // The fixture's top Received: is dated 2013-10-16: the signature is judged on that day.
-    let sig = header::make(&key, Day::from_ymd(2013, 10, 16).unwrap(), 0x0123_4567_89ab_cdef);
-    std::fs::write(maildir.join("new/1.forged"), fixture_bounce("cli-forged", None)).unwrap();
-    std::fs::write(maildir.join("new/2.genuine"), fixture_bounce("cli-genuine", Some(&sig))).unwrap();
-
     let dir = tempfile::tempdir().unwrap();
     let keyring = dir.path().join("keyring.toml");
     std::fs::write(&keyring, "[[key]]\nid = 3\ncreated = \"1980-01-01\"\nsecret = \"secret\"\n").unwrap();
@@ -345,6 +335,22 @@ fn scan_imap_end_to_end_with_the_real_verdict() {
         ),
     )
     .unwrap();
+    (dir, config)
+}
+
+#[test]
+fn scan_imap_end_to_end_with_the_real_verdict() {
+    use backscatter::day::Day;
+    use backscatter::sign::{header, Key, KeyId};
+    let dovecot = Dovecot::start(&[]);
+    let maildir = dovecot.maildir();
+    let key = Key { id: KeyId::new(3).unwrap(), secret: b"secret" };
+    // The fixture's top Received: is dated 2013-10-16: the signature is judged on that day.
+    let sig = header::make(&key, Day::from_ymd(2013, 10, 16).unwrap(), 0x0123_4567_89ab_cdef);
+    std::fs::write(maildir.join("new/1.forged"), fixture_bounce("cli-forged", None)).unwrap();
+    std::fs::write(maildir.join("new/2.genuine"), fixture_bounce("cli-genuine", Some(&sig))).unwrap();
+
+    let (_dir, config) = cli_config(&dovecot);
     let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_backscatter"))
             .arg("-c")
@@ -391,4 +397,46 @@ fn without_idle_the_watcher_polls_with_noop() {
     wait_for("the polled bounce in Backscatter", Duration::from_secs(3), || {
         !find(&backscatter_dir(&dovecot.maildir()), "polled").is_empty()
     });
+}
+
+#[test]
+fn watch_daemon_moves_journals_and_restore_puts_back() {
+    let dovecot = Dovecot::start(&[]);
+    let maildir = dovecot.maildir();
+    let (dir, config) = cli_config(&dovecot);
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_backscatter"))
+        .arg("-c")
+        .arg(&config)
+        .arg("watch")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let state = dir.path().join("state");
+    wait_watching(&state, "test");
+    std::fs::write(maildir.join("tmp/1.forged"), fixture_bounce("daemon-forged", None)).unwrap();
+    std::fs::rename(maildir.join("tmp/1.forged"), maildir.join("new/1.forged")).unwrap();
+    wait_for("the daemon's move", Duration::from_secs(3), || {
+        !find(&backscatter_dir(&maildir), "daemon-forged").is_empty()
+    });
+    let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
+    let entry: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    assert_eq!(entry["mailbox"], "imap:test/INBOX", "{journal}");
+    assert_eq!(entry["to"], "imap:test/Backscatter");
+    assert_eq!(entry["message_id"], "<daemon-forged@example.net>");
+    // SIGTERM, as systemd stops it: a clean exit.
+    let status = std::process::Command::new("kill").arg(daemon.id().to_string()).status().unwrap();
+    assert!(status.success());
+    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+
+    let restore = std::process::Command::new(env!("CARGO_BIN_EXE_backscatter"))
+        .arg("-c")
+        .arg(&config)
+        .args(["restore", "--all"])
+        .output()
+        .unwrap();
+    assert!(restore.status.success(), "{}", String::from_utf8_lossy(&restore.stderr));
+    assert_eq!(find(&maildir, "daemon-forged").len(), 1);
+    assert!(find(&backscatter_dir(&maildir), "daemon-forged").is_empty());
+    let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
+    assert!(journal.lines().nth(1).is_some_and(|l| l.contains("\"op\":\"restore\"")), "{journal}");
 }
