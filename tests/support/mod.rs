@@ -243,20 +243,29 @@ pub struct Dns {
 impl Dns {
     pub fn start(extra_args: &[&str]) -> Dns {
         require("/usr/sbin/dnsmasq", "dnsmasq-base");
-        let port = free_port();
-        let child = Command::new("sh")
-            .arg(script("dnsmasq.sh"))
-            .arg(port.to_string())
-            .args(extra_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dnsmasq");
-        // dnsmasq answers on UDP; it also listens on TCP on the same port once ready.
-        wait_for("dnsmasq to listen", Duration::from_secs(5), || {
-            std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
-        });
-        Dns { port, child }
+        // A port free for TCP may be taken for UDP (another test's resolver socket): dnsmasq
+        // then exits at once, and another port is tried.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("sh")
+                .arg(script("dnsmasq.sh"))
+                .arg(port.to_string())
+                .args(extra_args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start dnsmasq");
+            // dnsmasq answers on UDP; it also listens on TCP on the same port once ready.
+            let mut exited = false;
+            wait_for("dnsmasq to listen", Duration::from_secs(10), || {
+                exited = matches!(child.try_wait(), Ok(Some(_)));
+                exited || std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+            });
+            if !exited {
+                return Dns { port, child };
+            }
+        }
+        panic!("dnsmasq exited at once on five ports in a row");
     }
 }
 
