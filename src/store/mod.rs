@@ -2,10 +2,12 @@
 //!
 //! - [`maildir`]: one Maildir on disk — layout, listing, the Backscatter folder, moving.
 //! - [`watch`]: many Maildirs watched with inotify, for `backscatter watch`.
+//! - [`imap`]: IMAP accounts — IDLE, UID MOVE, reconnects, UIDVALIDITY state.
 //! - [`spf`]: the SPF step beside the judgement (`[spf] enabled`).
 //! - [`Handler`]: what every store does with one message — judge it, log the verdict, and move
 //!   it (journaled) when the policy or `[spf] fail_action` says so.
 
+pub mod imap;
 pub mod maildir;
 pub mod spf;
 pub mod watch;
