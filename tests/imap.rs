@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use backscatter::config::{Auth, Imap, Tls};
 use backscatter::store::imap::{self, Action, Background, Handler, Message, Options};
-use support::{wait_for, Dovecot};
+use support::{wait_for, Daemon, Dovecot};
 
 /// Stands in for the verdict: moves what carries `X-Test-Forged: yes`, remembers the moves.
 #[derive(Clone, Default)]
@@ -404,13 +404,13 @@ fn watch_daemon_moves_journals_and_restore_puts_back() {
     let dovecot = Dovecot::start(&[]);
     let maildir = dovecot.maildir();
     let (dir, config) = cli_config(&dovecot);
-    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_backscatter"))
-        .arg("-c")
-        .arg(&config)
-        .arg("watch")
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut daemon = Daemon::spawn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_backscatter"))
+            .arg("-c")
+            .arg(&config)
+            .arg("watch")
+            .stderr(std::process::Stdio::null()),
+    );
     let state = dir.path().join("state");
     wait_watching(&state, "test");
     std::fs::write(maildir.join("tmp/1.forged"), fixture_bounce("daemon-forged", None)).unwrap();
@@ -418,15 +418,18 @@ fn watch_daemon_moves_journals_and_restore_puts_back() {
     wait_for("the daemon's move", Duration::from_secs(3), || {
         !find(&backscatter_dir(&maildir), "daemon-forged").is_empty()
     });
-    let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
+    // The journal line follows the move.
+    let journal_file = state.join("journal.jsonl");
+    wait_for("the journal line", Duration::from_secs(3), || {
+        std::fs::read_to_string(&journal_file).is_ok_and(|j| j.ends_with('\n'))
+    });
+    let journal = std::fs::read_to_string(&journal_file).unwrap();
     let entry: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
     assert_eq!(entry["mailbox"], "imap:test/INBOX", "{journal}");
     assert_eq!(entry["to"], "imap:test/Backscatter");
     assert_eq!(entry["message_id"], "<daemon-forged@example.net>");
     // SIGTERM, as systemd stops it: a clean exit.
-    let status = std::process::Command::new("kill").arg(daemon.id().to_string()).status().unwrap();
-    assert!(status.success());
-    assert_eq!(daemon.wait().unwrap().code(), Some(0));
+    assert_eq!(daemon.terminate().code(), Some(0));
 
     let restore = std::process::Command::new(env!("CARGO_BIN_EXE_backscatter"))
         .arg("-c")

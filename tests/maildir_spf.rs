@@ -7,11 +7,11 @@ mod support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use backscatter::day::Day;
-use support::Dns;
+use support::{Daemon, Dns};
 
 /// `example.test` (from dnsmasq.sh) allows 192.0.2.0/24 and fails the rest; `mail.test`, the
 /// HELO name of the genuine senders, passes its own address. A TTL, so that answers are cached.
@@ -281,12 +281,7 @@ fn watch_writes_the_header_once_and_keeps_a_cache_snapshot() {
     let dns = Dns::start(ZONE);
     let world = World::new(&dns, "");
     let log = world.dir.path().join("watch.log");
-    let mut watcher = world
-        .command(&["-vv", "watch"])
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(&log).expect("log"))
-        .spawn()
-        .expect("start watch");
+    let mut watcher = Daemon::spawn(world.command(&["-vv", "watch"]).stderr(fs::File::create(&log).expect("log")));
     // Give inotify its watch before the delivery (the initial scan would also find it).
     std::thread::sleep(Duration::from_millis(500));
     let path = world.deliver("1.pass.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "ann@example.test"));
@@ -297,9 +292,7 @@ fn watch_writes_the_header_once_and_keeps_a_cache_snapshot() {
     }
     // Time for the rename's inotify event to come back, then a clean stop.
     std::thread::sleep(Duration::from_millis(700));
-    let pid = watcher.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
-    let status = watcher.wait().expect("wait");
+    let status = watcher.terminate();
     assert!(status.success(), "{status:?}");
 
     let message = fs::read_to_string(&path).expect("still in new/");

@@ -7,14 +7,14 @@ mod support;
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use backscatter::day::Day;
 use backscatter::keys::Keyring;
 use backscatter::sign;
 
-use support::{open_temp_dir, wait_for, Postfix};
+use support::{open_temp_dir, wait_for, Daemon, Postfix};
 
 const SECRET: &str = "postfix-end-to-end-test-secret-43-chars-xxx";
 
@@ -30,15 +30,6 @@ fn inbox(maildir: &Path) -> Vec<PathBuf> {
     let mut all = files(&maildir.join("new"));
     all.extend(files(&maildir.join("cur")));
     all
-}
-
-struct Watch(Child);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -74,14 +65,8 @@ fn watch_keeps_a_genuine_dsn_and_moves_a_forged_one() {
     )
     .unwrap();
     let log = fs::File::create(work.path().join("watch.log")).unwrap();
-    let _watch = Watch(
-        Command::new(env!("CARGO_BIN_EXE_backscatter"))
-            .arg("-c")
-            .arg(&config)
-            .args(["-v", "watch"])
-            .stderr(log)
-            .spawn()
-            .unwrap(),
+    let _watch = Daemon::spawn(
+        Command::new(env!("CARGO_BIN_EXE_backscatter")).arg("-c").arg(&config).args(["-v", "watch"]).stderr(log),
     );
     let log_text = || fs::read_to_string(work.path().join("watch.log")).unwrap_or_default();
     wait_for("watch to start", Duration::from_secs(10), || log_text().contains("mailboxes"));

@@ -275,3 +275,36 @@ impl Drop for Dns {
         let _ = self.child.wait();
     }
 }
+
+/// A long-running `backscatter` (e.g. `watch`) started by a test: killed and reaped when dropped,
+/// so a failing assertion never leaves a daemon behind holding the test runner's output pipe.
+pub struct Daemon(pub Child);
+
+impl Daemon {
+    /// Starts `command` with stdin and stdout on /dev/null (stderr as the caller set it).
+    pub fn spawn(command: &mut Command) -> Daemon {
+        Daemon(command.stdin(Stdio::null()).stdout(Stdio::null()).spawn().expect("start the daemon"))
+    }
+
+    /// SIGTERM, as systemd stops it; returns its exit status (killed after 10 s).
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        kill(self.0.id() as i32);
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait for the daemon") {
+                return status;
+            }
+            if start.elapsed() > Duration::from_secs(10) {
+                panic!("the daemon did not stop within 10 s of SIGTERM");
+            }
+            sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
