@@ -45,24 +45,61 @@ pub(crate) fn split(message: &[u8]) -> (&[u8], &[u8]) {
 /// The fields of a header block, in order.
 pub(crate) fn header_fields(block: &[u8]) -> Vec<Field> {
     let text = String::from_utf8_lossy(block);
-    let mut fields: Vec<Field> = Vec::new();
-    for line in text.lines() {
-        if line.starts_with([' ', '\t']) {
-            if let Some(last) = fields.last_mut() {
-                if last.value.len() < MAX_VALUE {
-                    last.value.push(' ');
-                    last.value.push_str(line.trim());
-                }
-            }
-            continue;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if is_field_name(name) {
-                fields.push(Field { name: name.to_ascii_lowercase(), value: value.trim().to_owned(), quoted: false });
-            }
-        }
+    raw_fields(&text).map(|f| Field { name: f.name.to_ascii_lowercase(), value: f.value(), quoted: false }).collect()
+}
+
+/// One header field where it is written: nothing copied until its value is asked for, so a scan
+/// for two or three fields of a header block allocates only for those.
+#[derive(Debug, Clone)]
+pub(crate) struct RawField<'a> {
+    /// The field name as written.
+    pub name: &'a str,
+    /// What follows the `:` on the field's first line.
+    first: &'a str,
+    /// The lines after the first: the field continues on those that start with whitespace, up
+    /// to the next field line (a stray non-field line in between is skipped, not an end).
+    more: std::str::Lines<'a>,
+}
+
+impl RawField<'_> {
+    /// True if the field is called `name` (lowercase), in any case.
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
     }
-    fields
+
+    /// The value, unfolded (each continuation line trimmed and joined with one space, up to
+    /// [`MAX_VALUE`]), surrounding whitespace trimmed.
+    pub fn value(&self) -> String {
+        let mut value = self.first.trim().to_owned();
+        for line in self.more.clone() {
+            if field_line(line).is_some() {
+                break;
+            }
+            if line.starts_with([' ', '\t']) && value.len() < MAX_VALUE {
+                value.push(' ');
+                value.push_str(line.trim());
+            }
+        }
+        value
+    }
+}
+
+/// The fields of a header block (text, as `String::from_utf8_lossy` gives it), in order, read in
+/// place. Lines before the first field and lines that are no field are skipped.
+pub(crate) fn raw_fields(block: &str) -> impl Iterator<Item = RawField<'_>> {
+    let mut lines = block.lines();
+    std::iter::from_fn(move || {
+        let (name, first) = lines.by_ref().find_map(field_line)?;
+        Some(RawField { name, first, more: lines.clone() })
+    })
+}
+
+/// A line that starts a header field: not whitespace-led, a valid name before its first `:`.
+fn field_line(line: &str) -> Option<(&str, &str)> {
+    if line.starts_with([' ', '\t']) {
+        return None;
+    }
+    line.split_once(':').filter(|(name, _)| is_field_name(name))
 }
 
 /// The header lines named in `wanted` (lowercase) anywhere in `text`: behind a `>` / `|` quote
