@@ -116,6 +116,47 @@ mod tests {
     }
 
     #[test]
+    fn message_id_in_the_same_pass() {
+        let m = b"Message-ID: <a@b>\n\t(folded)\nReceived: from a by b; garbage\nX: 1\nDelivery-Date: Tue, 05 Mar 2024 10:20:30 +0000\n\n";
+        // The Received date fails, so Delivery-Date is looked for past where both were found.
+        assert_eq!(own_head(m), OwnHead { arrival: Some(T), message_id: Some("<a@b> (folded)".to_owned()) });
+        let empty = b"Message-ID: \nMessage-ID: <second@b>\n\nMessage-ID: <body@b>\n";
+        assert_eq!(own_head(empty), OwnHead { arrival: None, message_id: None });
+        let late = b"message-id: <x@y>\nFrom: a@b\n\n";
+        assert_eq!(own_head(late).message_id.as_deref(), Some("<x@y>"));
+    }
+
+    /// The one pass gives what reading every field of the header block gives, on every message
+    /// of the corpus and the fixtures.
+    #[test]
+    fn one_pass_agrees_with_reading_every_field() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let mut dirs = vec![root.join("corpus"), root.join("fixtures")];
+        let mut seen = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("test dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let message = std::fs::read(&path).expect("readable");
+                let input = crate::classify::normalise(&message);
+                let all = fields::header_fields(fields::split(&input).0);
+                let first = |name: &str| all.iter().find(|f| f.name == name).map(|f| f.value.as_str());
+                let arrival = first("received")
+                    .and_then(fields::received_date)
+                    .and_then(parse_date)
+                    .or_else(|| first("delivery-date").and_then(parse_date));
+                let message_id = first("message-id").filter(|v| !v.is_empty()).map(str::to_owned);
+                assert_eq!(own_head(&message), OwnHead { arrival, message_id }, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen > 1000, "only {seen} messages");
+    }
+
+    #[test]
     fn only_the_top_received_counts() {
         let m = b"Received: from a by b; garbage\nReceived: from z by a; Tue, 5 Mar 2024 10:20:30 +0000\n\n";
         assert_eq!(arrival_time(m), None);
