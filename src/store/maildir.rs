@@ -296,6 +296,24 @@ mod tests {
     }
 
     #[test]
+    fn messages_are_regular_files_or_links_to_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = maildir(tmp.path());
+        fs::write(root.join("cur/1.a:2,S"), "one").unwrap();
+        fs::write(root.join("new/2.b"), "two").unwrap();
+        fs::write(root.join("tmp/elsewhere"), "three").unwrap();
+        std::os::unix::fs::symlink(root.join("tmp/elsewhere"), root.join("cur/3.link")).unwrap();
+        std::os::unix::fs::symlink(root.join("tmp"), root.join("cur/4.dirlink")).unwrap();
+        fs::create_dir(root.join("cur/5.dir")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("cur/6.socket")).unwrap();
+        fs::write(root.join("cur/.hidden"), "dot").unwrap();
+        let md = Maildir::open(&root, "Backscatter").unwrap();
+        let names: Vec<PathBuf> =
+            md.messages().unwrap().iter().map(|p| p.strip_prefix(&root).unwrap().into()).collect();
+        assert_eq!(names, [PathBuf::from("new/2.b"), "cur/1.a:2,S".into(), "cur/3.link".into()]);
+    }
+
+    #[test]
     fn layouts_are_detected() {
         let tmp = tempfile::tempdir().unwrap();
         let root = maildir(tmp.path());
