@@ -22,9 +22,7 @@ pub struct OwnHead {
 /// further only when the `Received:` date does not parse). Only those two values are copied.
 pub fn own_head(message: &[u8]) -> OwnHead {
     let input = crate::classify::normalise(message);
-    let (head, _) = fields::split(&input);
-    let text = String::from_utf8_lossy(head);
-    let mut all = fields::raw_fields(&text);
+    let mut all = fields::head_fields(&input);
     let (mut received, mut delivery, mut message_id) = (None, None, None);
     for field in all.by_ref() {
         if field.is("received") {
