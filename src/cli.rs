@@ -41,8 +41,11 @@ pub enum Command {
         /// One JSON object per message instead of a summary
         #[arg(long)]
         json: bool,
+        /// Scan the mailboxes of this `[[imap]]` account (its `name`) instead of Maildirs
+        #[arg(long, value_name = "ACCOUNT", conflicts_with = "paths")]
+        imap: Option<String>,
         /// Maildirs to scan
-        #[arg(required = true, value_name = "PATH")]
+        #[arg(required_unless_present = "imap", value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
     /// Run the daemon: watch every mailbox in the config (Maildir by inotify, IMAP by IDLE)

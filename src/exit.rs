@@ -9,6 +9,8 @@ use backscatter::keys::KeyringError;
 pub const DATAERR: u8 = 65;
 /// EX_NOINPUT: an input file did not exist or was unreadable.
 pub const NOINPUT: u8 = 66;
+/// EX_UNAVAILABLE: a service (an IMAP server) could not be reached or used.
+pub const UNAVAILABLE: u8 = 69;
 /// EX_SOFTWARE: an internal error.
 pub const SOFTWARE: u8 = 70;
 /// EX_CANTCREAT: an output file could not be created.
@@ -17,6 +19,8 @@ pub const CANTCREAT: u8 = 73;
 pub const IOERR: u8 = 74;
 /// EX_TEMPFAIL: try again later; a caller holding mail keeps it.
 pub const TEMPFAIL: u8 = 75;
+/// EX_NOPERM: a server refused our credentials.
+pub const NOPERM: u8 = 77;
 /// EX_CONFIG: the configuration (or keyring) is wrong.
 pub const CONFIG: u8 = 78;
 

@@ -15,7 +15,8 @@
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
 //! - [`sendmail`]: the signing sendmail drop-in: argv, stamping, the hand-off to the real one.
 //! - [`spf`]: SPF (RFC 7208) of delivered mail and of a bounce's origin, through DNS (async).
-//! - [`store`]: Maildirs — listing, the Backscatter folder, moving by rename, inotify watch.
+//! - [`store`]: Maildirs — listing, the Backscatter folder, moving by rename, inotify watch —
+//!   and IMAP accounts ([`store::imap`]: IDLE, UID MOVE).
 //! - [`journal`]: the append-only record of every move; restore and stats.
 
 pub mod classify;

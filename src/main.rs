@@ -49,7 +49,9 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    // Colour only for a person at a terminal; journald and log files get plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi).init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -62,7 +64,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Spf { ip, domain, helo, cache, json } => cmd::spf::run(&globals, ip, domain, helo, cache, json),
         Command::Check { file } => cmd::check::run(&globals, verbose, file.as_deref()),
         Command::Sendmail { args } => Ok(cmd::sendmail::run(&globals, args.into_iter().map(OsString::from).collect())),
-        Command::Scan { dry_run, json, paths } => cmd::scan::run(&globals, dry_run, json, &paths),
+        Command::Scan { imap: Some(account), dry_run, json, .. } => cmd::imap::scan(&globals, &account, dry_run, json),
+        Command::Scan { dry_run, json, paths, .. } => cmd::scan::run(&globals, dry_run, json, &paths),
         Command::Restore { since, all, ids } => cmd::journal::restore(&globals, since.as_deref(), all, &ids),
         Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
         Command::Watch => cmd::watch::run(&globals),

@@ -32,7 +32,20 @@ pub fn restore(globals: &Globals, since: Option<&str>, all: bool, ids: &[String]
     let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let now = i64::try_from(now).unwrap_or(0);
     for entry in chosen {
-        match journal::restore(&mut journal, entry, now)? {
+        let restored = if entry.mailbox.starts_with("imap:") {
+            // A server that cannot be reached spoils only this entry, not the rest.
+            match super::imap::restore(&setup.config, &mut journal, entry, now) {
+                Ok(restored) => restored,
+                Err(err) => {
+                    eprintln!("backscatter: {err:#}");
+                    incomplete = true;
+                    continue;
+                }
+            }
+        } else {
+            journal::restore(&mut journal, entry, now)?
+        };
+        match restored {
             Restored::Restored { to, .. } => println!("restored {} {}", entry.id, to.display()),
             Restored::Occupied => {
                 eprintln!("backscatter: {}: {} exists already; left as it is", entry.id, entry.from);

@@ -15,6 +15,7 @@ use backscatter::config::{self, Config};
 use backscatter::journal::Journal;
 use backscatter::keys::{Keyring, KeyringError};
 use backscatter::policy::Verdict;
+use backscatter::spf::step::Report;
 use backscatter::store::maildir::Maildir;
 use backscatter::store::{judge_file, Handler, StoreError, Taken};
 use backscatter::verdict::Judgement;
@@ -66,6 +67,7 @@ pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> a
     let setup = Setup::load(globals, true)?;
     let journal = if dry_run { None } else { Some(Journal::open(&setup.state_dir)?) };
     let mut handler = Handler::new(&setup.config, setup.keyring.as_ref(), journal);
+    handler.start_spf(None)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut summary = Summary::default();
@@ -155,7 +157,7 @@ fn scan(
                     if !json && judgement.decision.verdict != Verdict::Ordinary {
                         progress.clear();
                     }
-                    report(out, &judgement, &taken, message, &shown, json)?;
+                    report(out, (&judgement, handler.spf_report()), &taken, message, &shown, json)?;
                     let key =
                         (judgement.classification.kind.as_str(), judgement.decision.verdict.to_string(), taken.word());
                     *summary.counts.entry(key).or_default() += 1;
@@ -168,11 +170,11 @@ fn scan(
     Ok(())
 }
 
-/// One message's line: its JSON object (with what was done), or for a checked message the
+/// One message's line: its JSON object (with what was done, and `spf` when `[spf]` is on), or for a checked message the
 /// action, kind, verdict, file and why.
 fn report(
     out: &mut impl Write,
-    judgement: &Judgement,
+    (judgement, spf): (&Judgement, Option<&Report>),
     taken: &Taken,
     message: &Path,
     shown: &str,
@@ -181,6 +183,9 @@ fn report(
     if json {
         let mut object = judgement.to_json(&message.to_string_lossy());
         if let Some(map) = object.as_object_mut() {
+            if let Some(spf) = spf {
+                map.insert("spf".into(), spf.to_json());
+            }
             map.insert("done".into(), taken.word().into());
             if let Taken::Moved { id, to } = taken {
                 map.insert("journal_id".into(), id.as_str().into());

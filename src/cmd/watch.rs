@@ -1,5 +1,6 @@
-//! `backscatter watch`: the daemon — every `[[maildir]]` of the config watched with inotify
-//! until SIGTERM or SIGINT (DESIGN §1, §7).
+//! `backscatter watch`: the daemon — every `[[maildir]]` of the config watched with inotify and
+//! every `[[imap]]` account over IDLE (on a thread of its own), until SIGTERM or SIGINT
+//! (DESIGN §1, §7).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,11 +21,13 @@ use super::Globals;
 pub fn run(globals: &Globals) -> anyhow::Result<ExitCode> {
     let setup = Setup::load(globals, true)?;
     let patterns: Vec<String> = setup.config.maildir.iter().map(|m| m.path.clone()).collect();
-    if patterns.is_empty() {
-        bail!("nothing to watch: add a [[maildir]] with a path to the config");
+    if patterns.is_empty() && setup.config.imap.is_empty() {
+        bail!("nothing to watch: add a [[maildir]] with a path or an [[imap]] account to the config");
     }
+    let imap = super::imap::start_watchers(&setup)?;
     let journal = Journal::open(&setup.state_dir)?;
     let mut handler = Handler::new(&setup.config, setup.keyring.as_ref(), Some(journal));
+    handler.start_spf(super::spf::snapshot_path(&setup.config))?;
     let (sender, events) = mpsc::channel();
     // signal-hook's iterator turns signals into messages on a thread of its own: the loop waits
     // on one channel for files and signals alike, and a move in flight always finishes.
@@ -40,9 +43,19 @@ pub fn run(globals: &Globals) -> anyhow::Result<ExitCode> {
         }
     });
     let folder = &setup.config.policy.folder;
-    let result = watch::run(&mut handler, &patterns, folder, (sender, events), &stop, Timing::default());
+    let result = if patterns.is_empty() {
+        // IMAP accounts only: nothing to do here but wait for the signal.
+        drop(sender);
+        let _ = events.recv();
+        Ok(())
+    } else {
+        watch::run(&mut handler, &patterns, folder, (sender, events), &stop, Timing::default())
+    };
     close.close();
     let _ = signal_thread.join();
+    if let Some(imap) = imap {
+        imap.stop().context("stopping the IMAP watchers")?;
+    }
     result?;
     Ok(ExitCode::SUCCESS)
 }

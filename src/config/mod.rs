@@ -213,6 +213,9 @@ pub struct Imap {
     pub port: u16,
     /// `tls`.
     pub tls: Tls,
+    /// `allow_plaintext`: let `tls = "none"` reach a host that is not loopback, the password
+    /// crossing the network in clear; default false.
+    pub allow_plaintext: bool,
     /// `ca_file`: trust this CA bundle instead of the system roots.
     pub ca_file: Option<PathBuf>,
     /// `username`.

@@ -77,6 +77,7 @@ pub(super) const IMAP: Schema = Schema {
         ("host", "host = \"imap.example.com\""),
         ("port", "port = 993"),
         ("tls", "tls = \"implicit\""),
+        ("allow_plaintext", "allow_plaintext = false"),
         ("ca_file", "ca_file = \"/etc/ssl/certs/my-ca.pem\""),
         ("username", "username = \"me@example.com\""),
         ("password", "password = \"secret\""),

@@ -121,6 +121,7 @@ password_env = "IMAP_PASSWORD"
 name = "b"
 host = "imap.example.net"
 tls = "none"
+allow_plaintext = true
 port = 10143
 username = "u"
 oauth2_token_command = ["token"]
@@ -459,5 +460,19 @@ fn mangled_files_never_panic() {
             let lines = text.lines().count() + 1;
             assert!(problems.iter().all(|p| (1..=lines).contains(&p.line)), "{problems:?} in\n{text}");
         }
+    }
+}
+
+#[test]
+fn plaintext_imap_only_to_loopback_unless_allowed() {
+    let account = "[[imap]]\nhost = \"imap.example.com\"\nusername = \"u\"\npassword = \"p\"\ntls = \"none\"\n";
+    assert_eq!(
+        problem(account),
+        "5: imap.tls = \"none\" would send the password for imap.example.com in clear — use tls = \"starttls\" or \"implicit\" (or, on a network you trust, allow_plaintext = true)"
+    );
+    assert!(ok(&format!("{account}allow_plaintext = true\n")).imap[0].allow_plaintext);
+    for host in ["127.0.0.1", "::1", "localhost"] {
+        let local = format!("[[imap]]\nhost = \"{host}\"\nusername = \"u\"\npassword = \"p\"\ntls = \"none\"\n");
+        assert_eq!(ok(&local).imap[0].tls, Tls::None, "{host}");
     }
 }

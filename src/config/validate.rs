@@ -11,7 +11,7 @@ use super::schema::{
     example, Schema, AUTH_KEYS, DNS_FIX, IMAP, KINDS, LISTEN_FIX, MAILDIR, METRICS, MODES, POLICY, ROOT, SIGN, SPF,
     SPF_ACTIONS, TLS,
 };
-use super::{Auth, Config, Dns, Imap, Maildir, Metrics, Policy, Problem, Sign, Spf};
+use super::{Auth, Config, Dns, Imap, Maildir, Metrics, Policy, Problem, Sign, Spf, Tls};
 use crate::classify::Kind;
 
 /// Checks the root table and builds the config, or returns every problem found.
@@ -179,7 +179,17 @@ impl Checker<'_> {
             .required(s, "username")
             .and(self.string(s, "username"))
             .and_then(|(name, span)| self.non_empty(s, "username", vec![(name, span)]).pop());
-        let tls = self.string(s, "tls").and_then(|v| self.choice(s, "tls", v, &TLS, "TLS mode"));
+        let tls_value = self.string(s, "tls");
+        let tls = tls_value.clone().and_then(|v| self.choice(s, "tls", v, &TLS, "TLS mode"));
+        let allow_plaintext = self.boolean(s, "allow_plaintext").unwrap_or(false);
+        let loopback = |h: &str| h == "localhost" || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if let (Some(Tls::None), Some(host), Some((_, span))) = (tls, host.as_deref(), &tls_value) {
+            if !loopback(host) && !allow_plaintext {
+                let what = format!("imap.tls = \"none\" would send the password for {host} in clear");
+                let fix = "use tls = \"starttls\" or \"implicit\" (or, on a network you trust, allow_plaintext = true)";
+                self.problem(span, what, fix);
+            }
+        }
         let port = self.integer(s, "port").and_then(|(port, span)| match u16::try_from(port) {
             Ok(port) if port > 0 => Some(port),
             _ => {
@@ -205,6 +215,7 @@ impl Checker<'_> {
             host: host?,
             port: port.unwrap_or(tls.default_port()),
             tls,
+            allow_plaintext,
             ca_file,
             username: username?,
             auth: auth?,

@@ -2,10 +2,14 @@
 //!
 //! - [`maildir`]: one Maildir on disk — layout, listing, the Backscatter folder, moving.
 //! - [`watch`]: many Maildirs watched with inotify, for `backscatter watch`.
+//! - [`imap`]: IMAP accounts — IDLE, UID MOVE, reconnects, UIDVALIDITY state.
+//! - [`spf`]: the SPF step beside the judgement (`[spf] enabled`).
 //! - [`Handler`]: what every store does with one message — judge it, log the verdict, and move
-//!   it (journaled) when the policy says so.
+//!   it (journaled) when the policy or `[spf] fail_action` says so.
 
+pub mod imap;
 pub mod maildir;
+pub mod spf;
 pub mod watch;
 
 use std::collections::HashSet;
@@ -15,13 +19,16 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::journal::{self, Entry, Journal, JournalError, Op};
 use crate::keys::Keyring;
 use crate::policy::Action;
+use crate::spf::step::{Consequence, Report};
+use crate::spf::SpfError;
 use crate::verdict::{self, Judgement};
 
 use self::maildir::{unique_part, Maildir, Moved};
+use self::spf::SpfStep;
 
 /// Failing to read or change a store.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +51,9 @@ pub enum StoreError {
     /// A move happened but could not be journaled.
     #[error(transparent)]
     Journal(#[from] JournalError),
+    /// The SPF step could not be set up.
+    #[error(transparent)]
+    Spf(#[from] SpfError),
 }
 
 /// What a store did with one message.
@@ -91,52 +101,131 @@ pub struct Handler<'a> {
     restored: HashSet<OsString>,
     /// The journal's size when `restored` was read.
     journal_size: u64,
+    /// The SPF step, when `[spf]` is on and [`Handler::start_spf`] was called.
+    spf: Option<SpfStep>,
+    /// The SPF report of the message applied last.
+    spf_report: Option<Report>,
 }
 
 impl<'a> Handler<'a> {
     /// A handler moving messages and journaling into `journal`, or (`None`) a dry run.
     pub fn new(config: &'a Config, keyring: Option<&'a Keyring>, journal: Option<Journal>) -> Handler<'a> {
-        Handler { config, keyring, journal, restored: HashSet::new(), journal_size: 0 }
+        Handler { config, keyring, journal, restored: HashSet::new(), journal_size: 0, spf: None, spf_report: None }
+    }
+
+    /// Runs the SPF step on every message from now on, if `[spf] enabled`. `watch` gives the
+    /// cache snapshot's path (see [`Handler::write_spf_snapshot`]); a scan gives `None`.
+    pub fn start_spf(&mut self, snapshot: Option<PathBuf>) -> Result<(), StoreError> {
+        self.spf = SpfStep::start(self.config, snapshot)?;
+        Ok(())
+    }
+
+    /// The SPF report of the message [`Handler::apply`] handled last (`None` with SPF off, or
+    /// when it vanished): for `scan --json`'s `spf` field.
+    pub fn spf_report(&self) -> Option<&Report> {
+        self.spf_report.as_ref()
+    }
+
+    /// Writes the SPF cache listing for `backscatter spf --cache` (`watch`, now and then).
+    pub fn write_spf_snapshot(&self) {
+        if let Some(spf) = &self.spf {
+            spf.write_snapshot();
+        }
     }
 
     /// Reads, judges, logs and (if the policy says move) moves the message at `path` in
-    /// `maildir`. `Ok(None)` when it vanished before it could be read.
+    /// `maildir`. `Ok(None)` when it vanished before it could be read, and for a message we just
+    /// rewrote with a `Received-SPF` (its rename is an inotify arrival, not a new message).
     pub fn handle(&mut self, maildir: &Maildir, path: &Path) -> Result<Option<(Judgement, Taken)>, StoreError> {
+        if self.spf.as_mut().is_some_and(|spf| spf.take_rewritten(path)) {
+            return Ok(None);
+        }
         let Some(judgement) = judge_file(self.config, self.keyring, path)? else { return Ok(None) };
         self.apply(maildir, path, judgement).map(Some)
     }
 
     /// The second half of [`Handler::handle`], for a message judged by [`judge_file`] (perhaps
-    /// on another thread): logs the verdict and carries it out.
+    /// on another thread): runs the SPF step (when on), logs the verdict and carries it out.
+    /// The `Received-SPF` header is written (not on a dry run) before any move.
     pub fn apply(
         &mut self,
         maildir: &Maildir,
         path: &Path,
-        judgement: Judgement,
+        mut judgement: Judgement,
     ) -> Result<(Judgement, Taken), StoreError> {
+        self.spf_report = None;
+        let report = if self.spf.is_some() {
+            let Some(report) = self.run_spf(path, &mut judgement)? else { return Ok((judgement, Taken::Vanished)) };
+            Some(report)
+        } else {
+            None
+        };
         let mailbox = maildir.root().to_string_lossy();
         let item = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         verdict::log(&judgement, &mailbox, &item);
-        let taken = match judgement.decision.action {
-            Action::Keep => Taken::Kept,
-            Action::WouldMove => Taken::WouldMove,
-            Action::Move => self.move_message(maildir, path, &judgement)?,
+        let spf_folder = match report.as_ref().map(|r| &r.consequence) {
+            Some(Consequence::Move(folder)) => Some(folder.as_str()),
+            _ => None,
         };
+        let taken = match (judgement.decision.action, spf_folder) {
+            (Action::Move, _) => {
+                let folder = self.config.policy.folder.clone();
+                self.move_message(maildir, path, &judgement, &folder, &judgement.decision.why)?
+            }
+            (Action::WouldMove, _) => Taken::WouldMove,
+            // `fail_action = "move"` on ordinary mail; monitor mode only says so.
+            (Action::Keep, Some(folder)) if self.config.policy.mode == Mode::Enforce => {
+                let why = report.as_ref().map(|r| format!("SPF fail: {}", r.message.why)).unwrap_or_default();
+                self.move_message(maildir, path, &judgement, folder, &why)?
+            }
+            (Action::Keep, Some(_)) => Taken::WouldMove,
+            (Action::Keep, None) => Taken::Kept,
+        };
+        if let (Some(spf), false) = (self.spf.as_mut(), taken == Taken::Kept) {
+            spf.forget(path);
+        }
+        self.spf_report = report;
         Ok((judgement, taken))
     }
 
-    fn move_message(&mut self, maildir: &Maildir, path: &Path, judgement: &Judgement) -> Result<Taken, StoreError> {
+    /// The SPF step for the message at `path` (read again: judging may have run on another
+    /// thread), and its `Received-SPF` header unless this is a dry run (a failure to write it is
+    /// logged). `None` if the message is gone.
+    fn run_spf(&mut self, path: &Path, judgement: &mut Judgement) -> Result<Option<Report>, StoreError> {
+        let Some(spf) = self.spf.as_mut() else { return Ok(None) };
+        let Some((bytes, _)) = read_message(path)? else { return Ok(None) };
+        let report = spf.run(&bytes, judgement, self.config);
+        if self.journal.is_some() {
+            match spf.write_header(path, &report, self.config) {
+                Ok(_) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+                // The header is a courtesy: the verdict is still carried out.
+                Err(err) => tracing::warn!(item = %path.display(), "cannot write Received-SPF: {err}"),
+            }
+        }
+        Ok(Some(report))
+    }
+
+    /// Moves the message into `folder` and journals it with `why`.
+    fn move_message(
+        &mut self,
+        maildir: &Maildir,
+        path: &Path,
+        judgement: &Judgement,
+        folder: &str,
+        why: &str,
+    ) -> Result<Taken, StoreError> {
         if self.journal.is_none() {
             return Ok(Taken::WouldMove);
         }
-        if maildir.is_folder(&self.config.policy.folder) {
+        if maildir.is_folder(&self.config.policy.folder) || maildir.is_folder(folder) {
             return Ok(Taken::Kept);
         }
         if self.was_restored(path)? {
             tracing::info!(mailbox = %maildir.root().display(), item = %path.display(), "restored by hand once: kept");
             return Ok(Taken::Spared);
         }
-        let folder = maildir.ensure_folder(&self.config.policy.folder)?;
+        let folder = maildir.ensure_folder(folder)?;
         let (from, to) = match maildir.move_message(path, &folder)? {
             Moved::Moved { from, to } => (from, to),
             Moved::Vanished => return Ok(Taken::Vanished),
@@ -154,7 +243,7 @@ impl<'a> Handler<'a> {
             kind: c.kind.as_str().to_owned(),
             reason: c.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned)),
             verdict: judgement.decision.verdict.to_string(),
-            why: judgement.decision.why.clone(),
+            why: why.to_owned(),
             restores: None,
         };
         if let Some(journal) = self.journal.as_mut() {

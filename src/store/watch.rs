@@ -1,6 +1,7 @@
 //! `watch` for Maildirs: one inotify instance on the `new/` of every configured Maildir (glob
 //! patterns expanded, new matches picked up), an initial scan, a rescan when the kernel queue
-//! overflowed and now and then anyway (DESIGN §7, §10).
+//! overflowed and now and then anyway (DESIGN §7, §10); the SPF cache snapshot is rewritten at
+//! every discovery.
 //!
 //! Synchronous: one thread judges and moves, in arrival order; notify's own thread feeds it
 //! through a channel, and so does whoever turns signals into [`Event::Shutdown`]. A message in
@@ -80,6 +81,8 @@ pub fn run(
         }
         if last_discover.elapsed() >= timing.discover {
             state.discover(handler, patterns, folder);
+            // For `backscatter spf --cache` while we run.
+            handler.write_spf_snapshot();
             last_discover = Instant::now();
         }
         if last_rescan.elapsed() >= timing.rescan {
@@ -87,6 +90,7 @@ pub fn run(
             last_rescan = Instant::now();
         }
     }
+    handler.write_spf_snapshot();
     tracing::info!("watch stopped");
     Ok(())
 }

@@ -61,6 +61,21 @@ fn kill(pid: i32) {
     let _ = Command::new("kill").arg(pid.to_string()).status();
 }
 
+/// The processes whose parent is `pid` (from `/proc/*/stat`).
+fn children(pid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            // `pid (comm) state ppid …`; comm may hold spaces, so split after the last ')'.
+            let after = stat.get(stat.rfind(')')? + 1..)?;
+            let ppid: i32 = after.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == pid).then(|| e.file_name().to_str()?.parse().ok()).flatten()
+        })
+        .collect()
+}
+
 fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -169,6 +184,38 @@ impl Dovecot {
         Dovecot { dir, port, pid }
     }
 
+    /// Stops the server as `systemctl restart` does (SIGTERM to the master and its children —
+    /// alone, an imap process outlives its master by ~10 s) and starts a new one on the same
+    /// directory and port with the same `env`, retrying while the old one still holds the port.
+    pub fn restart(&mut self, env: &[(&str, &str)]) {
+        for child in children(self.pid) {
+            kill(child);
+        }
+        kill(self.pid);
+        // Until the old master is gone, the port answers for it: wait, so a new one is seen.
+        let old = format!("/proc/{}", self.pid);
+        wait_for("the old dovecot to exit", Duration::from_secs(15), || !Path::new(&old).exists());
+        let root = self.dir.path().join("dovecot");
+        let start = Instant::now();
+        loop {
+            let mut setup = Command::new("bash");
+            setup.arg(script("dovecot-start.sh")).arg(&root).arg(self.port.to_string());
+            setup.envs(env.iter().copied()).stdout(Stdio::null()).stderr(Stdio::null());
+            setup.status().expect("run dovecot-start.sh");
+            sleep(Duration::from_millis(300));
+            let pid = read_pid(&root.join("dovecot.pid")).expect("dovecot pid");
+            let alive = Path::new(&format!("/proc/{pid}")).exists();
+            if alive && std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).is_ok() {
+                self.pid = pid;
+                return;
+            }
+            kill(pid);
+            if start.elapsed() > Duration::from_secs(15) {
+                panic!("dovecot did not come back on port {}", self.port);
+            }
+        }
+    }
+
     /// The generated server certificate (PEM), for a client's CA file.
     pub fn cert(&self) -> PathBuf {
         self.dir.path().join("dovecot/cert.pem")
@@ -196,20 +243,29 @@ pub struct Dns {
 impl Dns {
     pub fn start(extra_args: &[&str]) -> Dns {
         require("/usr/sbin/dnsmasq", "dnsmasq-base");
-        let port = free_port();
-        let child = Command::new("sh")
-            .arg(script("dnsmasq.sh"))
-            .arg(port.to_string())
-            .args(extra_args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start dnsmasq");
-        // dnsmasq answers on UDP; it also listens on TCP on the same port once ready.
-        wait_for("dnsmasq to listen", Duration::from_secs(5), || {
-            std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
-        });
-        Dns { port, child }
+        // A port free for TCP may be taken for UDP (another test's resolver socket): dnsmasq
+        // then exits at once, and another port is tried.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new("sh")
+                .arg(script("dnsmasq.sh"))
+                .arg(port.to_string())
+                .args(extra_args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start dnsmasq");
+            // dnsmasq answers on UDP; it also listens on TCP on the same port once ready.
+            let mut exited = false;
+            wait_for("dnsmasq to listen", Duration::from_secs(10), || {
+                exited = matches!(child.try_wait(), Ok(Some(_)));
+                exited || std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+            });
+            if !exited {
+                return Dns { port, child };
+            }
+        }
+        panic!("dnsmasq exited at once on five ports in a row");
     }
 }
 

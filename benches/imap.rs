@@ -1,0 +1,196 @@
+//! The IMAP store against a real Dovecot: arrival-to-move latency over IDLE (median, p99) and
+//! the one-shot scan rate of a big mailbox over IMAP, next to the same mailbox read as a
+//! Maildir with the same verdict. `cargo bench --bench imap` (release): 200 arrivals and a
+//! 10,000-message mailbox; `cargo test --all-targets` runs a tiny version (10 and 200).
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use backscatter::config::{Auth, Config, Imap, Tls};
+use backscatter::keys::Keyring;
+use backscatter::store::imap::judge::Judge;
+use backscatter::store::imap::{self, Action, Handler, Message, Options};
+use backscatter::verdict;
+use support::{wait_for, Dovecot};
+
+fn full() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+/// Real bounces from the corpus (BSD newlines, as a Maildir holds them).
+fn corpus() -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/sisimai/maildir/bsd");
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    paths.sort();
+    paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+fn keyring() -> Arc<Keyring> {
+    let text = "[[key]]\nid = 3\ncreated = \"1980-01-01\"\nsecret = \"secret\"\n";
+    Arc::new(Keyring::parse(Path::new("keyring.toml"), text).unwrap())
+}
+
+fn account(dovecot: &Dovecot) -> Imap {
+    Imap {
+        name: "bench".into(),
+        host: "127.0.0.1".into(),
+        port: dovecot.port,
+        tls: Tls::None,
+        allow_plaintext: false,
+        ca_file: None,
+        username: "alice".into(),
+        auth: Auth::Password("secret".into()),
+        mailboxes: vec!["INBOX".into()],
+    }
+}
+
+/// The real judge, plus the moment each message (by a `X-Bench-Seq: n` header) was moved.
+#[derive(Clone)]
+struct Timed {
+    judge: Judge,
+    moved: Arc<Mutex<Vec<(usize, Instant)>>>,
+}
+
+fn seq(bytes: &[u8]) -> Option<usize> {
+    let at = bytes.windows(12).position(|w| w == b"X-Bench-Seq:")?;
+    let rest = bytes.get(at + 12..)?;
+    let digits: String = rest.iter().skip(1).take_while(|b| b.is_ascii_digit()).map(|&b| char::from(b)).collect();
+    digits.parse().ok()
+}
+
+impl Handler for Timed {
+    type Note = (Option<usize>, <Judge as Handler>::Note);
+
+    fn decide(&mut self, message: &Message<'_>) -> Action<Self::Note> {
+        match self.judge.decide(message) {
+            Action::Move(j) => Action::Move((seq(message.bytes), j)),
+            Action::Keep => Action::Keep,
+        }
+    }
+
+    fn moved(&mut self, note: Self::Note, message: &Message<'_>, folder: &str) {
+        let now = Instant::now();
+        if let Some(n) = note.0 {
+            self.moved.lock().unwrap().push((n, now));
+        }
+        self.judge.moved(note.1, message, folder);
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+/// Delivers `count` bounces, one every `gap`, into a watched INBOX and measures each one's
+/// arrival-to-move time.
+fn latency(bounces: &[Vec<u8>], count: usize) {
+    let dovecot = Dovecot::start(&[]);
+    let state = tempfile::tempdir().unwrap();
+    let moved = Arc::new(Mutex::new(Vec::new()));
+    let handler = Timed { judge: Judge::new(Arc::new(Config::default()), Some(keyring())), moved: moved.clone() };
+    let (stop, shutdown) = tokio::sync::watch::channel(false);
+    let accounts = vec![account(&dovecot)];
+    let state_dir = state.path().to_path_buf();
+    let watcher = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(imap::watch(&accounts, "Backscatter", &state_dir, handler, Options::default(), shutdown)).unwrap();
+    });
+    let state_file = state.path().join("imap/bench.json");
+    wait_for("the watcher", Duration::from_secs(10), || state_file.exists());
+    // Only messages the verdict moves count: pick bounces that are backscatter with this keyring.
+    let config = Config::default();
+    let keys = keyring();
+    let movers: Vec<&Vec<u8>> = bounces
+        .iter()
+        .filter(|b| verdict::judge(b, 0, Some(&keys), &config).decision.action == backscatter::policy::Action::Move)
+        .collect();
+    let maildir = dovecot.maildir();
+    let mut arrived = Vec::with_capacity(count);
+    for n in 0..count {
+        let body = movers[n % movers.len()];
+        let mut message = format!("X-Bench-Seq: {n}\n").into_bytes();
+        message.extend_from_slice(body);
+        let tmp = maildir.join(format!("tmp/bench{n}"));
+        std::fs::write(&tmp, &message).unwrap();
+        std::fs::rename(&tmp, maildir.join(format!("new/bench{n}"))).unwrap();
+        arrived.push(Instant::now());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    wait_for("every message moved", Duration::from_secs(60), || moved.lock().unwrap().len() >= count);
+    let _ = stop.send(true);
+    watcher.join().unwrap();
+    let mut times: Vec<Duration> = moved.lock().unwrap().iter().map(|&(n, at)| at.duration_since(arrived[n])).collect();
+    times.sort();
+    println!(
+        "arrival-to-move over IDLE: {} messages (one every 50 ms), median {:.0} ms, p99 {:.0} ms, max {:.0} ms",
+        times.len(),
+        percentile(&times, 0.5).as_secs_f64() * 1e3,
+        percentile(&times, 0.99).as_secs_f64() * 1e3,
+        times.last().copied().unwrap_or_default().as_secs_f64() * 1e3
+    );
+}
+
+/// Fills INBOX with `count` messages (cycling the corpus) and times a dry-run `scan --imap`
+/// (cold: Dovecot indexes the new files; warm: a second run) against reading the same files as a
+/// Maildir with the same verdict.
+fn scan_rate(messages: &[Vec<u8>], count: usize) {
+    let dovecot = Dovecot::start(&[]);
+    let cur = dovecot.maildir().join("cur");
+    let mut bytes = 0;
+    for n in 0..count {
+        let m = &messages[n % messages.len()];
+        bytes += m.len();
+        std::fs::write(cur.join(format!("{n}.bench:2,")), m).unwrap();
+    }
+    let status = std::process::Command::new("chown").args(["-R", "nobody:nogroup"]).arg(&cur).status().unwrap();
+    assert!(status.success());
+    let account = account(&dovecot);
+    let config = Arc::new(Config::default());
+    let keys = keyring();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for run in ["cold", "warm"] {
+        let mut judge = Judge::new(config.clone(), Some(keys.clone()));
+        let start = Instant::now();
+        let summary = rt.block_on(imap::scan(&account, "Backscatter", &mut judge, true, &mut |_, _, _| {})).unwrap();
+        let took = start.elapsed();
+        assert_eq!(summary.scanned, count);
+        println!(
+            "scan --imap --dry-run ({run} index): {count} messages, {:.1} MB in {:.2} s = {:.0} messages/s ({} would move)",
+            bytes as f64 / 1e6,
+            took.as_secs_f64(),
+            count as f64 / took.as_secs_f64(),
+            summary.would_move
+        );
+    }
+    let start = Instant::now();
+    let mut would_move = 0;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(&cur).unwrap().flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for path in &entries {
+        let m = std::fs::read(path).unwrap();
+        // The Maildir store's arrival fallback is the file's mtime, as INTERNALDATE is for IMAP.
+        let modified = std::fs::metadata(path).unwrap().modified().unwrap();
+        let mtime = modified.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        let j = verdict::judge(&m, mtime, Some(&keys), &config);
+        would_move += usize::from(j.decision.action == backscatter::policy::Action::Move);
+    }
+    let took = start.elapsed();
+    println!(
+        "same mailbox as a Maildir (read + judge): {} messages in {:.2} s = {:.0} messages/s ({would_move} would move)",
+        entries.len(),
+        took.as_secs_f64(),
+        entries.len() as f64 / took.as_secs_f64()
+    );
+}
+
+fn main() {
+    let corpus = corpus();
+    let (arrivals, mailbox) = if full() { (200, 10_000) } else { (10, 200) };
+    latency(&corpus, arrivals);
+    scan_rate(&corpus, mailbox);
+}

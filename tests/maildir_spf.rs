@@ -1,0 +1,313 @@
+//! The SPF step of `scan` and `watch` on temp Maildirs, against a real DNS server (dnsmasq on
+//! loopback): `Received-SPF` written before any move (never for `none` when so configured, never
+//! on a dry run, never twice), `fail_action = "move"`, the origin of a forged bounce in its why,
+//! and the cache snapshot of a running watcher.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use backscatter::day::Day;
+use support::Dns;
+
+/// `example.test` (from dnsmasq.sh) allows 192.0.2.0/24 and fails the rest; `mail.test`, the
+/// HELO name of the genuine senders, passes its own address. A TTL, so that answers are cached.
+const ZONE: &[&str] = &["--local-ttl=300", "--txt-record=mail.test,v=spf1 ip4:192.0.2.0/24 -all"];
+
+/// A temp dir with a Maildir, a keyring, a config with `[spf]` on and a state dir.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(dns: &Dns, spf: &str) -> World {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for sub in ["cur", "new", "tmp"] {
+            fs::create_dir_all(dir.path().join("Maildir").join(sub)).expect("mkdir");
+        }
+        let config = format!(
+            "keyring = \"{0}/keyring.toml\"\nstate_dir = \"{0}/state\"\nprotected_domains = [\"example.test\"]\n\
+             [policy]\nmode = \"enforce\"\ngrace_days = 0\n[[maildir]]\npath = \"{0}/Maildir\"\n\
+             [spf]\nenabled = true\ndns = \"127.0.0.1:{1}\"\ntrusted_receivers = [\"mx.example.org\"]\n\
+             received_spf = true\n{spf}",
+            dir.path().display(),
+            dns.port
+        );
+        fs::write(dir.path().join("config.toml"), config).expect("config");
+        let world = World { dir };
+        world.run(&["keys", "init"]);
+        world
+    }
+
+    fn maildir(&self) -> PathBuf {
+        self.dir.path().join("Maildir")
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_backscatter"));
+        command.arg("-c").arg(self.dir.path().join("config.toml")).args(args).env_remove("BACKSCATTER_CONFIG");
+        command
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let output = self.command(args).output().expect("run backscatter");
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        output
+    }
+
+    /// `scan --json` (with `extra` arguments): one object per message, by file name.
+    fn scan(&self, extra: &[&str]) -> Vec<(String, serde_json::Value)> {
+        let maildir = self.maildir().to_string_lossy().into_owned();
+        let mut args = vec!["scan", "--json"];
+        args.extend_from_slice(extra);
+        args.push(&maildir);
+        let out = String::from_utf8(self.run(&args).stdout).expect("utf-8");
+        out.lines()
+            .map(|line| {
+                let v: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+                let path = v["path"].as_str().unwrap_or_default();
+                let name = Path::new(path).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                (name, v)
+            })
+            .collect()
+    }
+
+    /// Delivers `message` into `new/` as an MDA would (tmp/ then rename).
+    fn deliver(&self, name: &str, message: &str) -> PathBuf {
+        let tmp = self.maildir().join("tmp").join(name);
+        fs::write(&tmp, message).expect("write");
+        let new = self.maildir().join("new").join(name);
+        fs::rename(&tmp, &new).expect("rename");
+        new
+    }
+
+    /// Every file below the Maildir, by path relative to it, with its bytes.
+    fn files(&self) -> Vec<(String, Vec<u8>)> {
+        let mut files = Vec::new();
+        walk(&self.maildir(), &self.maildir(), &mut files);
+        files.sort();
+        files
+    }
+
+    /// The bytes of the one file named `name*` anywhere below the Maildir, and where it is.
+    fn find(&self, name: &str) -> (String, String) {
+        let found: Vec<_> = self.files().into_iter().filter(|(path, _)| file_name(path).starts_with(name)).collect();
+        assert_eq!(found.len(), 1, "{name}: {:?}", found.iter().map(|f| &f.0).collect::<Vec<_>>());
+        let (path, bytes) = found.into_iter().next().expect("one");
+        (path, String::from_utf8(bytes).expect("utf-8"))
+    }
+}
+
+fn file_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
+    for entry in fs::read_dir(dir).expect("read_dir").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(root, &path, files);
+        } else if let Ok(rel) = path.strip_prefix(root) {
+            files.push((rel.to_string_lossy().into_owned(), fs::read(&path).expect("read")));
+        }
+    }
+}
+
+/// An RFC 5322 date for now, so that the arrival time is after the key's creation.
+fn now_date() -> String {
+    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let day = Day::from_unix_seconds(secs);
+    let (y, m, d) = day.ymd();
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = months.get((m as usize).saturating_sub(1)).copied().unwrap_or("Jan");
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"].get(day.0.rem_euclid(7) as usize).copied();
+    let t = secs.rem_euclid(86_400);
+    format!("{}, {d:02} {month} {y} {:02}:{:02}:{:02} +0000", weekday.unwrap_or("Thu"), t / 3600, t / 60 % 60, t % 60)
+}
+
+/// An ordinary message as our border MTA (Postfix on `by`) delivered it.
+fn delivered(by: &str, client: &str, helo: &str, sender: &str) -> String {
+    let date = now_date();
+    format!(
+        "Return-Path: <{sender}>\r\nReceived: from {helo} (unknown [{client}]) by {by} (Postfix) with ESMTP id 1; {date}\r\n\
+         From: {sender}\r\nTo: bob@example.org\r\nSubject: hi\r\nDate: {date}\r\nMessage-ID: <{client}@{helo}>\r\n\r\nhello\r\n"
+    )
+}
+
+/// An unsigned bounce to our domain: the original was sent in example.test's name from
+/// 203.0.113.9; the bounce came to our border MTA from 192.0.2.5, HELO example.test.
+fn forged_bounce() -> String {
+    let date = now_date();
+    format!(
+        "Return-Path: <>\r
+Received: from example.test (unknown [192.0.2.5]) by mx.example.org (Postfix) with ESMTP id 2; {date}\r
+From: MAILER-DAEMON@mx.victim.test\r
+To: ann@example.test\r
+Subject: Undelivered Mail Returned to Sender\r
+Date: {date}\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r
+\r
+--B\r
+Content-Type: text/plain\r
+\r
+Delivery to nobody@victim.test failed.\r
+\r
+--B\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns; mx.victim.test\r
+\r
+Final-Recipient: rfc822; nobody@victim.test\r
+Action: failed\r
+Status: 5.1.1\r
+\r
+--B\r
+Content-Type: message/rfc822\r
+\r
+Received: from spam.example (unknown [203.0.113.9]) by mx.victim.test with ESMTP; {date}\r
+From: ann@example.test\r
+To: nobody@victim.test\r
+Subject: offer\r
+Message-ID: <x@spam.example>\r
+\r
+buy now\r
+--B--\r
+"
+    )
+}
+
+/// The `Received-SPF` fields of a message's header.
+fn received_spf(message: &str) -> Vec<&str> {
+    let header = message.split("\r\n\r\n").next().unwrap_or_default();
+    header.lines().filter(|l| l.starts_with("Received-SPF:")).collect()
+}
+
+fn field<'a>(lines: &'a [(String, serde_json::Value)], name: &str, key: &str) -> &'a str {
+    let (_, v) = lines.iter().find(|(n, _)| n.starts_with(name)).unwrap_or_else(|| panic!("{name} in {lines:?}"));
+    v[key].as_str().unwrap_or_default()
+}
+
+#[test]
+fn scan_writes_received_spf_moves_spf_fails_and_checks_bounce_origins() {
+    let dns = Dns::start(ZONE);
+    let world = World::new(&dns, "received_spf_none = false\nfail_action = \"move\"\nfail_folder = \"Junk\"\n");
+    world.deliver("1.pass.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "ann@example.test"));
+    world.deliver("2.fail.host", &delivered("mx.example.org", "203.0.113.9", "spam.test", "ann@example.test"));
+    world.deliver("3.none.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "bob@nothing.test"));
+    // Not received by our border MTA: no facts, nothing checked.
+    world.deliver("4.foreign.host", &delivered("mx.elsewhere.test", "203.0.113.9", "spam.test", "ann@example.test"));
+    world.deliver("5.bounce.host", &forged_bounce());
+    let origin = "original sent from 203.0.113.9, not allowed by example.test's SPF";
+
+    // A dry run writes nothing and moves nothing, but says what it would do.
+    let before = world.files();
+    let dry = world.scan(&["--dry-run"]);
+    assert_eq!(world.files(), before, "a dry run changes nothing");
+    assert_eq!(dry.len(), 5, "{dry:?}");
+    assert_eq!(field(&dry, "2.fail", "done"), "would-move");
+    assert_eq!(field(&dry, "1.pass", "done"), "keep");
+    assert_eq!(field(&dry, "5.bounce", "verdict"), "backscatter");
+    assert!(field(&dry, "5.bounce", "why").ends_with(origin), "{dry:?}");
+
+    let done = world.scan(&[]);
+    assert_eq!(field(&done, "2.fail", "done"), "moved");
+    assert_eq!(field(&done, "5.bounce", "done"), "moved");
+    assert!(field(&done, "5.bounce", "why").ends_with(origin), "{done:?}");
+    let spf = |name: &str| done.iter().find(|(n, _)| n.starts_with(name)).map(|(_, v)| v["spf"].clone());
+    assert_eq!(spf("2.fail").map(|s| s["result"].clone()), Some("fail".into()));
+    assert_eq!(spf("2.fail").map(|s| s["action"].clone()), Some("move".into()));
+    assert_eq!(spf("5.bounce").map(|s| s["origin"]["result"].clone()), Some("fail".into()));
+
+    let (path, pass) = world.find("1.pass");
+    assert!(path.starts_with("new/"), "{path}");
+    assert!(pass.starts_with("Received-SPF: pass (mx.example.org: "), "{pass}");
+    assert_eq!(received_spf(&pass).len(), 1);
+    assert!(received_spf(&pass)[0].contains("identity=mailfrom"), "{pass}");
+
+    let (path, fail) = world.find("2.fail");
+    assert!(path.starts_with(".Junk/cur/"), "moved by fail_action: {path}");
+    assert!(fail.starts_with("Received-SPF: fail (mx.example.org: "), "written before the move: {fail}");
+    assert!(fail.contains("client-ip=203.0.113.9;"), "{fail}");
+
+    let (path, none) = world.find("3.none");
+    assert!(path.starts_with("new/"), "{path}");
+    assert!(received_spf(&none).is_empty(), "no header for none when received_spf_none = false: {none}");
+    let (_, foreign) = world.find("4.foreign");
+    assert!(received_spf(&foreign).is_empty(), "not ours to check: {foreign}");
+
+    let (path, bounce) = world.find("5.bounce");
+    assert!(path.starts_with(".Backscatter/cur/"), "{path}");
+    // The bounce itself: a null sender checked through its HELO (RFC 7208 §2.4).
+    assert!(bounce.starts_with("Received-SPF: pass ") && bounce.contains("identity=helo"), "{bounce}");
+
+    // The journal records the SPF move with its reason, and restore brings it back.
+    let journal = fs::read_to_string(world.dir.path().join("state/journal.jsonl")).expect("journal");
+    let line = journal.lines().find(|l| l.contains("2.fail.host")).expect("journaled");
+    let entry: serde_json::Value = serde_json::from_str(line).expect("json");
+    assert_eq!(entry["why"], "SPF fail: 203.0.113.9 is not allowed by example.test's SPF");
+    world.run(&["restore", entry["id"].as_str().unwrap_or_default()]);
+    let (path, restored) = world.find("2.fail");
+    assert!(!path.starts_with(".Junk/") && restored == fail, "{path}");
+
+    // A second scan checks again but writes no second header: our own is the recorded result.
+    world.scan(&[]);
+    let (_, again) = world.find("1.pass");
+    assert_eq!(again, pass);
+}
+
+#[test]
+fn received_spf_none_is_written_when_configured_and_monitor_mode_moves_nothing() {
+    let dns = Dns::start(ZONE);
+    let world = World::new(&dns, "fail_action = \"move\"\n");
+    let config = world.dir.path().join("config.toml");
+    let text = fs::read_to_string(&config).expect("config").replace("mode = \"enforce\"", "mode = \"monitor\"");
+    fs::write(&config, text).expect("config");
+    world.deliver("1.none.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "bob@nothing.test"));
+    world.deliver("2.fail.host", &delivered("mx.example.org", "203.0.113.9", "spam.test", "ann@example.test"));
+    let done = world.scan(&[]);
+    assert_eq!(field(&done, "2.fail", "done"), "would-move", "monitor mode: {done:?}");
+    let (_, none) = world.find("1.none");
+    assert!(none.starts_with("Received-SPF: none (mx.example.org: "), "{none}");
+    let (path, fail) = world.find("2.fail");
+    assert!(path.starts_with("new/") && fail.starts_with("Received-SPF: fail "), "{path}: {fail}");
+}
+
+#[test]
+fn watch_writes_the_header_once_and_keeps_a_cache_snapshot() {
+    let dns = Dns::start(ZONE);
+    let world = World::new(&dns, "");
+    let log = world.dir.path().join("watch.log");
+    let mut watcher = world
+        .command(&["-vv", "watch"])
+        .stdout(Stdio::null())
+        .stderr(fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("start watch");
+    // Give inotify its watch before the delivery (the initial scan would also find it).
+    std::thread::sleep(Duration::from_millis(500));
+    let path = world.deliver("1.pass.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "ann@example.test"));
+    let start = Instant::now();
+    while !fs::read_to_string(&path).is_ok_and(|m| m.starts_with("Received-SPF: pass ")) {
+        assert!(start.elapsed() < Duration::from_secs(20), "no Received-SPF written by watch");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Time for the rename's inotify event to come back, then a clean stop.
+    std::thread::sleep(Duration::from_millis(700));
+    let pid = watcher.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let status = watcher.wait().expect("wait");
+    assert!(status.success(), "{status:?}");
+
+    let message = fs::read_to_string(&path).expect("still in new/");
+    assert_eq!(received_spf(&message).len(), 1, "{message}");
+    let log = fs::read_to_string(&log).expect("log");
+    let judged = log.lines().filter(|l| l.contains("verdict") && l.contains("1.pass.host")).count();
+    assert_eq!(judged, 1, "the rewrite is not a new arrival:\n{log}");
+    // The snapshot `backscatter spf --cache` shows.
+    let cache = String::from_utf8(world.run(&["spf", "--cache"]).stdout).expect("utf-8");
+    assert!(cache.lines().any(|l| l.starts_with("example.test.") && l.contains("TXT")), "{cache}");
+}
