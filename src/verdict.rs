@@ -31,7 +31,8 @@ pub struct Judgement {
 /// is none (see [`policy::decide`]). Pure: no clock, no files.
 pub fn judge(message: &[u8], fallback_arrival: i64, keyring: Option<&Keyring>, config: &Config) -> Judgement {
     let classification = classify::classify(message);
-    let arrival = Day::from_unix_seconds(verify::arrival_time(message).unwrap_or(fallback_arrival));
+    let own = verify::own_head(message);
+    let arrival = Day::from_unix_seconds(own.arrival.unwrap_or(fallback_arrival));
     let checked = config.policy.check.contains(&classification.kind);
     // Ordinary mail, the bulk of any mailbox, is not searched for carriers.
     let carriers = if checked {
@@ -44,18 +45,7 @@ pub fn judge(message: &[u8], fallback_arrival: i64, keyring: Option<&Keyring>, c
         Context { arrival, first_key_created: keyring.and_then(|k| k.keys().iter().map(|k| k.created()).min()) };
     let decision =
         policy::decide(&classification, message, &carriers, &config.policy, &config.protected_domains, &context);
-    Judgement { message_id: own_message_id(message), classification, arrival, carriers, decision }
-}
-
-/// The message's own `Message-ID`, trimmed.
-fn own_message_id(message: &[u8]) -> Option<String> {
-    let input = classify::normalise(message);
-    let (head, _) = verify::fields::split(&input);
-    verify::fields::header_fields(head)
-        .into_iter()
-        .find(|f| f.name == "message-id")
-        .map(|f| f.value)
-        .filter(|v| !v.is_empty())
+    Judgement { message_id: own.message_id, classification, arrival, carriers, decision }
 }
 
 impl Judgement {

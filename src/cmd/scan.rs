@@ -58,6 +58,9 @@ impl Setup {
     }
 }
 
+/// Messages a worker judges before handing them to the main thread.
+const BATCH: usize = 32;
+
 /// Runs the command: exit 0; 66 (EX_NOINPUT) when a path is not a readable Maildir; 74
 /// (EX_IOERR) when a message could not be read or moved.
 pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
@@ -107,50 +110,58 @@ fn scan(
     let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get).min(8);
     let next = AtomicUsize::new(0);
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (sender, results) = mpsc::sync_channel(256);
+        let (sender, results) = mpsc::sync_channel(8);
         for _ in 0..workers {
             let (sender, next, messages) = (sender.clone(), &next, &messages);
+            // Messages are handed out and sent back in batches: one wake-up of the main thread
+            // per message cost as much as judging an ordinary one.
             scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(message) = messages.get(i) else { break };
+                let start = next.fetch_add(BATCH, Ordering::Relaxed);
+                let Some(batch) = messages.get(start..messages.len().min(start.saturating_add(BATCH))) else { break };
+                if batch.is_empty() {
+                    break;
+                }
+                let judged: Vec<_> = batch.iter().map(|message| judge_file(config, keyring, message)).collect();
                 // The receiver is gone only when the scan failed: stop.
-                if sender.send((i, judge_file(config, keyring, message))).is_err() {
+                if sender.send((start, judged)).is_err() {
                     break;
                 }
             });
         }
         drop(sender);
-        // Results arrive in any order; they are applied in the Maildir's.
+        // Batches arrive in any order; they are applied in the Maildir's.
         let mut ready = BTreeMap::new();
         let mut done = 0;
-        for (i, judged) in results {
-            ready.insert(i, judged);
-            while let Some(judged) = ready.remove(&done) {
-                progress.show(done);
-                let message = messages.get(done).map(PathBuf::as_path).unwrap_or(path);
-                done += 1;
-                // One unreadable or immovable message is reported and counted, not the end of
-                // the scan; a journal that cannot be written is.
-                let applied = judged.and_then(|j| j.map(|j| handler.apply(&maildir, message, j)).transpose());
-                let (judgement, taken) = match applied {
-                    Ok(Some(done)) => done,
-                    Ok(None) => continue,
-                    Err(StoreError::Journal(err)) => return Err(err.into()),
-                    Err(err) => {
+        for (start, batch) in results {
+            ready.insert(start, batch);
+            while let Some(batch) = ready.remove(&done) {
+                for judged in batch {
+                    progress.show(done);
+                    let message = messages.get(done).map(PathBuf::as_path).unwrap_or(path);
+                    done += 1;
+                    // One unreadable or immovable message is reported and counted, not the end of
+                    // the scan; a journal that cannot be written is.
+                    let applied = judged.and_then(|j| j.map(|j| handler.apply(&maildir, message, j)).transpose());
+                    let (judgement, taken) = match applied {
+                        Ok(Some(done)) => done,
+                        Ok(None) => continue,
+                        Err(StoreError::Journal(err)) => return Err(err.into()),
+                        Err(err) => {
+                            progress.clear();
+                            eprintln!("backscatter: {err}");
+                            summary.failed += 1;
+                            continue;
+                        }
+                    };
+                    let shown = message.strip_prefix(path).unwrap_or(message).display().to_string();
+                    if !json && judgement.decision.verdict != Verdict::Ordinary {
                         progress.clear();
-                        eprintln!("backscatter: {err}");
-                        summary.failed += 1;
-                        continue;
                     }
-                };
-                let shown = message.strip_prefix(path).unwrap_or(message).display().to_string();
-                if !json && judgement.decision.verdict != Verdict::Ordinary {
-                    progress.clear();
+                    report(out, (&judgement, handler.spf_report()), &taken, message, &shown, json)?;
+                    let key =
+                        (judgement.classification.kind.as_str(), judgement.decision.verdict.to_string(), taken.word());
+                    *summary.counts.entry(key).or_default() += 1;
                 }
-                report(out, (&judgement, handler.spf_report()), &taken, message, &shown, json)?;
-                let key =
-                    (judgement.classification.kind.as_str(), judgement.decision.verdict.to_string(), taken.word());
-                *summary.counts.entry(key).or_default() += 1;
             }
         }
         Ok(())

@@ -103,8 +103,11 @@ impl Maildir {
             let dir = self.root.join(sub);
             let mut names = list(&dir)?;
             names.sort();
-            let is_message = |path: &PathBuf| fs::metadata(path).map_or(true, |m| m.is_file());
-            all.extend(names.into_iter().map(|name| dir.join(name)).filter(is_message));
+            // The directory entry's type costs no system call; a symlink is judged by its target.
+            let is_message = |(name, is_file): &(OsString, Option<bool>)| {
+                is_file.unwrap_or_else(|| fs::metadata(dir.join(name)).map_or(true, |m| m.is_file()))
+            };
+            all.extend(names.into_iter().filter(is_message).map(|(name, _)| dir.join(name)));
         }
         Ok(all)
     }
@@ -207,7 +210,7 @@ impl Maildir {
 /// The file in `dir` whose unique part is `unique`, if any.
 pub fn refind_in(dir: &Path, unique: &OsStr) -> Option<PathBuf> {
     let names = list(dir).ok()?;
-    names.into_iter().find(|name| unique_part(name) == unique).map(|name| dir.join(name))
+    names.into_iter().find(|(name, _)| unique_part(name) == unique).map(|(name, _)| dir.join(name))
 }
 
 /// The unique part of a Maildir file name: everything before the `:` of the info suffix.
@@ -227,15 +230,17 @@ fn cur_name(name: &OsStr, from_new: bool) -> OsString {
     name
 }
 
-/// The file names in `dir` that are not dot files.
-fn list(dir: &Path) -> Result<Vec<OsString>, StoreError> {
+/// The file names in `dir` that are not dot files, each with whether it is a regular file as
+/// the directory entry says (`None` for a symlink or when the entry does not tell).
+fn list(dir: &Path) -> Result<Vec<(OsString, Option<bool>)>, StoreError> {
     let entries = fs::read_dir(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         let name = entry.file_name();
         if name.as_bytes().first() != Some(&b'.') {
-            names.push(name);
+            let is_file = entry.file_type().ok().filter(|t| !t.is_symlink()).map(|t| t.is_file());
+            names.push((name, is_file));
         }
     }
     Ok(names)
@@ -288,6 +293,24 @@ mod tests {
         assert_eq!(cur_name(OsStr::new("1.host"), true), "1.host:2,");
         assert_eq!(cur_name(OsStr::new("1.host:2,S"), true), "1.host:2,S");
         assert_eq!(cur_name(OsStr::new("1.host:2,S"), false), "1.host:2,S");
+    }
+
+    #[test]
+    fn messages_are_regular_files_or_links_to_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = maildir(tmp.path());
+        fs::write(root.join("cur/1.a:2,S"), "one").unwrap();
+        fs::write(root.join("new/2.b"), "two").unwrap();
+        fs::write(root.join("tmp/elsewhere"), "three").unwrap();
+        std::os::unix::fs::symlink(root.join("tmp/elsewhere"), root.join("cur/3.link")).unwrap();
+        std::os::unix::fs::symlink(root.join("tmp"), root.join("cur/4.dirlink")).unwrap();
+        fs::create_dir(root.join("cur/5.dir")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(root.join("cur/6.socket")).unwrap();
+        fs::write(root.join("cur/.hidden"), "dot").unwrap();
+        let md = Maildir::open(&root, "Backscatter").unwrap();
+        let names: Vec<PathBuf> =
+            md.messages().unwrap().iter().map(|p| p.strip_prefix(&root).unwrap().into()).collect();
+        assert_eq!(names, [PathBuf::from("new/2.b"), "cur/1.a:2,S".into(), "cur/3.link".into()]);
     }
 
     #[test]

@@ -1,11 +1,50 @@
 //! When a message arrived, read from the message itself (DESIGN §4): the date of the top
 //! `Received:` field — the one our own MTA added last — else `Delivery-Date`. Carriers are
 //! judged on that day, never on the day of the scan, so a genuine bounce stays genuine when a
-//! Maildir is cleaned up weeks later.
+//! Maildir is cleaned up weeks later. Read in the same pass as the message's own `Message-ID`:
+//! every judged message needs both, and most of a mailbox needs nothing else of its header.
 
 use mail_parser::DateTime;
 
 use super::fields;
+
+/// What every judged message gives from its own header block, read in one pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnHead {
+    /// The arrival time in Unix seconds (see [`arrival_time`]).
+    pub arrival: Option<i64>,
+    /// The message's own `Message-ID` (the first one), trimmed; `None` when absent or empty.
+    pub message_id: Option<String>,
+}
+
+/// The arrival time and the `Message-ID` of `message`, in one pass over its header block that
+/// stops once the top `Received:` and the `Message-ID` are found (`Delivery-Date` is looked for
+/// further only when the `Received:` date does not parse). Only those two values are copied.
+pub fn own_head(message: &[u8]) -> OwnHead {
+    let input = crate::classify::normalise(message);
+    let mut all = fields::head_fields(&input);
+    let (mut received, mut delivery, mut message_id) = (None, None, None);
+    for field in all.by_ref() {
+        if field.is("received") {
+            received.get_or_insert(field);
+        } else if field.is("delivery-date") {
+            delivery.get_or_insert(field);
+        } else if field.is("message-id") {
+            message_id.get_or_insert(field);
+        }
+        if received.is_some() && message_id.is_some() {
+            break;
+        }
+    }
+    let from_received = received.and_then(|f| fields::received_date(&f.value()).and_then(parse_date));
+    let arrival = from_received.or_else(|| {
+        // The first Delivery-Date is either seen already or further down.
+        let delivery = delivery.or_else(|| all.find(|f| f.is("delivery-date")))?;
+        parse_date(delivery.value().as_str())
+    });
+    let message_id = message_id.map(|f| f.value()).filter(|v| !v.is_empty());
+    OwnHead { arrival, message_id }
+}
 
 /// The arrival time of `message` in Unix seconds: the date after the `;` of its top
 /// `Received:` field (RFC 5322 §3.6.7, RFC 5321 §4.4), else its `Delivery-Date` (added by the
@@ -16,12 +55,7 @@ use super::fields;
 /// among them) and would let a sender move the arrival day back into a replayed carrier's
 /// validity window.
 pub fn arrival_time(message: &[u8]) -> Option<i64> {
-    let input = crate::classify::normalise(message);
-    let (head, _) = fields::split(&input);
-    let found = fields::header_fields(head);
-    let received = found.iter().find(|f| f.name == "received").and_then(|f| fields::received_date(&f.value));
-    let delivery = found.iter().find(|f| f.name == "delivery-date").map(|f| f.value.as_str());
-    received.and_then(parse_date).or_else(|| delivery.and_then(parse_date))
+    own_head(message).arrival
 }
 
 /// An RFC 5322 date (obsolete forms too: two-digit years, named zones), as Unix seconds.
@@ -77,6 +111,47 @@ mod tests {
         ] {
             assert_eq!(arrival_time(m), None, "{}", String::from_utf8_lossy(m));
         }
+    }
+
+    #[test]
+    fn message_id_in_the_same_pass() {
+        let m = b"Message-ID: <a@b>\n\t(folded)\nReceived: from a by b; garbage\nX: 1\nDelivery-Date: Tue, 05 Mar 2024 10:20:30 +0000\n\n";
+        // The Received date fails, so Delivery-Date is looked for past where both were found.
+        assert_eq!(own_head(m), OwnHead { arrival: Some(T), message_id: Some("<a@b> (folded)".to_owned()) });
+        let empty = b"Message-ID: \nMessage-ID: <second@b>\n\nMessage-ID: <body@b>\n";
+        assert_eq!(own_head(empty), OwnHead { arrival: None, message_id: None });
+        let late = b"message-id: <x@y>\nFrom: a@b\n\n";
+        assert_eq!(own_head(late).message_id.as_deref(), Some("<x@y>"));
+    }
+
+    /// The one pass gives what reading every field of the header block gives, on every message
+    /// of the corpus and the fixtures.
+    #[test]
+    fn one_pass_agrees_with_reading_every_field() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
+        let mut dirs = vec![root.join("corpus"), root.join("fixtures")];
+        let mut seen = 0;
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).expect("test dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                    continue;
+                }
+                let message = std::fs::read(&path).expect("readable");
+                let input = crate::classify::normalise(&message);
+                let all = fields::header_fields(fields::split(&input).0);
+                let first = |name: &str| all.iter().find(|f| f.name == name).map(|f| f.value.as_str());
+                let arrival = first("received")
+                    .and_then(fields::received_date)
+                    .and_then(parse_date)
+                    .or_else(|| first("delivery-date").and_then(parse_date));
+                let message_id = first("message-id").filter(|v| !v.is_empty()).map(str::to_owned);
+                assert_eq!(own_head(&message), OwnHead { arrival, message_id }, "{}", path.display());
+                seen += 1;
+            }
+        }
+        assert!(seen > 1000, "only {seen} messages");
     }
 
     #[test]

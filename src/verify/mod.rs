@@ -14,7 +14,7 @@ use crate::classify::{Classification, Via};
 use crate::day::Day;
 use crate::sign::{self, batv, header, msgid, Verification};
 
-pub use arrival::arrival_time;
+pub use arrival::{arrival_time, own_head, OwnHead};
 
 /// Which carrier a [`Carrier`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
