@@ -4,7 +4,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{Ipv4Addr, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, TcpStream};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -47,18 +47,7 @@ fn dovecot_greets_and_logs_in() {
 #[test]
 fn dnsmasq_answers_the_spf_record() {
     let dns = Dns::start(&[]);
-    // A hand-made DNS query: id 1, RD, one question example.test TXT IN.
-    let mut query = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in ["example", "test"] {
-        query.push(label.len() as u8);
-        query.extend_from_slice(label.as_bytes());
-    }
-    query.extend_from_slice(&[0, 0, 16, 0, 1]);
-    let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    socket.send_to(&query, (Ipv4Addr::LOCALHOST, dns.port)).unwrap();
-    let mut answer = [0u8; 512];
-    let n = socket.recv(&mut answer).unwrap();
-    let text = String::from_utf8_lossy(&answer[..n]);
+    let answer = support::query_txt(dns.port, "example.test").expect("dnsmasq answers");
+    let text = String::from_utf8_lossy(&answer);
     assert!(text.contains("v=spf1 ip4:192.0.2.0/24 -all"), "{text}");
 }

@@ -255,11 +255,12 @@ impl Dns {
                 .stderr(Stdio::null())
                 .spawn()
                 .expect("start dnsmasq");
-            // dnsmasq answers on UDP; it also listens on TCP on the same port once ready.
+            // Ready when it answers a real query: a TCP connect could reach whoever took the port
+            // in between, and then every lookup of the test would time out.
             let mut exited = false;
-            wait_for("dnsmasq to listen", Duration::from_secs(10), || {
+            wait_for("dnsmasq to answer", Duration::from_secs(10), || {
                 exited = matches!(child.try_wait(), Ok(Some(_)));
-                exited || std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).is_ok()
+                exited || query_txt(port, "example.test").is_some()
             });
             if !exited {
                 return Dns { port, child };
@@ -267,6 +268,24 @@ impl Dns {
         }
         panic!("dnsmasq exited at once on five ports in a row");
     }
+}
+
+/// Asks the DNS server on 127.0.0.1:`port` for `name`'s TXT records; the raw answer, if any
+/// came within 200 ms.
+pub fn query_txt(port: u16, name: &str) -> Option<Vec<u8>> {
+    // A hand-made query: id 1, RD, one question NAME TXT IN.
+    let mut query = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 16, 0, 1]);
+    let socket = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).ok()?;
+    socket.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
+    socket.send_to(&query, (Ipv4Addr::LOCALHOST, port)).ok()?;
+    let mut answer = [0u8; 512];
+    let n = socket.recv(&mut answer).ok()?;
+    answer.get(..n).map(<[u8]>::to_vec)
 }
 
 impl Drop for Dns {
