@@ -23,7 +23,7 @@ pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<E
     let keyring = keyring
         .map_err(|err| eprintln!("backscatter: {err}; nothing can be verified: every checked message is backscatter"))
         .ok();
-    let spf = super::spf::Step::start(&config)?;
+    let spf = backscatter::store::spf::SpfStep::start(&config, None)?;
     let judge = |bytes: &[u8], fallback: i64| {
         let mut j = verdict::judge(bytes, fallback, keyring.as_ref(), &config);
         let report = spf.as_ref().map(|step| step.run(bytes, &mut j, &config));

@@ -8,9 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use backscatter::config::{self, Config};
-use backscatter::spf::step::{self, Report};
 use backscatter::spf::{self, facts::Facts, Checker, SpfResult};
-use backscatter::verdict::Judgement;
 
 use super::Globals;
 use crate::exit;
@@ -85,32 +83,4 @@ fn show_cache(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
         eprintln!("the SPF cache in {} is empty", path.display());
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The SPF step of a command that judges messages: a tokio current-thread runtime and one
-/// checker (one cache) for all the messages of a run.
-pub struct Step {
-    runtime: tokio::runtime::Runtime,
-    checker: Checker,
-}
-
-impl Step {
-    /// The step, or `None` when `[spf]` is off.
-    pub fn start(config: &Config) -> anyhow::Result<Option<Step>> {
-        if !config.spf.enabled {
-            return Ok(None);
-        }
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the DNS runtime")?;
-        let checker = runtime.block_on(async { Checker::new(&config.spf) })?;
-        Ok(Some(Step { runtime, checker }))
-    }
-
-    /// Checks `message`'s SPF (and its origin, for a bounce judged backscatter) and puts the
-    /// origin into `j`'s decision.
-    pub fn run(&self, message: &[u8], j: &mut Judgement, config: &Config) -> Report {
-        let report = self.runtime.block_on(step::run(&self.checker, message, j, config));
-        step::amend(&mut j.decision, &report);
-        report
-    }
 }
