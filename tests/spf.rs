@@ -232,41 +232,6 @@ fn the_spf_command_checks_by_hand_and_shows_the_cache() {
 
 /// A forged bounce: the original was sent in example.test's name from 203.0.113.9; the bounce
 /// itself came to our border MTA from 192.0.2.5, HELO example.test.
-const FORGED_BOUNCE: &str = "Return-Path: <>\r
-Received: from example.test (unknown [192.0.2.5]) by mx.example.org (Postfix) with ESMTP id 1; Sun, 22 Nov 2026 10:00:00 +0000\r
-From: MAILER-DAEMON@mx.victim.test\r
-To: ann@example.test\r
-Subject: Undelivered Mail Returned to Sender\r
-Date: Sun, 22 Nov 2026 10:00:00 +0000\r
-MIME-Version: 1.0\r
-Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r
-\r
---B\r
-Content-Type: text/plain\r
-\r
-Delivery to nobody@victim.test failed.\r
-\r
---B\r
-Content-Type: message/delivery-status\r
-\r
-Reporting-MTA: dns; mx.victim.test\r
-\r
-Final-Recipient: rfc822; nobody@victim.test\r
-Action: failed\r
-Status: 5.1.1\r
-\r
---B\r
-Content-Type: message/rfc822\r
-\r
-Received: from spam.example (unknown [203.0.113.9]) by mx.victim.test with ESMTP; Sun, 22 Nov 2026 09:59:00 +0000\r
-From: ann@example.test\r
-To: nobody@victim.test\r
-Subject: offer\r
-Message-ID: <x@spam.example>\r
-\r
-buy now\r
---B--\r
-";
 
 #[test]
 fn classify_json_has_the_spf_field_and_the_origin_in_the_why() {
@@ -282,7 +247,7 @@ fn classify_json_has_the_spf_field_and_the_origin_in_the_why() {
     std::fs::write(&config, text).expect("config");
     assert_eq!(backscatter(&config, &["keys", "init"]).0, 0);
     let message = dir.path().join("bounce.eml");
-    std::fs::write(&message, FORGED_BOUNCE).expect("message");
+    std::fs::write(&message, support::forged_bounce("Sun, 22 Nov 2026 10:00:00 +0000")).expect("message");
     let (code, out) = backscatter(&config, &["classify", "--json", &message.to_string_lossy()]);
     assert_eq!(code, 0, "{out}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON line");

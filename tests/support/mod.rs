@@ -327,3 +327,45 @@ impl Drop for Daemon {
         let _ = self.0.wait();
     }
 }
+
+/// An unsigned bounce to our domain: the original was sent in example.test's name from
+/// 203.0.113.9; the bounce came to our border MTA from 192.0.2.5, HELO example.test.
+pub fn forged_bounce(date: &str) -> String {
+    format!(
+        "Return-Path: <>\r
+Received: from example.test (unknown [192.0.2.5]) by mx.example.org (Postfix) with ESMTP id 2; {date}\r
+From: MAILER-DAEMON@mx.victim.test\r
+To: ann@example.test\r
+Subject: Undelivered Mail Returned to Sender\r
+Date: {date}\r
+MIME-Version: 1.0\r
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r
+\r
+--B\r
+Content-Type: text/plain\r
+\r
+Delivery to nobody@victim.test failed.\r
+\r
+--B\r
+Content-Type: message/delivery-status\r
+\r
+Reporting-MTA: dns; mx.victim.test\r
+\r
+Final-Recipient: rfc822; nobody@victim.test\r
+Action: failed\r
+Status: 5.1.1\r
+\r
+--B\r
+Content-Type: message/rfc822\r
+\r
+Received: from spam.example (unknown [203.0.113.9]) by mx.victim.test with ESMTP; {date}\r
+From: ann@example.test\r
+To: nobody@victim.test\r
+Subject: offer\r
+Message-ID: <x@spam.example>\r
+\r
+buy now\r
+--B--\r
+"
+    )
+}
