@@ -45,6 +45,7 @@ fn account(dovecot: &Dovecot) -> Imap {
         username: "alice".into(),
         auth: Auth::Password("secret".into()),
         mailboxes: vec!["INBOX".into()],
+        sent: None,
     }
 }
 
@@ -107,7 +108,9 @@ fn latency(bounces: &[Vec<u8>], count: usize) {
     let keys = keyring();
     let movers: Vec<&Vec<u8>> = bounces
         .iter()
-        .filter(|b| verdict::judge(b, 0, Some(&keys), &config).decision.action == backscatter::policy::Action::Move)
+        .filter(|b| {
+            verdict::judge(b, 0, Some(&keys), None, &config).decision.action == backscatter::policy::Action::Move
+        })
         .collect();
     let maildir = dovecot.maildir();
     let mut arrived = Vec::with_capacity(count);
@@ -176,7 +179,7 @@ fn scan_rate(messages: &[Vec<u8>], count: usize) {
         // The Maildir store's arrival fallback is the file's mtime, as INTERNALDATE is for IMAP.
         let modified = std::fs::metadata(path).unwrap().modified().unwrap();
         let mtime = modified.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        let j = verdict::judge(&m, mtime, Some(&keys), &config);
+        let j = verdict::judge(&m, mtime, Some(&keys), None, &config);
         would_move += usize::from(j.decision.action == backscatter::policy::Action::Move);
     }
     let took = start.elapsed();

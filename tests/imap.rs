@@ -45,6 +45,7 @@ fn account(dovecot: &Dovecot, user: &str) -> Imap {
         username: user.to_owned(),
         auth: Auth::Password("secret".to_owned()),
         mailboxes: vec!["INBOX".to_owned()],
+        sent: None,
     }
 }
 

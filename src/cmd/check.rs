@@ -50,7 +50,7 @@ pub fn run(globals: &Globals, verbose: bool, file: Option<&Path>) -> anyhow::Res
         Ok(keyring) => (Some(keyring), None),
         Err(err) => (None, Some(err)),
     };
-    let j = verdict::judge(&bytes, fallback, keyring.as_ref(), &config);
+    let j = verdict::judge(&bytes, fallback, keyring.as_ref(), None, &config);
     let code = status(&j, keyring.is_some());
     if let (Some(err), true) = (absent, code == exit::TEMPFAIL || verbose) {
         // Undecided for want of a keyring: the one thing a filter's operator must hear about.
@@ -86,11 +86,11 @@ mod tests {
     fn status_follows_the_decision() {
         let config = Config::default();
         let all = Config { policy: Policy { all_bounces: true, ..Policy::default() }, ..Config::default() };
-        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, &config);
+        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, None, &config);
         assert_eq!(status(&ordinary, false), KEEP);
-        let unverifiable = verdict::judge(BOUNCE, 0, None, &config);
+        let unverifiable = verdict::judge(BOUNCE, 0, None, None, &config);
         assert_eq!(status(&unverifiable, false), exit::TEMPFAIL);
-        let attacked = verdict::judge(BOUNCE, 0, None, &all);
+        let attacked = verdict::judge(BOUNCE, 0, None, None, &all);
         assert_eq!(status(&attacked, false), BACKSCATTER, "{}", attacked.decision.why);
     }
 }

@@ -25,7 +25,7 @@ pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<E
         .ok();
     let spf = backscatter::store::spf::SpfStep::start(&config, None)?;
     let judge = |bytes: &[u8], fallback: i64| {
-        let mut j = verdict::judge(bytes, fallback, keyring.as_ref(), &config);
+        let mut j = verdict::judge(bytes, fallback, keyring.as_ref(), None, &config);
         let report = spf.as_ref().map(|step| step.run(bytes, &mut j, &config));
         (j, report)
     };
@@ -203,7 +203,7 @@ mod tests {
     #[test]
     fn json_line_has_every_field_and_the_verdict() {
         let config = Config::default();
-        let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, None, &config);
+        let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, None, None, &config);
         let mut out = Vec::new();
         print(&mut out, "m1", &bounce, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(v["carriers"], serde_json::json!([]));
         assert_eq!(v["original"]["via"], "message/rfc822");
 
-        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, &config);
+        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, None, &config);
         let mut out = Vec::new();
         print(&mut out, "m2", &ordinary, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use backscatter::config::Config;
+use backscatter::evidence::imap::ImapSent;
 use backscatter::journal::{self, Entry, Journal, Op, Restored};
 use backscatter::store::imap::judge::{self as imap_judge, Judge, Observer};
 use backscatter::store::imap::{self, Background, ImapError, Options, ScanSummary};
@@ -30,7 +31,16 @@ pub fn scan(globals: &Globals, name: &str, dry_run: bool, json: bool) -> anyhow:
         return Ok(ExitCode::from(exit::CONFIG));
     };
     let folder = config.policy.folder.clone();
-    let mut judge = Judge::new(Arc::new(config), keyring.map(Arc::new));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
+    let mut sent = ImapSent::open(&account, &state_dir);
+    if let Some(index) = sent.as_mut() {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if let Err(err) = runtime.block_on(index.refresh(i64::try_from(now).unwrap_or(i64::MAX))) {
+            eprintln!("backscatter: {err}; judging without Sent evidence");
+            sent = None;
+        }
+    }
+    let mut judge = Judge::new(Arc::new(config), keyring.map(Arc::new)).with_sent(sent);
     if !dry_run {
         judge = judge.journaled(Journal::open(&state_dir)?);
     }
@@ -52,7 +62,6 @@ pub fn scan(globals: &Globals, name: &str, dry_run: bool, json: bool) -> anyhow:
             eprint!("\r{mailbox}: {}/{total} scanned, {} moved", s.scanned, s.moved + s.would_move);
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the runtime")?;
     let result = runtime.block_on(imap::scan(&account, &folder, &mut judge, dry_run, &mut progress));
     if terminal {
         eprintln!();
@@ -97,7 +106,9 @@ pub fn start_watchers(setup: &Setup) -> anyhow::Result<Option<Background>> {
         return Ok(None);
     }
     let journal = Journal::open(&setup.state_dir)?;
-    let judge = Judge::new(Arc::new(config.clone()), setup.keyring.clone().map(Arc::new)).journaled(journal);
+    let sent = config.imap.iter().filter_map(|account| ImapSent::open(account, &setup.state_dir));
+    let judge =
+        Judge::new(Arc::new(config.clone()), setup.keyring.clone().map(Arc::new)).journaled(journal).with_sent(sent);
     let background = Background::start(
         config.imap.clone(),
         config.policy.folder.clone(),

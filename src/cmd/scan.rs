@@ -12,6 +12,7 @@ use std::sync::mpsc;
 use anyhow::Context;
 
 use backscatter::config::{self, Config};
+use backscatter::evidence::maildir::{self as sent_folders, MaildirSent};
 use backscatter::journal::Journal;
 use backscatter::keys::{Keyring, KeyringError};
 use backscatter::policy::Verdict;
@@ -105,6 +106,8 @@ fn scan(
 ) -> anyhow::Result<()> {
     let (config, keyring) = (&setup.config, setup.keyring.as_ref());
     let maildir = Maildir::open(path, &config.policy.folder)?;
+    let sent = sent_index(setup, maildir.root());
+    let sent = sent.as_ref().map(MaildirSent::index);
     let messages = maildir.messages()?;
     let mut progress = Progress::new(path, messages.len(), !json);
     let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get).min(8);
@@ -121,7 +124,7 @@ fn scan(
                 if batch.is_empty() {
                     break;
                 }
-                let judged: Vec<_> = batch.iter().map(|message| judge_file(config, keyring, message)).collect();
+                let judged: Vec<_> = batch.iter().map(|message| judge_file(config, keyring, sent, message)).collect();
                 // The receiver is gone only when the scan failed: stop.
                 if sender.send((start, judged)).is_err() {
                     break;
@@ -168,6 +171,25 @@ fn scan(
     })?;
     progress.clear();
     Ok(())
+}
+
+/// The Maildir's Sent index (DESIGN §4.5), brought up to date and said on stderr; `None` when it
+/// has no Sent folder. One that cannot be read is said and left out.
+fn sent_index(setup: &Setup, root: &Path) -> Option<MaildirSent> {
+    let mut sent = MaildirSent::open(root, sent_folders::configured(&setup.config, root), &setup.state_dir)?;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    if let Err(err) = sent.refresh(i64::try_from(now).unwrap_or(i64::MAX)) {
+        eprintln!("backscatter: {err}; judging without Sent evidence");
+        return None;
+    }
+    let index = sent.index();
+    match index.span() {
+        Some((first, last)) => {
+            eprintln!("backscatter: Sent: {} messages sent from {first} to {last}", index.len())
+        }
+        None => eprintln!("backscatter: Sent is empty: no Sent evidence"),
+    }
+    Some(sent)
 }
 
 /// One message's line: its JSON object (with what was done, and `spf` when `[spf]` is on), or for a checked message the

@@ -28,6 +28,7 @@ pub fn run(globals: &Globals) -> anyhow::Result<ExitCode> {
     let journal = Journal::open(&setup.state_dir)?;
     let mut handler = Handler::new(&setup.config, setup.keyring.as_ref(), Some(journal));
     handler.start_spf(super::spf::snapshot_path(&setup.config))?;
+    handler.start_sent(setup.state_dir.clone());
     let (sender, events) = mpsc::channel();
     // signal-hook's iterator turns signals into messages on a thread of its own: the loop waits
     // on one channel for files and signals alike, and a move in flight always finishes.

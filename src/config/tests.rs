@@ -64,7 +64,7 @@ fn the_example_parses_and_validates() {
     assert_eq!(config.keyring, Some(PathBuf::from("/home/ann/.local/share/backscatter/keyring.toml")));
     assert_eq!(config.protected_domains, ["example.com"]);
     assert_eq!(config.policy.mode, Mode::Monitor, "the example starts safe");
-    assert_eq!(config.maildir, [Maildir { path: "/home/ann/Maildir".to_owned() }]);
+    assert_eq!(config.maildir, [Maildir { path: "/home/ann/Maildir".to_owned(), sent: None }]);
     let imap = config.imap.first().expect("the example has an [[imap]]");
     assert_eq!((imap.name.as_str(), imap.port, imap.tls), ("work", 993, Tls::Implicit));
     assert_eq!(imap.auth, Auth::PasswordCommand(vec!["pass".into(), "show".into(), "mail/work".into()]));

@@ -13,7 +13,7 @@ fn day() -> Day {
 
 /// A keyring made long before the bounce: the grace period is over.
 fn context() -> Context {
-    Context { arrival: day(), first_key_created: Some(Day(day().0 - 100)) }
+    Context { arrival: day(), first_key_created: Some(Day(day().0 - 100)), sent: None }
 }
 
 fn carrier(kind: CarrierKind, result: Verification, token: &str) -> Carrier {
@@ -79,21 +79,27 @@ fn monitor_mode_and_grace_period_only_would_move() {
     let d = decide_with(BOUNCE, &[], &monitor, &[], &context());
     assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::WouldMove));
     assert!(d.why.ends_with("; monitor mode"), "{}", d.why);
-    let fresh = Context { arrival: day(), first_key_created: Some(Day(day().0 - 3)) };
+    let fresh = Context { arrival: day(), first_key_created: Some(Day(day().0 - 3)), sent: None };
     let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &fresh);
     assert_eq!(d.action, Action::WouldMove);
     assert!(d.why.ends_with("; grace period until 2013-10-20"), "{}", d.why);
     // The grace period ends on created + grace_days; grace_days = 0 means none.
-    let ends = Context { arrival: day(), first_key_created: Some(Day(day().0 - 7)) };
+    let ends = Context { arrival: day(), first_key_created: Some(Day(day().0 - 7)), sent: None };
     assert_eq!(decide_with(BOUNCE, &[], &Policy::default(), &[], &ends).action, Action::Move);
     let no_grace = Policy { grace_days: 0, ..Policy::default() };
-    let d = decide_with(BOUNCE, &[], &no_grace, &[], &Context { arrival: day(), first_key_created: Some(day()) });
+    let d = decide_with(
+        BOUNCE,
+        &[],
+        &no_grace,
+        &[],
+        &Context { arrival: day(), first_key_created: Some(day()), sent: None },
+    );
     assert_eq!(d.action, Action::Move);
 }
 
 #[test]
 fn no_keyring_is_said_and_moves_nothing() {
-    let none = Context { arrival: day(), first_key_created: None };
+    let none = Context { arrival: day(), first_key_created: None, sent: None };
     let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &none);
     assert_eq!(
         (d.verdict, d.action, d.why.as_str()),
@@ -139,11 +145,11 @@ fn exempt_ips_of_the_relay_and_the_reporting_mta() {
 fn all_bounces_moves_even_signed_ones_but_not_exempt() {
     let attack = Policy { all_bounces: true, ..Policy::default() };
     let signed = [carrier(CarrierKind::Header, valid(), "v1")];
-    let fresh = Context { arrival: day(), first_key_created: Some(day()) };
+    let fresh = Context { arrival: day(), first_key_created: Some(day()), sent: None };
     let d = decide_with(BOUNCE, &signed, &attack, &[], &fresh);
     assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::Move), "no grace under attack");
     assert_eq!(d.why, "all-bounces mode: every checked message is backscatter (ndr)");
-    let none = Context { arrival: day(), first_key_created: None };
+    let none = Context { arrival: day(), first_key_created: None, sent: None };
     assert_eq!(decide_with(BOUNCE, &[], &attack, &[], &none).action, Action::Move);
     let monitored = Policy { mode: Mode::Monitor, ..attack.clone() };
     assert_eq!(decide_with(BOUNCE, &[], &monitored, &[], &context()).action, Action::WouldMove);

@@ -20,6 +20,8 @@ use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use crate::config::{Config, Mode};
+use crate::evidence::maildir::Book;
+use crate::evidence::SentIndex;
 use crate::journal::{self, Entry, Journal, JournalError, Op};
 use crate::keys::Keyring;
 use crate::policy::Action;
@@ -105,12 +107,21 @@ pub struct Handler<'a> {
     spf: Option<SpfStep>,
     /// The SPF report of the message applied last.
     spf_report: Option<Report>,
+    /// The Sent indexes of the Maildirs handled, when [`Handler::start_sent`] was called.
+    sent: Option<Book>,
 }
 
 impl<'a> Handler<'a> {
     /// A handler moving messages and journaling into `journal`, or (`None`) a dry run.
     pub fn new(config: &'a Config, keyring: Option<&'a Keyring>, journal: Option<Journal>) -> Handler<'a> {
-        Handler { config, keyring, journal, restored: HashSet::new(), journal_size: 0, spf: None, spf_report: None }
+        let restored = HashSet::new();
+        Handler { config, keyring, journal, restored, journal_size: 0, spf: None, spf_report: None, sent: None }
+    }
+
+    /// Judges every message [`Handler::handle`] reads with its Maildir's Sent index (DESIGN
+    /// §4.5), kept in `state_dir` and refreshed before each message.
+    pub fn start_sent(&mut self, state_dir: PathBuf) {
+        self.sent = Some(Book::new(self.config, state_dir));
     }
 
     /// Runs the SPF step on every message from now on, if `[spf] enabled`. `watch` gives the
@@ -140,7 +151,8 @@ impl<'a> Handler<'a> {
         if self.spf.as_mut().is_some_and(|spf| spf.take_rewritten(path)) {
             return Ok(None);
         }
-        let Some(judgement) = judge_file(self.config, self.keyring, path)? else { return Ok(None) };
+        let sent = self.sent.as_mut().and_then(|book| book.fresh(maildir.root(), now()));
+        let Some(judgement) = judge_file(self.config, self.keyring, sent, path)? else { return Ok(None) };
         self.apply(maildir, path, judgement).map(Some)
     }
 
@@ -265,12 +277,17 @@ impl<'a> Handler<'a> {
     }
 }
 
-/// Reads and judges the message at `path` (its mtime the arrival time of last resort): the half
-/// of handling a message that changes nothing, so a scan can run it on several threads. `None`
-/// if the file is gone.
-pub fn judge_file(config: &Config, keyring: Option<&Keyring>, path: &Path) -> Result<Option<Judgement>, StoreError> {
+/// Reads and judges the message at `path` (its mtime the arrival time of last resort) with its
+/// Maildir's Sent index: the half of handling a message that changes nothing, so a scan can run
+/// it on several threads. `None` if the file is gone.
+pub fn judge_file(
+    config: &Config,
+    keyring: Option<&Keyring>,
+    sent: Option<&SentIndex>,
+    path: &Path,
+) -> Result<Option<Judgement>, StoreError> {
     let Some((bytes, mtime)) = read_message(path)? else { return Ok(None) };
-    Ok(Some(verdict::judge(&bytes, mtime, keyring, config)))
+    Ok(Some(verdict::judge(&bytes, mtime, keyring, sent, config)))
 }
 
 /// The message's bytes and its mtime (unix seconds, the arrival time of last resort), read from

@@ -5,11 +5,12 @@
 //! Journal lines name IMAP places as `imap:ACCOUNT/MAILBOX` (after RFC 5092 URLs); `from` adds
 //! `;UIDVALIDITY=V/;UID=N`. [`place`] reads them back for `restore`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::{Action, Handler, Message};
 use crate::config::Config;
+use crate::evidence::imap::ImapSent;
 use crate::journal::{self, Entry, Journal, Op};
 use crate::keys::Keyring;
 use crate::policy;
@@ -26,6 +27,8 @@ pub struct Judge {
     tally: Arc<Mutex<Tally>>,
     observer: Option<Observer>,
     journal: Option<Arc<Mutex<Journal>>>,
+    /// Each account's Sent index, by account name (DESIGN §4.5).
+    sent: HashMap<String, Arc<Mutex<ImapSent>>>,
 }
 
 /// What the judge saw, for a summary.
@@ -40,7 +43,33 @@ pub struct Tally {
 impl Judge {
     /// A judge for `config` and `keyring` (`None`: no keyring, see [`verdict::judge`]).
     pub fn new(config: Arc<Config>, keyring: Option<Arc<Keyring>>) -> Judge {
-        Judge { config, keyring, tally: Arc::default(), observer: None, journal: None }
+        Judge { config, keyring, tally: Arc::default(), observer: None, journal: None, sent: HashMap::new() }
+    }
+
+    /// Judges each account's messages with its Sent index too; an index older than a checked
+    /// message is refreshed first (so mail sent a moment ago counts).
+    pub fn with_sent(mut self, sent: impl IntoIterator<Item = ImapSent>) -> Judge {
+        self.sent.extend(sent.into_iter().map(|s| (s.account().to_owned(), Arc::new(Mutex::new(s)))));
+        self
+    }
+
+    /// [`verdict::judge`] with the account's Sent index, refreshed first when the message is of
+    /// a checked kind and arrived after the index was last read.
+    fn judge(&self, message: &Message<'_>) -> Judgement {
+        let keyring = self.keyring.as_deref();
+        let Some(sent) = self.sent.get(message.account) else {
+            return verdict::judge(message.bytes, message.internal_date, keyring, None, &self.config);
+        };
+        let mut sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
+        let j = verdict::judge(message.bytes, message.internal_date, keyring, Some(sent.index()), &self.config);
+        let behind = sent.index().read_at().is_none_or(|read| read < message.internal_date);
+        if !behind || !self.config.policy.check.contains(&j.classification.kind) {
+            return j;
+        }
+        if let Err(e) = sent.refresh_blocking(now()) {
+            tracing::warn!(account = message.account, error = %e, "cannot refresh the Sent index");
+        }
+        verdict::judge(message.bytes, message.internal_date, keyring, Some(sent.index()), &self.config)
     }
 
     /// Journals every move into `journal`.
@@ -89,7 +118,7 @@ impl Handler for Judge {
     type Note = Judgement;
 
     fn decide(&mut self, message: &Message<'_>) -> Action<Judgement> {
-        let j = verdict::judge(message.bytes, message.internal_date, self.keyring.as_deref(), &self.config);
+        let j = self.judge(message);
         verdict::log(&j, &mailbox_label(message), &format!("UID {}", message.uid));
         if let Some(observer) = &self.observer {
             observer(message, &j);
