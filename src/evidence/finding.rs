@@ -190,3 +190,104 @@ fn original_date(headers: &[u8]) -> Option<i64> {
 fn bracketed(id: &str) -> String {
     format!("<{}>", id.trim().trim_start_matches('<').trim_end_matches('>').trim())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::classify::classify;
+    use crate::evidence::index::Record;
+
+    const BOUNCE: &[u8] = include_bytes!("../../tests/fixtures/ndr/001.eml");
+    const REPLY: &[u8] = include_bytes!("../../tests/fixtures/autoreply/001.eml");
+    const ORIGINAL: &str = "<E1C50F1B-1C83-4820-BC36-AC6FBFBE8568@example.org>";
+    /// 2013-10-16 05:15:35 UTC, the bounce's arrival.
+    const ARRIVAL: i64 = 1_381_900_535;
+
+    fn sent(id: &str, date: &str, to: &str) -> Record {
+        Record::from_header(format!("Message-ID: {id}\nDate: {date}\nTo: {to}\n\n").as_bytes(), 0)
+    }
+
+    /// An index covering 2013 (read after the bounce arrived) with `records` in it.
+    fn index(records: Vec<Record>) -> SentIndex {
+        let mut index = SentIndex::new();
+        index.insert(sent("<first@example.org>", "Tue, 1 Jan 2013 09:00:00 +0000", "x@example.net"));
+        records.into_iter().for_each(|r| index.insert(r));
+        index.mark_read(ARRIVAL + 60);
+        index
+    }
+
+    fn find(message: &[u8], index: &SentIndex) -> Option<SentFinding> {
+        judge(&classify(message), message, ARRIVAL, index)
+    }
+
+    #[test]
+    fn the_returned_original_in_sent_to_the_failed_recipient_is_genuine() {
+        let original = sent(ORIGINAL, "Wed, 16 Oct 2013 14:15:35 +0900", "userunknown@bouncehammer.jp");
+        let found = find(BOUNCE, &index(vec![original]));
+        let why = format!("the returned original {ORIGINAL} is in Sent, sent 2013-10-16");
+        assert_eq!(found, Some(SentFinding::Genuine { why }));
+    }
+
+    #[test]
+    fn in_sent_but_never_to_the_failed_recipient_is_not_genuine() {
+        let original = sent(ORIGINAL, "Wed, 16 Oct 2013 14:15:35 +0900", "someone@else.example");
+        let found = find(BOUNCE, &index(vec![original]));
+        assert!(
+            matches!(&found, Some(SentFinding::Unknown { why }) if why.contains("but not to userunknown@bouncehammer.jp")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn missing_from_a_sent_that_covers_its_date_is_backscatter() {
+        let found = find(BOUNCE, &index(Vec::new()));
+        let why = format!("{ORIGINAL} is not in Sent, which holds what you sent since 2013-01-01");
+        assert_eq!(found, Some(SentFinding::Backscatter { why }));
+    }
+
+    #[test]
+    fn without_coverage_sent_cannot_tell() {
+        let mut late = SentIndex::new();
+        late.insert(sent("<later@example.org>", "Fri, 1 Nov 2013 09:00:00 +0000", "x@example.net"));
+        late.mark_read(ARRIVAL + 60);
+        let found = find(BOUNCE, &late);
+        assert!(
+            matches!(&found, Some(SentFinding::Unknown { why }) if why.contains("Sent starts on 2013-11-01")),
+            "{found:?}"
+        );
+        // Read before the bounce arrived: what was sent since is not in it yet.
+        let mut stale = index(Vec::new());
+        stale.mark_read(ARRIVAL - 1);
+        let found = find(BOUNCE, &stale);
+        assert!(
+            matches!(&found, Some(SentFinding::Unknown { why }) if why.contains("arrived after Sent was last read"))
+        );
+        assert_eq!(find(BOUNCE, &SentIndex::new()), None, "an empty index is no evidence");
+    }
+
+    #[test]
+    fn auto_replies_are_matched_through_in_reply_to() {
+        let id = "<25203A4E-F90F-4A14-BF51-3E7B9D39BE8E@libsisimai.org>";
+        let mut index = SentIndex::new();
+        index.insert(sent(id, "Tue, 17 Dec 2019 02:50:00 +0000", "kijitora@me.com"));
+        index.mark_read(1_576_600_000);
+        let found = judge(&classify(REPLY), REPLY, 1_576_551_189, &index);
+        let why = format!("the message replied to {id} is in Sent, sent 2019-12-17");
+        assert_eq!(found, Some(SentFinding::Genuine { why }));
+    }
+
+    #[test]
+    fn an_original_without_message_id_is_matched_by_recipient_and_subject() {
+        let bounce = String::from_utf8_lossy(BOUNCE).replace(&format!("Message-Id: {ORIGINAL}\n"), "");
+        let c = classify(bounce.as_bytes());
+        assert_eq!(c.original.as_ref().and_then(|o| o.message_id.as_deref()), None, "the fixture's ID is gone");
+        let subject = fields::body_fields(&c.original.as_ref().unwrap().headers, &["subject"]).remove(0).value;
+        let header =
+            format!("Date: Wed, 16 Oct 2013 05:15:00 +0000\nTo: userunknown@bouncehammer.jp\nSubject: {subject}\n\n");
+        let with = index(vec![Record::from_header(header.as_bytes(), 0)]);
+        let found = judge(&c, bounce.as_bytes(), ARRIVAL, &with);
+        assert!(matches!(&found, Some(SentFinding::Genuine { why }) if why.contains("with its subject")), "{found:?}");
+        let found = judge(&c, bounce.as_bytes(), ARRIVAL, &index(Vec::new()));
+        assert!(matches!(found, Some(SentFinding::Unknown { .. })), "no match: the carriers decide");
+    }
+}

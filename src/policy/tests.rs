@@ -202,3 +202,49 @@ fn a_real_header_carrier_through_decide() {
     assert_eq!(Verdict::Genuine.to_string(), "genuine");
     assert_eq!(Action::WouldMove.to_string(), "would-move");
 }
+
+fn with_sent(first_key_created: Option<Day>, sent: SentFinding) -> Context {
+    Context { arrival: day(), first_key_created, sent: Some(sent) }
+}
+
+#[test]
+fn sent_evidence_decides_what_carriers_cannot() {
+    let in_sent = || SentFinding::Genuine { why: "the returned original <a@b> is in Sent, sent 2013-10-16".into() };
+    let not_in_sent =
+        || SentFinding::Backscatter { why: "<a@b> is not in Sent, which holds what you sent since 2013-01-01".into() };
+    let policy = Policy::default();
+    for keyring in [None, Some(day()), Some(Day(day().0 - 100))] {
+        let d = decide_with(BOUNCE, &[], &policy, &[], &with_sent(keyring, in_sent()));
+        assert_eq!((d.verdict, d.action), (Verdict::Genuine, Action::Keep), "{keyring:?}");
+        assert_eq!(d.why, in_sent().why());
+        // Missing from Sent: moved at once, with no keyring and within the grace period alike.
+        let d = decide_with(BOUNCE, &[], &policy, &[], &with_sent(keyring, not_in_sent()));
+        assert_eq!((d.verdict, d.action, d.why.as_str()), (Verdict::Backscatter, Action::Move, not_in_sent().why()));
+    }
+    let monitor = Policy { mode: Mode::Monitor, ..Policy::default() };
+    let d = decide_with(BOUNCE, &[], &monitor, &[], &with_sent(None, not_in_sent()));
+    assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::WouldMove));
+}
+
+#[test]
+fn a_valid_carrier_wins_over_sent_and_a_forged_one_stays_backscatter() {
+    let not_in_sent = SentFinding::Backscatter { why: "<a@b> is not in Sent".into() };
+    let valid = [carrier(CarrierKind::Header, valid(), "v1.3.1.2.3")];
+    let d = decide_with(BOUNCE, &valid, &Policy::default(), &[], &with_sent(Some(day()), not_in_sent));
+    assert_eq!((d.verdict, d.action), (Verdict::Genuine, Action::Keep));
+    let in_sent = SentFinding::Genuine { why: "the returned original <a@b> is in Sent, sent 2013-10-16".into() };
+    let forged = [carrier(CarrierKind::Header, Verification::Forged, "v1.3.1.2.3")];
+    let d = decide_with(BOUNCE, &forged, &Policy::default(), &[], &with_sent(Some(Day(day().0 - 100)), in_sent));
+    assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::Move));
+    assert!(d.why.ends_with("is in Sent, sent 2013-10-16, but a carrier is forged"), "{}", d.why);
+}
+
+#[test]
+fn what_sent_cannot_settle_is_left_to_the_carriers_and_said() {
+    let unknown = SentFinding::Unknown { why: "<a@b> is not in Sent, but Sent starts on 2014-01-01".into() };
+    let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &with_sent(None, unknown.clone()));
+    assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::WouldMove));
+    assert_eq!(d.why, format!("no keyring: nothing can be verified; {}", unknown.why()));
+    let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &with_sent(Some(day()), unknown));
+    assert_eq!(d.action, Action::WouldMove, "the grace period applies to carriers: {}", d.why);
+}
