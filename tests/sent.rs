@@ -374,3 +374,56 @@ fn a_new_uidvalidity_of_sent_rebuilds_the_index() {
     assert!(sent.index().get(&message_id_of(&corpus(KEPT[0]))).is_some());
     assert_eq!(sent.index().len(), 2);
 }
+
+/// A bounce about `id` (sent to nobody@victim.test) delivered into Dovecot's INBOX as `name`.
+fn deliver_bounce(dovecot: &Dovecot, name: &str, id: &str) {
+    put_served(dovecot, "", "new", name, fresh_bounce(id).as_bytes());
+}
+
+#[test]
+fn imap_watch_counts_a_message_sent_while_it_runs() {
+    use backscatter::store::imap::judge::Judge;
+    use backscatter::store::imap::{Background, Options};
+    let dovecot = dovecot_with_sent();
+    put_served(&dovecot, ".Sent", "cur", "0.old:2,S", OLD_SENT.as_bytes());
+    let state = tempfile::tempdir().unwrap();
+    let account = account(&dovecot);
+    let sent = ImapSent::open(&account, state.path());
+    let judge = Judge::new(std::sync::Arc::new(backscatter::config::Config::default()), None).with_sent(sent);
+    let options = Options {
+        idle_interval: Duration::from_secs(20),
+        poll_interval: Duration::from_millis(200),
+        backoff_min: Duration::from_millis(100),
+        backoff_max: Duration::from_millis(800),
+        scan_existing: false,
+    };
+    let running =
+        Background::start(vec![account], "Backscatter".into(), state.path().to_path_buf(), judge, options).unwrap();
+    let watching = state.path().join("imap/alice.json");
+    wait_for("the watcher to record its state", Duration::from_secs(10), || watching.exists());
+    let moved = |name: &str| -> bool {
+        names(&dovecot.maildir().join(".Backscatter")).iter().any(|n| {
+            fs::read_to_string(dovecot.maildir().join(".Backscatter/cur").join(n))
+                .or_else(|_| fs::read_to_string(dovecot.maildir().join(".Backscatter/new").join(n)))
+                .is_ok_and(|t| t.contains(name))
+        })
+    };
+    // The first bounce makes the watcher read Sent; then a message is sent and bounces.
+    deliver_bounce(&dovecot, "1-theirs", "<never-1@example.test>");
+    wait_for("the first forged bounce moved", Duration::from_secs(10), || moved("<never-1@example.test>"));
+    let now_sent = format!("Message-ID: <now@example.test>\nDate: {}\nTo: nobody@victim.test\n\nhi\n", date_now());
+    put_served(&dovecot, ".Sent", "new", "1.now", now_sent.as_bytes());
+    deliver_bounce(&dovecot, "2-ours", "<now@example.test>");
+    deliver_bounce(&dovecot, "3-theirs", "<never-2@example.test>");
+    wait_for("the second forged bounce moved", Duration::from_secs(10), || moved("<never-2@example.test>"));
+    running.stop().unwrap();
+    assert!(!moved("<now@example.test>"), "the bounce of the message sent meanwhile stays");
+    let inbox: Vec<String> = ["new", "cur"]
+        .iter()
+        .filter_map(|sub| fs::read_dir(dovecot.maildir().join(sub)).ok())
+        .flatten()
+        .flatten()
+        .filter_map(|e| fs::read_to_string(e.path()).ok())
+        .collect();
+    assert!(inbox.iter().any(|t| t.contains("<now@example.test>")));
+}

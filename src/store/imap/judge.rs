@@ -62,7 +62,9 @@ impl Judge {
         };
         let mut sent = sent.lock().unwrap_or_else(PoisonError::into_inner);
         let j = verdict::judge(message.bytes, message.internal_date, keyring, Some(sent.index()), &self.config);
-        let behind = sent.index().read_at().is_none_or(|read| read < message.internal_date);
+        // Read in the second the message arrived (or before): what was sent just before it may
+        // be missing. Reading again now is after its arrival.
+        let behind = sent.index().read_at().is_none_or(|read| read <= message.internal_date);
         if !behind || !self.config.policy.check.contains(&j.classification.kind) {
             return j;
         }
