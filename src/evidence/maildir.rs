@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 
@@ -90,7 +90,7 @@ impl MaildirSent {
     /// messages were added. A file that vanished meanwhile is skipped.
     pub fn refresh(&mut self, now: i64) -> Result<usize, EvidenceError> {
         let mut added = 0;
-        let settled = SystemTime::now() - std::time::Duration::from_secs(MTIME_SETTLE_SECS);
+        let settled = SystemTime::now().checked_sub(Duration::from_secs(MTIME_SETTLE_SECS)).unwrap_or(UNIX_EPOCH);
         let dirs: Vec<PathBuf> = self.folders.iter().flat_map(|f| [f.join("cur"), f.join("new")]).collect();
         for (dir, last) in dirs.iter().zip(self.mtimes.iter_mut()) {
             let io = |source| EvidenceError::Io { path: dir.clone(), source };
