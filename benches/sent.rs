@@ -121,12 +121,13 @@ fn imap(n: usize) {
     };
     let state = tempfile::tempdir().unwrap();
     let mut index = ImapSent::open(&account, Path::new(state.path())).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let start = Instant::now();
-    let added = index.refresh_blocking(0).unwrap();
+    let added = runtime.block_on(index.refresh(0)).unwrap();
     let first = start.elapsed();
     assert_eq!(added, n);
     let start = Instant::now();
-    assert_eq!(index.refresh_blocking(0).unwrap(), 0);
+    assert_eq!(runtime.block_on(index.refresh(0)).unwrap(), 0);
     let again = start.elapsed();
     println!(
         "sent over IMAP: first index of {n} messages in {:.1} s (Dovecot building its own index included; limit 60 s \

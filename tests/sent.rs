@@ -307,6 +307,17 @@ fn put_served(dovecot: &Dovecot, folder: &str, sub: &str, name: &str, bytes: &[u
     assert!(status.unwrap().success(), "chown {}", dir.display());
 }
 
+/// A config in `dir` with the Dovecot account `alice` and no keyring; returns its path.
+fn imap_config(dir: &Path, dovecot: &Dovecot) -> PathBuf {
+    let config = format!(
+        "state_dir = \"{0}/state\"\nkeyring = \"{0}/none.toml\"\n[[imap]]\nname = \"alice\"\nhost = \"127.0.0.1\"\nport = {1}\ntls = \"none\"\nusername = \"alice\"\npassword = \"secret\"\n",
+        dir.display(),
+        dovecot.port
+    );
+    fs::write(dir.join("config.toml"), config).unwrap();
+    dir.join("config.toml")
+}
+
 #[test]
 fn imap_scan_keeps_bounces_of_mail_in_sent_and_moves_the_rest() {
     let dovecot = dovecot_with_sent();
@@ -318,14 +329,9 @@ fn imap_scan_keeps_bounces_of_mail_in_sent_and_moves_the_rest() {
         put_served(&dovecot, "", "new", name, &corpus(name));
     }
     let dir = tempfile::tempdir().unwrap();
-    let config = format!(
-        "state_dir = \"{0}/state\"\nkeyring = \"{0}/none.toml\"\n[[imap]]\nname = \"alice\"\nhost = \"127.0.0.1\"\nport = {1}\ntls = \"none\"\nusername = \"alice\"\npassword = \"secret\"\n",
-        dir.path().display(),
-        dovecot.port
-    );
-    fs::write(dir.path().join("config.toml"), config).unwrap();
+    let config = imap_config(dir.path(), &dovecot);
     let mut scan = Command::new(env!("CARGO_BIN_EXE_backscatter"));
-    let output = scan.arg("-c").arg(dir.path().join("config.toml")).args(["scan", "--imap", "alice"]).output().unwrap();
+    let output = scan.arg("-c").arg(config).args(["scan", "--imap", "alice"]).output().unwrap();
     let text = format!("{}{}", stdout(&output), String::from_utf8_lossy(&output.stderr));
     assert!(output.status.success(), "{text}");
     let ids = |folder: &Path| -> Vec<String> {
@@ -356,9 +362,10 @@ fn a_new_uidvalidity_of_sent_rebuilds_the_index() {
     put_served(&dovecot, ".Sent", "cur", "1.kept:2,S", &original_of(&corpus(KEPT[0])));
     let state = tempfile::tempdir().unwrap();
     let account = account(&dovecot);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let mut sent = ImapSent::open(&account, state.path()).unwrap();
-    assert_eq!(sent.refresh_blocking(now()).unwrap(), 2);
-    assert_eq!(sent.refresh_blocking(now()).unwrap(), 0, "incremental: nothing new");
+    assert_eq!(runtime.block_on(sent.refresh(now())).unwrap(), 2);
+    assert_eq!(runtime.block_on(sent.refresh(now())).unwrap(), 0, "incremental: nothing new");
     // The state claims another UIDVALIDITY, a message that is not there and every UID seen.
     let path = file::path(state.path(), "imap-alice");
     let mut stored = file::load_any(&path).unwrap();
@@ -369,7 +376,7 @@ fn a_new_uidvalidity_of_sent_rebuilds_the_index() {
     stored.index.insert(Record::from_header(stale.as_bytes(), 0));
     file::save(&path, &stored).unwrap();
     let mut sent = ImapSent::open(&account, state.path()).unwrap();
-    assert_eq!(sent.refresh_blocking(now()).unwrap(), 2, "rebuilt from UID 1");
+    assert_eq!(runtime.block_on(sent.refresh(now())).unwrap(), 2, "rebuilt from UID 1");
     assert!(sent.index().get("<stale@example.org>").is_none());
     assert!(sent.index().get(&message_id_of(&corpus(KEPT[0]))).is_some());
     assert_eq!(sent.index().len(), 2);
@@ -382,48 +389,35 @@ fn deliver_bounce(dovecot: &Dovecot, name: &str, id: &str) {
 
 #[test]
 fn imap_watch_counts_a_message_sent_while_it_runs() {
-    use backscatter::store::imap::judge::Judge;
-    use backscatter::store::imap::{Background, Options};
     let dovecot = dovecot_with_sent();
     put_served(&dovecot, ".Sent", "cur", "0.old:2,S", OLD_SENT.as_bytes());
-    let state = tempfile::tempdir().unwrap();
-    let account = account(&dovecot);
-    let sent = ImapSent::open(&account, state.path());
-    let judge = Judge::new(std::sync::Arc::new(backscatter::config::Config::default()), None).with_sent(sent);
-    let options = Options {
-        idle_interval: Duration::from_secs(20),
-        poll_interval: Duration::from_millis(200),
-        backoff_min: Duration::from_millis(100),
-        backoff_max: Duration::from_millis(800),
-        scan_existing: false,
-    };
-    let running =
-        Background::start(vec![account], "Backscatter".into(), state.path().to_path_buf(), judge, options).unwrap();
-    let watching = state.path().join("imap/alice.json");
-    wait_for("the watcher to record its state", Duration::from_secs(10), || watching.exists());
-    let moved = |name: &str| -> bool {
-        names(&dovecot.maildir().join(".Backscatter")).iter().any(|n| {
-            fs::read_to_string(dovecot.maildir().join(".Backscatter/cur").join(n))
-                .or_else(|_| fs::read_to_string(dovecot.maildir().join(".Backscatter/new").join(n)))
-                .is_ok_and(|t| t.contains(name))
-        })
+    let dir = tempfile::tempdir().unwrap();
+    let config = imap_config(dir.path(), &dovecot);
+    let log = dir.path().join("watch.log");
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backscatter"));
+    command.arg("-c").arg(&config).args(["-v", "watch"]).stdout(Stdio::null());
+    let mut watch = Daemon::spawn(command.stderr(fs::File::create(&log).unwrap()));
+    let watching = dir.path().join("state/imap/alice.json");
+    wait_for("the watcher to record its state", Duration::from_secs(20), || watching.exists());
+    let moved = |id: &str| -> bool {
+        ["new", "cur"]
+            .iter()
+            .filter_map(|sub| fs::read_dir(dovecot.maildir().join(".Backscatter").join(sub)).ok())
+            .flatten()
+            .flatten()
+            .any(|e| fs::read_to_string(e.path()).is_ok_and(|t| t.contains(id)))
     };
     // The first bounce makes the watcher read Sent; then a message is sent and bounces.
     deliver_bounce(&dovecot, "1-theirs", "<never-1@example.test>");
-    wait_for("the first forged bounce moved", Duration::from_secs(10), || moved("<never-1@example.test>"));
+    wait_for("the first forged bounce moved", Duration::from_secs(20), || moved("<never-1@example.test>"));
     let now_sent = format!("Message-ID: <now@example.test>\nDate: {}\nTo: nobody@victim.test\n\nhi\n", date_now());
     put_served(&dovecot, ".Sent", "new", "1.now", now_sent.as_bytes());
     deliver_bounce(&dovecot, "2-ours", "<now@example.test>");
     deliver_bounce(&dovecot, "3-theirs", "<never-2@example.test>");
-    wait_for("the second forged bounce moved", Duration::from_secs(10), || moved("<never-2@example.test>"));
-    running.stop().unwrap();
+    wait_for("the second forged bounce moved", Duration::from_secs(20), || moved("<never-2@example.test>"));
+    wait_for("the genuine bounce judged", Duration::from_secs(20), || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains("<now@example.test> is in Sent"))
+    });
+    watch.terminate();
     assert!(!moved("<now@example.test>"), "the bounce of the message sent meanwhile stays");
-    let inbox: Vec<String> = ["new", "cur"]
-        .iter()
-        .filter_map(|sub| fs::read_dir(dovecot.maildir().join(sub)).ok())
-        .flatten()
-        .flatten()
-        .filter_map(|e| fs::read_to_string(e.path()).ok())
-        .collect();
-    assert!(inbox.iter().any(|t| t.contains("<now@example.test>")));
 }

@@ -73,23 +73,10 @@ impl ImapSent {
         Ok(added)
     }
 
-    /// [`ImapSent::refresh`] from synchronous code, on a thread and runtime of its own (so it
-    /// may be called from inside another runtime's task).
-    pub fn refresh_blocking(&mut self, now: i64) -> Result<usize, EvidenceError> {
-        let account = self.account.name.clone();
-        std::thread::scope(|scope| {
-            let joined = scope
-                .spawn(|| {
-                    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build();
-                    let runtime = runtime.map_err(|source| EvidenceError::Io { path: self.file.clone(), source })?;
-                    runtime.block_on(self.refresh(now))
-                })
-                .join();
-            joined.unwrap_or_else(|_| {
-                let source = ImapError::Protocol("the Sent refresh thread panicked".into());
-                Err(EvidenceError::Imap { account, source })
-            })
-        })
+    /// True when the index was last read no later than `arrival` (Unix seconds, in the same
+    /// second counts): a message sent just before something that arrived then may be missing.
+    pub fn behind(&self, arrival: i64) -> bool {
+        self.stored.index.read_at().is_none_or(|read| read <= arrival)
     }
 
     async fn read(&mut self, session: &mut Session, now: i64) -> Result<usize, ImapError> {

@@ -4,7 +4,6 @@
 //! reads only the files it has not seen, and only when a folder's `cur/` or `new/` changed (two
 //! `stat`s), so `watch` can refresh before every message it judges.
 
-use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -127,40 +126,6 @@ fn names(path: &str, root: &Path) -> bool {
         expand(path).iter().any(|p| p == root)
     } else {
         Path::new(path) == root
-    }
-}
-
-/// The Sent indexes of many Maildirs (`watch`), opened on first use and refreshed before each
-/// use — cheap: two `stat`s per Sent folder when nothing was sent.
-#[derive(Debug)]
-pub struct Book {
-    state_dir: PathBuf,
-    /// Each `[[maildir]]`'s path (or glob) and its `sent`.
-    configured: Vec<(String, Option<Vec<String>>)>,
-    /// Per Maildir root: its Sent index, `None` when it has no Sent folder.
-    by_root: HashMap<PathBuf, Option<MaildirSent>>,
-}
-
-impl Book {
-    /// A book for the Maildirs of `config`, keeping indexes in `state_dir`.
-    pub fn new(config: &Config, state_dir: PathBuf) -> Book {
-        let configured = config.maildir.iter().map(|m| (m.path.clone(), m.sent.clone())).collect();
-        Book { state_dir, configured, by_root: HashMap::new() }
-    }
-
-    /// The Sent index of the Maildir at `root`, refreshed at `now` (Unix seconds); `None` when it
-    /// has no Sent folder. A folder that cannot be read is logged and the index used as it is.
-    pub fn fresh(&mut self, root: &Path, now: i64) -> Option<&SentIndex> {
-        let (state_dir, configured) = (&self.state_dir, &self.configured);
-        let sent = self.by_root.entry(root.to_path_buf()).or_insert_with(|| {
-            let sent = configured.iter().find(|(path, _)| names(path, root)).and_then(|(_, sent)| sent.as_deref());
-            MaildirSent::open(root, sent, state_dir)
-        });
-        let sent = sent.as_mut()?;
-        if let Err(err) = sent.refresh(now) {
-            tracing::warn!(maildir = %root.display(), error = %err, "cannot refresh the Sent index");
-        }
-        Some(sent.index())
     }
 }
 
