@@ -64,9 +64,11 @@ impl Mover {
 
     /// Writes the intents (one write, fsynced) before the moves happen. On `Err` nothing may move.
     pub fn begin(&self, intents: &[Move]) -> Result<(), JournalError> {
-        let Some(mut inner) = self.lock() else { return Ok(()) };
+        if intents.is_empty() {
+            return Ok(());
+        }
         let lines: Vec<Line> = intents.iter().cloned().map(Line::Intent).collect();
-        inner.journal.append(&lines)
+        self.append(&lines)
     }
 
     /// The move `id` happened; the message is at `at`.
@@ -88,10 +90,20 @@ impl Mover {
     }
 
     fn write(&self, line: Line) -> Result<(), JournalError> {
-        match self.lock() {
-            Some(mut inner) => inner.journal.append(&[line]),
-            None => Ok(()),
+        self.append(&[line])
+    }
+
+    /// Appends; when the journal had not grown since the restored set was read, our own lines
+    /// (which restore nothing unless they are restores) do not make it stale.
+    fn append(&self, lines: &[Line]) -> Result<(), JournalError> {
+        let Some(mut inner) = self.lock() else { return Ok(()) };
+        let before = size(inner.journal.path());
+        inner.journal.append(lines)?;
+        let ours = lines.iter().all(|l| !matches!(l, Line::Restore { .. }));
+        if ours && inner.restored.1 == before {
+            inner.restored.1 = size(inner.journal.path());
         }
+        Ok(())
     }
 
     /// The journal as it is now (empty on a dry run).
@@ -106,11 +118,16 @@ impl Mover {
     /// The journal is re-read only when it grew.
     pub fn was_restored(&self, name: &std::ffi::OsStr) -> Result<bool, JournalError> {
         let Some(mut inner) = self.lock() else { return Ok(false) };
-        let size = std::fs::metadata(inner.journal.path()).map_or(0, |m| m.len());
-        if size != inner.restored.1 {
+        let now = size(inner.journal.path());
+        if now != inner.restored.1 {
             let set = inner.journal.ledger()?.restored_maildir_messages();
-            inner.restored = (set, size);
+            inner.restored = (set, now);
         }
         Ok(inner.restored.0.contains(unique_part(name)))
     }
+}
+
+/// The journal's size (0 when it cannot be read): another process appended when it changed.
+fn size(path: &std::path::Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
 }

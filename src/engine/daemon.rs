@@ -165,6 +165,7 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
         }
     }
     sup.discover();
+    tracing::info!(mailboxes = sup.maildirs.len(), imap_accounts = config.imap.len(), "watch started");
     let mut discover = tokio::time::interval(sup.engine.timing.discover);
     let result = loop {
         tokio::select! {
