@@ -65,11 +65,16 @@ impl ImapSent {
     pub async fn refresh(&mut self, now: i64) -> Result<usize, EvidenceError> {
         let err = |source| EvidenceError::Imap { account: self.account.name.clone(), source };
         let mut session = connect::open(&self.account).await.map_err(err)?;
+        let cursor = (self.stored.source.clone(), self.stored.cursor.uid_validity, self.stored.cursor.last_uid);
         let result = self.read(&mut session, now).await;
         // A polite end; the connection is dropped either way.
         let _ = session.logout().await;
         let added = result.map_err(|source| EvidenceError::Imap { account: self.account.name.clone(), source })?;
-        file::save(&self.file, &self.stored)?;
+        // Nothing new is not worth rewriting (and fsyncing) the file: a restart reads Sent again.
+        let now_at = (self.stored.source.clone(), self.stored.cursor.uid_validity, self.stored.cursor.last_uid);
+        if added > 0 || now_at != cursor {
+            file::save(&self.file, &self.stored)?;
+        }
         Ok(added)
     }
 
