@@ -504,3 +504,23 @@ fn spf_runs_on_imap_messages_and_in_check_through_the_one_pipeline() {
     assert_eq!(check.status.code(), Some(0), "backscatter: {stderr}");
     assert!(stderr.contains("original sent from 203.0.113.9, not allowed by example.test's SPF"), "{stderr}");
 }
+
+#[test]
+fn a_mailbox_that_cannot_work_ends_watch_naming_it_and_nothing_stops_silently() {
+    // A CA file with no certificate in it: no retry can make that right. (The listener only
+    // accepts the TCP connection, in its backlog.)
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("ca.pem");
+    fs::write(&ca, "not a certificate\n").unwrap();
+    let world = World::new(&format!(
+        "[[imap]]\nname = \"broken\"\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"implicit\"\nca_file = {ca:?}\nusername = \"u\"\npassword_command = [\"echo\", \"x\"]\n"
+    ));
+    let start = Instant::now();
+    let out = world.output(&["watch"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(78), "EX_CONFIG: {stderr}");
+    assert!(stderr.contains("imap:broken/INBOX") && stderr.contains("no certificate"), "{stderr}");
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
