@@ -43,7 +43,7 @@ impl Default for Timing {
         Timing {
             discover: Duration::from_secs(10),
             rescan: Duration::from_secs(300),
-            retry: Duration::from_secs(30),
+            retry: Duration::from_secs(5),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(64),
         }

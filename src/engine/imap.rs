@@ -443,9 +443,9 @@ async fn sweep(
             let batch: Vec<&(u32, String, Move)> = to_move.iter().filter(|(_, f, _)| f == folder).collect();
             let uids: Vec<u32> = batch.iter().map(|(uid, _, _)| *uid).collect();
             let wire = utf7::encode(folder);
-            // A failure here (a lost connection) leaves the intents unfinished: the next
-            // connection reconciles them.
-            match session::move_uids(session, run.caps, &uids, &wire).await? {
+            // A failure here (a lost connection, no answer in time: the connection is dropped)
+            // leaves the intents unfinished; the next connection reconciles them.
+            match timed("the move", session::move_uids(session, run.caps, &uids, &wire)).await? {
                 Moved::Done => {
                     summary.moved += batch.len();
                     for (_, _, m) in batch {

@@ -64,10 +64,7 @@ impl MaildirBox {
                 Ok(Ok((bytes, judgement)))
             }
             Read::Vanished => Ok(Err(Taken::Vanished)),
-            Read::Skipped(skip) => {
-                tracing::warn!(mailbox = %self.maildir.root().display(), item = %path.display(), "{skip}");
-                Ok(Err(Taken::Skipped(skip)))
-            }
+            Read::Skipped(skip) => Ok(Err(Taken::Skipped(skip))),
         }
     }
 
@@ -82,7 +79,12 @@ impl MaildirBox {
                 let taken = self.apply(path, &judged)?;
                 Ok((Some(judged), taken))
             }
-            Err(taken) => Ok((None, taken)),
+            Err(taken) => {
+                if let Taken::Skipped(skip) = &taken {
+                    tracing::warn!(mailbox = %self.maildir.root().display(), item = %path.display(), "{skip}");
+                }
+                Ok((None, taken))
+            }
         }
     }
 
