@@ -258,7 +258,9 @@ fn sent_index(setup: &Setup, root: &Path, now: i64) -> Option<MaildirSent> {
     }
     match sent.index().span() {
         Some((first, last)) => {
-            eprintln!("backscatter: Sent: {} messages, sent from {first} to {last}", sent.index().len());
+            let n = sent.index().len();
+            let plural = if n == 1 { "" } else { "s" };
+            eprintln!("backscatter: Sent: {n} message{plural}, sent from {first} to {last}");
         }
         None => eprintln!("backscatter: Sent is empty: no Sent evidence"),
     }
