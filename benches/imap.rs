@@ -85,6 +85,7 @@ fn latency(bounces: &[Vec<u8>], count: usize) {
         spf_snapshot: None,
         timing: Timing::default(),
         imap: Options::default(),
+        page: None,
     };
     let token = CancellationToken::new();
     let stop = token.clone();

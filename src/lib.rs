@@ -27,6 +27,7 @@ pub mod day;
 pub mod engine;
 pub mod journal;
 pub mod keys;
+pub mod metrics;
 pub mod policy;
 pub mod sendmail;
 pub mod sign;
