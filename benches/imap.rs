@@ -86,6 +86,7 @@ fn latency(bounces: &[Vec<u8>], count: usize) {
         spf_snapshot: None,
         timing: Timing::default(),
         imap: Options::default(),
+        page: None,
     };
     let token = CancellationToken::new();
     let stop = token.clone();

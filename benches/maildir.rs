@@ -197,6 +197,7 @@ fn main() {
         spf_snapshot: None,
         timing: Timing::default(),
         imap: Default::default(),
+        page: None,
     };
     let token = CancellationToken::new();
     let watcher = runtime.spawn(daemon::run(engine, token.clone()));

@@ -31,6 +31,7 @@ pub mod engine;
 pub mod evidence;
 pub mod journal;
 pub mod keys;
+pub mod metrics;
 pub mod policy;
 pub mod sendmail;
 pub mod sign;

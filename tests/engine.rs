@@ -524,3 +524,42 @@ fn a_mailbox_that_cannot_work_ends_watch_naming_it_and_nothing_stops_silently() 
     assert!(stderr.contains("imap:broken/INBOX") && stderr.contains("no certificate"), "{stderr}");
     assert!(start.elapsed() < Duration::from_secs(10));
 }
+
+/// `GET path` over plain HTTP/1.1 on loopback: (status line, body).
+fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+#[test]
+fn metrics_are_served_after_a_real_move() {
+    let port = support::free_port();
+    let world = World::with(&format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"), "");
+    let log = world.dir.path().join("watch.log");
+    let mut watch = Daemon::spawn(world.command(&["-v", "watch"]).stderr(fs::File::create(&log).unwrap()));
+    wait_for("serving /metrics", Duration::from_secs(10), || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains("serving /metrics"))
+    });
+    world.deliver("1.b.host", &bounce("b1"));
+    world.deliver("2.h.host", &ham("h2"));
+    wait_for("the move", Duration::from_secs(5), || world.census().get("<b1@engine.test>") == Some(&vec!["folder"]));
+    let (status, body) = http_get(port, "/metrics");
+    assert!(status.contains("200"), "{status}");
+    for want in [
+        "backscatter_moves_total{store=\"maildir\"} 1",
+        "backscatter_messages_total{kind=\"ndr\",verdict=\"backscatter\"} 1",
+        "backscatter_messages_total{kind=\"ordinary\",verdict=\"ordinary\"} 1",
+        "backscatter_journal_errors_total 0",
+        "backscatter_inotify_overflows_total 0",
+        "backscatter_judge_seconds_count 2",
+    ] {
+        assert!(body.contains(want), "{want} in:\n{body}");
+    }
+    assert!(http_get(port, "/nope").0.contains("404"));
+    assert_eq!(watch.terminate().code(), Some(0));
+}

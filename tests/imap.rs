@@ -131,6 +131,7 @@ fn watcher(accounts: Vec<Imap>, state_dir: &Path) -> Watcher {
         spf_snapshot: None,
         timing: Timing::default(),
         imap: options(),
+        page: None,
     };
     let token = CancellationToken::new();
     let stop = token.clone();

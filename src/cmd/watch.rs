@@ -25,6 +25,7 @@ pub fn run(runtime: &tokio::runtime::Runtime, globals: &Globals) -> anyhow::Resu
             spf_snapshot: super::spf::snapshot_path(&setup.config),
             timing: Timing::default(),
             imap: Default::default(),
+            page: None,
         };
         let token = CancellationToken::new();
         let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;

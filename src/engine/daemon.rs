@@ -18,6 +18,8 @@ use super::maildir::{reconcile, MaildirBox};
 use super::pipeline::Pipeline;
 use crate::evidence::imap::ImapSent;
 use crate::evidence::maildir::{configured, MaildirSent};
+use crate::metrics::prometheus as metrics;
+use crate::metrics::serve::{self, Page};
 use crate::store::imap::ImapError;
 use crate::store::maildir::Maildir;
 use crate::store::watch::{check_limit, expand, Arrival, Inotify};
@@ -51,7 +53,7 @@ impl Default for Timing {
 }
 
 /// What the daemon runs with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Engine {
     /// The pipeline (config, keys, SPF service, clock).
     pub pipeline: Pipeline,
@@ -65,6 +67,14 @@ pub struct Engine {
     pub timing: Timing,
     /// IMAP timings.
     pub imap: Options,
+    /// The page served at `/` beside `/metrics`, if any.
+    pub page: Option<Page>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("state_dir", &self.state_dir).finish_non_exhaustive()
+    }
 }
 
 /// A mailbox, as the supervisor names it.
@@ -97,6 +107,14 @@ pub enum EngineError {
         mailbox: String,
         /// Why.
         error: String,
+    },
+    /// `[metrics] listen` cannot be bound.
+    #[error("[metrics] listen = \"{listen}\": {source} — choose a free address or remove the key")]
+    Listen {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
     },
     /// A store could not be set up.
     #[error(transparent)]
@@ -140,7 +158,14 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
     if settled > 0 {
         tracing::warn!(settled, "journal: settled Maildir moves an interruption left unfinished");
     }
-    let inotify = Arc::new(Inotify::start(|| {})?);
+    let inotify = Arc::new(Inotify::start(|| {
+        metrics::get().inotify_overflows.inc();
+    })?);
+    if let Some(listen) = config.metrics.listen {
+        let listener = serve::bind(listen).await.map_err(|source| EngineError::Listen { listen, source })?;
+        tracing::info!(%listen, "serving /metrics");
+        tokio::spawn(serve::serve(listener, engine.page.clone(), token.clone()));
+    }
     let mut sup = Supervisor {
         engine,
         token: token.clone(),

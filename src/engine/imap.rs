@@ -19,6 +19,7 @@ use super::pipeline::{Judged, Pipeline, Plan};
 use crate::config::Imap;
 use crate::evidence::imap::ImapSent;
 use crate::journal::{Move, Place};
+use crate::metrics::prometheus as metrics;
 use crate::store::imap::connect::{self, Session};
 use crate::store::imap::session::{self, Caps, Moved};
 use crate::store::imap::state::{Mark, State};
@@ -120,6 +121,7 @@ impl Sweeper {
     /// read (what was sent just before it may be missing).
     async fn run(&self, body: &[u8], internal_date: i64) -> Judged {
         let Some(sent) = &self.sent else { return self.pipeline.run(body, internal_date, None).await };
+        let started = std::time::Instant::now();
         let mut sent = sent.lock().await;
         let mut judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
         if sent.behind(internal_date) && self.pipeline.config().policy.check.contains(&judgement.classification.kind) {
@@ -129,7 +131,7 @@ impl Sweeper {
             judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
         }
         drop(sent);
-        self.pipeline.conclude(body, judgement).await
+        self.pipeline.conclude_timed(body, judgement, started).await
     }
 }
 
@@ -186,6 +188,7 @@ pub async fn watch_mailbox(
         };
         let delay = backoff(&options, attempt);
         attempt = attempt.saturating_add(1);
+        metrics::get().imap_reconnects.get_or_create(&metrics::Account { account: account.to_owned() }).inc();
         tracing::warn!(account, mailbox, attempt, retry_in = ?delay, error = %error, "IMAP: reconnecting");
         tokio::select! {
             () = tokio::time::sleep(delay) => {}

@@ -59,8 +59,7 @@ impl MaildirBox {
     pub fn judge(&self, path: &Path) -> Result<Result<(Vec<u8>, verdict::Judgement), Taken>, StoreError> {
         match read_message(path, self.pipeline.config().max_message_size)? {
             Read::Message { bytes, mtime } => {
-                let sent = self.sent.as_ref().map(|s| s.read().unwrap_or_else(PoisonError::into_inner));
-                let judgement = self.pipeline.judge(&bytes, mtime, sent.as_ref().map(|s| s.index()));
+                let judgement = self.judge_bytes(&bytes, mtime);
                 Ok(Ok((bytes, judgement)))
             }
             Read::Vanished => Ok(Err(Taken::Vanished)),
@@ -68,22 +67,29 @@ impl MaildirBox {
         }
     }
 
+    /// The pure judgement of a message read from this Maildir, with its Sent index as it is.
+    fn judge_bytes(&self, bytes: &[u8], mtime: i64) -> verdict::Judgement {
+        let sent = self.sent.as_ref().map(|s| s.read().unwrap_or_else(PoisonError::into_inner));
+        self.pipeline.judge(bytes, mtime, sent.as_ref().map(|s| s.index()))
+    }
+
     /// Reads, judges (Sent read again first: what was sent a moment ago counts), logs and
     /// carries out the plan for the message at `path`; no judgement when it was not read
     /// (vanished or skipped: see the [`Taken`]).
     pub async fn handle(&self, path: &Path) -> Result<(Option<Judged>, Taken), StoreError> {
         self.refresh_sent();
-        match self.judge(path)? {
-            Ok((bytes, judgement)) => {
-                let judged = self.pipeline.conclude(&bytes, judgement).await;
+        match read_message(path, self.pipeline.config().max_message_size)? {
+            Read::Message { bytes, mtime } => {
+                let started = std::time::Instant::now();
+                let judgement = self.judge_bytes(&bytes, mtime);
+                let judged = self.pipeline.conclude_timed(&bytes, judgement, started).await;
                 let taken = self.apply(path, &judged)?;
                 Ok((Some(judged), taken))
             }
-            Err(taken) => {
-                if let Taken::Skipped(skip) = &taken {
-                    tracing::warn!(mailbox = %self.maildir.root().display(), item = %path.display(), "{skip}");
-                }
-                Ok((None, taken))
+            Read::Vanished => Ok((None, Taken::Vanished)),
+            Read::Skipped(skip) => {
+                tracing::warn!(mailbox = %self.maildir.root().display(), item = %path.display(), "{skip}");
+                Ok((None, Taken::Skipped(skip)))
             }
         }
     }
