@@ -256,13 +256,16 @@ fn sent_index(setup: &Setup, root: &Path, now: i64) -> Option<MaildirSent> {
         eprintln!("backscatter: {err}; judging without Sent evidence");
         return None;
     }
+    let folders: Vec<String> =
+        sent.folders().iter().map(|f| f.strip_prefix(root).unwrap_or(f).display().to_string()).collect();
+    let folders = folders.join(", ");
     match sent.index().span() {
         Some((first, last)) => {
             let n = sent.index().len();
             let plural = if n == 1 { "" } else { "s" };
-            eprintln!("backscatter: Sent: {n} message{plural}, sent from {first} to {last}");
+            eprintln!("backscatter: Sent ({folders}): {n} message{plural}, sent from {first} to {last}");
         }
-        None => eprintln!("backscatter: Sent is empty: no Sent evidence"),
+        None => eprintln!("backscatter: Sent ({folders}) is empty: no Sent evidence"),
     }
     Some(sent)
 }

@@ -54,11 +54,6 @@ impl ImapSent {
         &self.stored.index
     }
 
-    /// The account's `name`.
-    pub fn account(&self) -> &str {
-        &self.account.name
-    }
-
     /// Connects, finds the Sent mailbox and reads what was added since the last refresh,
     /// marking the index read at `now` (Unix seconds, taken before the call). Returns how many
     /// messages were added; `Ok(0)` also when the account has no Sent mailbox (said in the log).
