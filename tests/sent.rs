@@ -299,12 +299,21 @@ fn dovecot_with_sent() -> Dovecot {
     Dovecot::start(&[("EXTRA", extra)])
 }
 
-/// Puts `bytes` into a folder of Dovecot's Maildir, owned as Dovecot's mail processes need it.
+/// Puts `bytes` into a folder of Dovecot's Maildir as an MDA would, owned as Dovecot's mail
+/// processes need it (the file is given its owner in `tmp/`, where Dovecot never touches it).
 fn put_served(dovecot: &Dovecot, folder: &str, sub: &str, name: &str, bytes: &[u8]) {
     let dir = if folder.is_empty() { dovecot.maildir() } else { dovecot.maildir().join(folder) };
-    put(&dir, sub, name, bytes);
-    let status = Command::new("chown").arg("-R").arg("--reference").arg(dovecot.maildir()).arg(&dir).status();
-    assert!(status.unwrap().success(), "chown {}", dir.display());
+    let tmp = dir.join("tmp").join(name);
+    let mut owned = vec![dir.clone()];
+    for s in ["cur", "new", "tmp"] {
+        fs::create_dir_all(dir.join(s)).unwrap();
+        owned.push(dir.join(s));
+    }
+    fs::write(&tmp, bytes).unwrap();
+    owned.push(tmp.clone());
+    let status = Command::new("chown").arg("--reference").arg(dovecot.maildir()).args(&owned).status();
+    assert!(status.unwrap().success(), "chown {owned:?}");
+    fs::rename(&tmp, dir.join(sub).join(name)).unwrap();
 }
 
 /// A config in `dir` with the Dovecot account `alice` and no keyring; returns its path.
