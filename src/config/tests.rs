@@ -473,3 +473,29 @@ fn plaintext_imap_only_to_loopback_unless_allowed() {
         assert_eq!(ok(&local).imap[0].tls, Tls::None, "{host}");
     }
 }
+
+#[test]
+fn sent_folders_per_mailbox() {
+    let config = ok(r#"
+[[maildir]]
+path = "/m/a"
+[[maildir]]
+path = "/m/b"
+sent = []
+[[maildir]]
+path = "/m/c"
+sent = [".Sent", "/elsewhere/Sent"]
+[[imap]]
+host = "imap.example.com"
+username = "me"
+password = "x"
+sent = ["Gesendet"]
+"#);
+    let sent: Vec<Option<Vec<String>>> = config.maildir.iter().map(|m| m.sent.clone()).collect();
+    assert_eq!(sent, [None, Some(vec![]), Some(vec![".Sent".to_owned(), "/elsewhere/Sent".to_owned()])]);
+    assert_eq!(config.imap[0].sent, Some(vec!["Gesendet".to_owned()]));
+    let found = problems("[[maildir]]\npath = \"/m\"\nsent = [\"\", 3]\n");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().any(|p| p.contains("maildir.sent has an empty string")), "{found:?}");
+    assert!(found.iter().any(|p| p.contains("maildir.sent[1] is an integer, not a string")), "{found:?}");
+}
