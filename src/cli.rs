@@ -115,6 +115,18 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print the man page (roff) on stdout, or write one page per command into a directory
+    Man {
+        /// Write backscatter.1 and backscatter-COMMAND.1 for every command into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print a shell completion script on stdout
+    Completions {
+        /// The shell to complete for
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
 }
 
 /// "Today" for key and tag commands; tests and scripts pin it.
