@@ -92,6 +92,10 @@ pub enum Command {
         /// Only moves at or after this time (YYYY-MM-DD or RFC 3339)
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+        /// Write a self-contained HTML page (charts, top reporting MTAs and targeted addresses)
+        /// to FILE instead of printing the tables
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Validate the config, or print an annotated example
     #[command(subcommand)]

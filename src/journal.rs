@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use restore::{pending, restore, restored_messages, Restored};
-pub use stats::Stats;
+pub use stats::{page_moves, Stats};
 pub use time::{format_time, parse_time};
 
 /// The journal's file name in the state dir.

@@ -18,12 +18,14 @@
 //! - [`store`]: Maildirs — listing, the Backscatter folder, moving by rename, inotify watch —
 //!   and IMAP accounts ([`store::imap`]: IDLE, UID MOVE).
 //! - [`journal`]: the append-only record of every move; restore and stats.
+//! - [`metrics`]: the stats page (self-contained HTML) drawn from the journal's numbers.
 
 pub mod classify;
 pub mod config;
 pub mod day;
 pub mod journal;
 pub mod keys;
+pub mod metrics;
 pub mod policy;
 pub mod sendmail;
 pub mod sign;

@@ -67,7 +67,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan { imap: Some(account), dry_run, json, .. } => cmd::imap::scan(&globals, &account, dry_run, json),
         Command::Scan { dry_run, json, paths, .. } => cmd::scan::run(&globals, dry_run, json, &paths),
         Command::Restore { since, all, ids } => cmd::journal::restore(&globals, since.as_deref(), all, &ids),
-        Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
+        Command::Stats { since, html } => cmd::journal::stats(&globals, since.as_deref(), html.as_deref()),
         Command::Watch => cmd::watch::run(&globals),
         Command::Man { dir } => cmd::docs::man(dir.as_deref()),
         Command::Completions { shell } => cmd::docs::completions(shell),

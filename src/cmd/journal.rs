@@ -1,12 +1,15 @@
 //! `backscatter restore [--since T] [--all] [ID…]` and `backscatter stats [--since T]`: undo
 //! and count the moves recorded in the journal (DESIGN §1, §7).
 
+use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::UNIX_EPOCH;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 
-use backscatter::journal::{self, Journal, Restored, Stats};
+use backscatter::journal::{self, Entry, Journal, Restored, Stats};
+use backscatter::metrics::{self, Origin, Summary};
 
 use super::scan::Setup;
 use super::Globals;
@@ -29,8 +32,7 @@ pub fn restore(globals: &Globals, since: Option<&str>, all: bool, ids: &[String]
             incomplete = true;
         }
     }
-    let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let now = i64::try_from(now).unwrap_or(0);
+    let now = unix_now();
     for entry in chosen {
         let restored = if entry.mailbox.starts_with("imap:") {
             // A server that cannot be reached spoils only this entry, not the rest.
@@ -60,11 +62,40 @@ pub fn restore(globals: &Globals, since: Option<&str>, all: bool, ids: &[String]
     Ok(if incomplete { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Prints the counts of moves since `since`.
-pub fn stats(globals: &Globals, since: Option<&str>) -> anyhow::Result<ExitCode> {
+/// Prints the counts of moves since `since`; with `html`, writes the stats page there instead.
+pub fn stats(globals: &Globals, since: Option<&str>, html: Option<&Path>) -> anyhow::Result<ExitCode> {
     let setup = Setup::load(globals, false)?;
-    let since = since.map(journal::parse_time).transpose()?;
+    let since_time = since.map(journal::parse_time).transpose()?;
     let entries = journal::read(&setup.state_dir.join(journal::FILE_NAME))?;
-    print!("{}", Stats::of(&entries, since));
+    let Some(html) = html else {
+        print!("{}", Stats::of(&entries, since_time));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let moves = journal::page_moves(&entries, since_time, origin);
+    let summary = Summary::of(moves, journal::format_time(unix_now()), since.map(str::to_owned));
+    std::fs::write(html, metrics::render(&summary))
+        .with_context(|| format!("writing the stats page to {}", html.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who reported a moved message and whom it targeted, read from the message where the journal
+/// says it is now (in the Backscatter folder, or back in place if restored); unknown for IMAP
+/// moves and for messages deleted since.
+fn origin(entry: &Entry) -> Origin {
+    // The headers and the delivery-status part come first; the returned original can be large.
+    const HEAD: u64 = 256 * 1024;
+    if entry.mailbox.starts_with("imap:") {
+        return Origin::default();
+    }
+    let read = |path: &str| -> Option<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path).ok()?.take(HEAD).read_to_end(&mut bytes).ok()?;
+        Some(bytes)
+    };
+    read(&entry.to).or_else(|| read(&entry.from)).map_or_else(Origin::default, |bytes| Origin::of(&bytes))
+}
+
+fn unix_now() -> i64 {
+    let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    i64::try_from(now).unwrap_or(0)
 }

@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
 use super::{parse_time, Entry, Op};
+use crate::day::Day;
+use crate::metrics::{Move, Origin};
 
 /// Counts of the moves in a journal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,6 +42,31 @@ impl Stats {
         }
         stats
     }
+}
+
+/// The moves in `entries` made at or after `since`, as the stats page counts them (one
+/// [`Move`] each, in journal order); `origin` tells who reported each moved message and whom it
+/// targeted — the caller reads the message, or says unknown.
+pub fn page_moves(entries: &[Entry], since: Option<i64>, mut origin: impl FnMut(&Entry) -> Origin) -> Vec<Move> {
+    let undone: HashSet<&str> = entries.iter().filter_map(|e| e.restores.as_deref()).collect();
+    entries
+        .iter()
+        .filter(|e| e.op == Op::Move)
+        .filter_map(|e| {
+            let time = parse_time(&e.time).ok()?;
+            if since.is_some_and(|since| time < since) {
+                return None;
+            }
+            Some(Move {
+                day: Day::from_unix_seconds(time),
+                kind: e.kind.clone(),
+                reason: e.reason.clone(),
+                mailbox: e.mailbox.clone(),
+                restored: undone.contains(e.id.as_str()),
+                origin: origin(e),
+            })
+        })
+        .collect()
 }
 
 /// A plain-text report: the totals, then one table per dimension, largest counts first (days
@@ -94,5 +121,20 @@ mod tests {
         assert!(text.contains("\nkind       moves\nautoreply      1\nndr            1\n"), "{text}");
         let recent = Stats::of(&entries, Some(parse_time("2026-11-21").unwrap()));
         assert_eq!((recent.moves, recent.restored), (1, 0));
+    }
+
+    #[test]
+    fn page_moves_mark_restores_and_honour_since() {
+        let mut undo = entry("r", "2026-11-22T00:00:00Z", Op::Restore);
+        undo.restores = Some("a".into());
+        let entries =
+            vec![entry("a", "2026-11-20T10:00:00Z", Op::Move), entry("b", "2026-11-21T00:00:00Z", Op::Move), undo];
+        let moves = page_moves(&entries, None, |_| Origin::default());
+        assert_eq!(
+            moves.iter().map(|m| (m.day, m.restored)).collect::<Vec<_>>(),
+            [(Day::from_ymd(2026, 11, 20).unwrap(), true), (Day::from_ymd(2026, 11, 21).unwrap(), false)]
+        );
+        let recent = page_moves(&entries, Some(parse_time("2026-11-21").unwrap()), |_| Origin::default());
+        assert_eq!(recent.len(), 1);
     }
 }
