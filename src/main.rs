@@ -58,6 +58,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let verbose = cli.verbose > 0;
     let globals = cmd::Globals { config: cli.config, keyring: cli.keyring };
     match cli.command {
+        Command::Man { dir } => cmd::docs::man(dir.as_deref()),
+        Command::Completions { shell } => cmd::docs::completions(shell),
         Command::Keys(keys) => cmd::keys::run(&globals, keys),
         Command::Config(config) => cmd::config::run(&globals, config),
         Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
@@ -69,7 +71,5 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore { since, all, ids } => cmd::journal::restore(&globals, since.as_deref(), all, &ids),
         Command::Stats { since, html } => cmd::journal::stats(&globals, since.as_deref(), html.as_deref()),
         Command::Watch => cmd::watch::run(&globals),
-        Command::Man { dir } => cmd::docs::man(dir.as_deref()),
-        Command::Completions { shell } => cmd::docs::completions(shell),
     }
 }
