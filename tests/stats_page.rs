@@ -10,8 +10,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use backscatter::classify::{Kind, Reason};
 use backscatter::day::Day;
-use backscatter::journal::{self, Entry, Journal, Op};
+use backscatter::journal::{self, Journal, Line, Move, Place, Time};
+use backscatter::policy::Verdict;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The red of `ndr` bars on the page (src/metrics/page.rs).
@@ -57,14 +59,20 @@ fn generate(root: &Path) -> PathBuf {
     let targets = ["ann@example.test", "info@example.test", "sales@example.test", "bob@example.test"];
     let start = Day::from_ymd(2026, 11, 1).expect("date").0;
     let mut n = 0u64;
-    let mut add = |journal: &mut Journal, day: i64, kind: &str, reason: Option<&str>, imap: bool, restored: bool| {
+    let mut add = |journal: &mut Journal, day: i64, kind: Kind, reason: Option<Reason>, imap: bool, restored: bool| {
         n += 1;
         let time = (start + day) * 86_400 + (n as i64 * 37) % 86_000;
-        let (mailbox, to) = if imap {
-            ("imap:work/INBOX".to_owned(), format!("imap:work/Backscatter/{n}"))
+        let (from, to) = if imap {
+            let place = |mailbox: &str| Place::Imap {
+                account: "work".into(),
+                mailbox: mailbox.into(),
+                uid_validity: Some(1),
+                uid: Some(n as u32),
+            };
+            (place("INBOX"), place("Backscatter"))
         } else {
             let name = format!("{time}.M{n}P1.host:2,S");
-            let body = if kind == "autoreply" {
+            let body = if kind == Kind::AutoReply {
                 autoreply(&format!("person{}@{}", n % 5, mtas[(n % 4) as usize]), targets[(n % 4) as usize])
             } else {
                 // Skewed, so the ranking has a clear top: the first hosts send most.
@@ -72,58 +80,51 @@ fn generate(root: &Path) -> PathBuf {
                 bounce(mta, targets[(n % 7).min(3) as usize])
             };
             std::fs::write(folder.join(&name), body).expect("message");
-            (maildir.to_string_lossy().into_owned(), folder.join(&name).to_string_lossy().into_owned())
+            let place = |path: PathBuf| Place::Maildir { root: maildir.clone(), path };
+            (place(maildir.join("new").join(&name)), place(folder.join(&name)))
         };
-        let entry = Entry {
-            id: journal::new_id(time),
-            time: journal::format_time(time),
-            op: Op::Move,
-            mailbox,
-            from: "new/x".into(),
-            to,
+        let id = journal::new_id(time);
+        let intent = Move {
+            id: id.clone(),
+            time: Time(time),
+            from: from.clone(),
+            to: to.clone(),
             message_id: None,
-            kind: kind.into(),
-            reason: reason.map(Into::into),
-            verdict: "backscatter".into(),
+            kind,
+            reason,
+            verdict: Verdict::Backscatter,
             why: "no carrier".into(),
-            restores: None,
         };
-        journal.append(&entry).expect("move recorded");
+        let mut lines = vec![Line::Intent(intent), Line::Done { id: id.clone(), time: Time(time), at: to }];
         if restored {
-            let undo = Entry {
-                id: journal::new_id(time + 60),
-                op: Op::Restore,
-                restores: Some(entry.id.clone()),
-                time: journal::format_time(time + 60),
-                ..entry
-            };
-            journal.append(&undo).expect("restore recorded");
+            lines.push(Line::Restore { id, time: Time(time + 60), at: from });
         }
+        journal.append(&lines).expect("move recorded");
     };
     for day in 0..30i64 {
         // A quiet month: a few bounces a day, an auto-reply now and then ...
         let quiet = 2 + (day * 7 % 5);
         for i in 0..quiet {
-            add(&mut journal, day, "ndr", Some("userunknown"), i == 3, day == 4 && i == 0);
+            add(&mut journal, day, Kind::Ndr, Some(Reason::UserUnknown), i == 3, day == 4 && i == 0);
         }
         if day % 3 == 0 {
-            add(&mut journal, day, "autoreply", None, false, false);
+            add(&mut journal, day, Kind::AutoReply, None, false, false);
         }
         if day % 4 == 1 {
-            add(&mut journal, day, "delay", Some("expired"), false, false);
+            add(&mut journal, day, Kind::Delay, Some(Reason::Expired), false, false);
         }
         // ... and a storm: someone forged our addresses for a spam run.
         if (18..21).contains(&day) {
             let storm = [60, 140, 45][(day - 18) as usize];
             for i in 0..storm {
                 let kind = if i % 9 == 0 {
-                    "autoreply"
+                    Kind::AutoReply
                 } else if i % 13 == 0 {
-                    "challenge"
+                    Kind::Challenge
                 } else {
-                    "ndr"
+                    Kind::Ndr
                 };
-                add(&mut journal, day, kind, (kind == "ndr").then_some("userunknown"), i % 10 == 0, false);
+                add(&mut journal, day, kind, (kind == Kind::Ndr).then_some(Reason::UserUnknown), i % 10 == 0, false);
             }
         }
     }
