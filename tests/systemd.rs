@@ -79,6 +79,7 @@ fn system_units_verify_and_are_hardened() {
             "ProtectHome=yes",
             "Restart=on-failure",
             "RestartSec=",
+            "RestartPreventExitStatus=78",
             "ExecReload=/bin/kill -HUP $MAINPID",
             "CapabilityBoundingSet=\n",
         ] {
