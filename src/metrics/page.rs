@@ -338,7 +338,7 @@ fn thousands(n: u64) -> String {
 }
 
 /// Text safe inside HTML and SVG elements and quoted attributes.
-pub fn escape(text: &str) -> String {
+fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
