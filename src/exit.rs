@@ -41,7 +41,7 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     }
     if let Some(err) = err.chain().find_map(|cause| cause.downcast_ref::<EngineError>()) {
         return ExitCode::from(match err {
-            EngineError::Nothing | EngineError::Mailbox { .. } => CONFIG,
+            EngineError::Nothing | EngineError::Mailbox { .. } | EngineError::Listen { .. } => CONFIG,
             EngineError::Journal(_) => IOERR,
             _ => SOFTWARE,
         });

@@ -74,16 +74,23 @@ pub fn restore(
 pub fn stats(globals: &Globals, since: Option<&str>, html: Option<&Path>) -> anyhow::Result<ExitCode> {
     let setup = Setup::load(globals, false)?;
     let since_time = since.map(journal::parse_time).transpose()?;
-    let ledger = journal::read(&setup.state_dir.join(journal::FILE_NAME))?;
+    let journal_path = setup.state_dir.join(journal::FILE_NAME);
     let Some(html) = html else {
-        print!("{}", Stats::of(&ledger, since_time));
+        print!("{}", Stats::of(&journal::read(&journal_path)?, since_time));
         return Ok(ExitCode::SUCCESS);
     };
-    let moves = journal::page_moves(&ledger, since_time, origin);
-    let summary = Summary::of(moves, journal::format_time(super::classify::now()), since.map(str::to_owned));
-    std::fs::write(html, metrics::render(&summary))
-        .with_context(|| format!("writing the stats page to {}", html.display()))?;
+    let page = stats_page(&journal_path, since_time, since)?;
+    std::fs::write(html, page).with_context(|| format!("writing the stats page to {}", html.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stats page of the journal at `journal_path` (moves at or after `since`, shown on the
+/// page as `since_text`), made now: what `stats --html` writes and `watch` can serve at `/`.
+pub fn stats_page(journal_path: &Path, since: Option<i64>, since_text: Option<&str>) -> anyhow::Result<String> {
+    let ledger = journal::read(journal_path)?;
+    let moves = journal::page_moves(&ledger, since, origin);
+    let summary = Summary::of(moves, journal::format_time(super::classify::now()), since_text.map(str::to_owned));
+    Ok(metrics::render(&summary))
 }
 
 /// Who reported a moved message and whom it targeted, read from the message where the journal
