@@ -200,7 +200,7 @@ fn main() {
         page: None,
     };
     let token = CancellationToken::new();
-    let watcher = runtime.spawn(daemon::run(engine, token.clone()));
+    let watcher = runtime.spawn(daemon::run(engine, token.clone(), tokio::sync::mpsc::channel(1).1));
     let mut latencies = Vec::with_capacity(arrivals);
     // Wait until the watch is up: the folder appears with the first move.
     let folder = small.join(".Backscatter/cur");

@@ -136,7 +136,10 @@ enum Ended {
 
 struct Supervisor {
     engine: Engine,
+    /// The whole run's token.
     token: CancellationToken,
+    /// This config's tasks' token (a child of `token`): cancelled on reload.
+    generation: CancellationToken,
     tasks: JoinSet<Ended>,
     names: HashMap<Id, Mailbox>,
     failures: HashMap<Mailbox, u32>,
@@ -148,9 +151,16 @@ struct Supervisor {
     warned_limit: bool,
 }
 
-/// Watches every mailbox of the config until `token` is cancelled.
-pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineError> {
-    let config = engine.pipeline.config().clone();
+/// Watches every mailbox of the config until `token` is cancelled. Each [`Engine`] that arrives
+/// on `reloads` (SIGHUP: the config and keyring read again) replaces the running one: every
+/// task finishes the message in hand and stops, then the mailboxes of the new config start —
+/// added ones watched, removed ones dropped, a rotated key used at once.
+pub async fn run(
+    engine: Engine,
+    token: CancellationToken,
+    mut reloads: tokio::sync::mpsc::Receiver<Engine>,
+) -> Result<(), EngineError> {
+    let config = engine.pipeline.config();
     if config.maildir.is_empty() && config.imap.is_empty() {
         return Err(EngineError::Nothing);
     }
@@ -167,6 +177,7 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
         tokio::spawn(serve::serve(listener, engine.page.clone(), token.clone()));
     }
     let mut sup = Supervisor {
+        generation: token.child_token(),
         engine,
         token: token.clone(),
         tasks: JoinSet::new(),
@@ -178,19 +189,7 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
         imap_sent: HashMap::new(),
         warned_limit: false,
     };
-    for account in &config.imap {
-        let (state, rescan) = imap_loop::load_state(&sup.engine.state_dir, &account.name)
-            .map_err(|e| EngineError::Mailbox { mailbox: format!("imap:{}", account.name), error: e.to_string() })?;
-        sup.imap_state.insert(account.name.clone(), (Arc::new(Mutex::new(state)), rescan));
-        if let Some(sent) = ImapSent::open(account, &sup.engine.state_dir) {
-            sup.imap_sent.insert(account.name.clone(), Arc::new(tokio::sync::Mutex::new(sent)));
-        }
-        for mailbox in &account.mailboxes {
-            sup.spawn(Mailbox::Imap { account: account.name.clone(), mailbox: mailbox.clone() }, Duration::ZERO);
-        }
-    }
-    sup.discover();
-    tracing::info!(mailboxes = sup.maildirs.len(), imap_accounts = config.imap.len(), "watch started");
+    sup.start()?;
     let mut discover = tokio::time::interval(sup.engine.timing.discover);
     let result = loop {
         tokio::select! {
@@ -198,6 +197,11 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
             _ = discover.tick() => {
                 sup.discover();
                 sup.snapshot();
+            }
+            Some(engine) = reloads.recv() => {
+                if let Err(e) = sup.reload(engine).await {
+                    break Err(e);
+                }
             }
             Some(joined) = sup.tasks.join_next_with_id() => {
                 if let Err(e) = sup.ended(joined) {
@@ -215,13 +219,52 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
 }
 
 impl Supervisor {
+    /// Starts the config's mailboxes: every IMAP mailbox, and the Maildirs found now.
+    fn start(&mut self) -> Result<(), EngineError> {
+        let config = self.engine.pipeline.config().clone();
+        for account in &config.imap {
+            let (state, rescan) = imap_loop::load_state(&self.engine.state_dir, &account.name).map_err(|e| {
+                EngineError::Mailbox { mailbox: format!("imap:{}", account.name), error: e.to_string() }
+            })?;
+            self.imap_state.insert(account.name.clone(), (Arc::new(Mutex::new(state)), rescan));
+            if let Some(sent) = ImapSent::open(account, &self.engine.state_dir) {
+                self.imap_sent.insert(account.name.clone(), Arc::new(tokio::sync::Mutex::new(sent)));
+            }
+            for mailbox in &account.mailboxes {
+                self.spawn(Mailbox::Imap { account: account.name.clone(), mailbox: mailbox.clone() }, Duration::ZERO);
+            }
+        }
+        self.discover();
+        tracing::info!(mailboxes = self.maildirs.len(), imap_accounts = config.imap.len(), "watch started");
+        Ok(())
+    }
+
+    /// Replaces the engine: every task finishes what it is doing and stops, then the new
+    /// config's mailboxes start.
+    async fn reload(&mut self, engine: Engine) -> Result<(), EngineError> {
+        tracing::info!("reloading the config and the keyring");
+        self.generation.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        for root in self.maildirs.keys() {
+            self.inotify.unwatch(&root.join("new"));
+        }
+        self.maildirs.clear();
+        self.names.clear();
+        self.failures.clear();
+        self.imap_state.clear();
+        self.imap_sent.clear();
+        self.engine = engine;
+        self.generation = self.token.child_token();
+        self.start()
+    }
+
     /// Starts (after `delay`) the task of `mailbox`.
     fn spawn(&mut self, mailbox: Mailbox, delay: Duration) {
         let token = match &mailbox {
             Mailbox::Maildir(root) => {
-                self.maildirs.entry(root.clone()).or_insert_with(|| self.token.child_token()).clone()
+                self.maildirs.entry(root.clone()).or_insert_with(|| self.generation.child_token()).clone()
             }
-            Mailbox::Imap { .. } => self.token.child_token(),
+            Mailbox::Imap { .. } => self.generation.child_token(),
         };
         let task = self.task(&mailbox, token.clone());
         let handle = self.tasks.spawn(async move {
@@ -285,6 +328,7 @@ impl Supervisor {
             Ended::Stopped => {
                 if let Mailbox::Maildir(root) = &mailbox {
                     self.maildirs.remove(root);
+                    self.inotify.unwatch(&root.join("new"));
                 }
                 Ok(())
             }
@@ -292,7 +336,7 @@ impl Supervisor {
                 tracing::error!(mailbox = %mailbox, error, "cannot work: stopping");
                 Err(EngineError::Mailbox { mailbox: mailbox.to_string(), error })
             }
-            Ended::Failed(error) if !self.token.is_cancelled() => {
+            Ended::Failed(error) if !self.generation.is_cancelled() => {
                 let failures = self.failures.entry(mailbox.clone()).or_default();
                 *failures = failures.saturating_add(1);
                 let timing = self.engine.timing;

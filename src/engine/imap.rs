@@ -117,14 +117,16 @@ pub struct Sweeper {
 
 impl Sweeper {
     /// Runs a fetched message through the pipeline with the account's Sent index — read again
-    /// first when the message is of a checked kind and arrived no earlier than the index was
-    /// read (what was sent just before it may be missing).
+    /// when the message came out backscatter (so a fresher Sent could change that; not in the
+    /// under-attack mode, where nothing does) and arrived no earlier than the index was read:
+    /// what was sent just before it may be missing.
     async fn run(&self, body: &[u8], internal_date: i64) -> Judged {
         let Some(sent) = &self.sent else { return self.pipeline.run(body, internal_date, None).await };
         let started = std::time::Instant::now();
         let mut sent = sent.lock().await;
         let mut judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
-        if sent.behind(internal_date) && self.pipeline.config().policy.check.contains(&judgement.classification.kind) {
+        let backscatter = judgement.decision.verdict == crate::policy::Verdict::Backscatter;
+        if backscatter && !self.pipeline.config().policy.all_bounces && sent.behind(internal_date) {
             if let Err(err) = sent.refresh(self.pipeline.clock().now()).await {
                 tracing::warn!("{err}; judged with Sent as last read");
             }
