@@ -30,6 +30,7 @@ pub mod journal;
 pub mod keys;
 pub mod metrics;
 pub mod policy;
+pub mod privileges;
 pub mod sendmail;
 pub mod sign;
 pub mod spf;

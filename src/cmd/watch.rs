@@ -17,6 +17,9 @@ use crate::cli::Shard;
 /// Runs until a signal asks it to stop; exit 0 then. A mailbox that cannot work ends it with
 /// an error naming the mailbox.
 pub fn run(runtime: &tokio::runtime::Runtime, globals: &Globals, shard: Option<Shard>) -> anyhow::Result<ExitCode> {
+    // Root becomes `user` before anything is opened: every file made from here on is its.
+    let (_, config) = backscatter::config::load_or_default(globals.config.as_deref())?;
+    backscatter::privileges::drop_to(config.user.as_deref())?;
     let setup = Setup::load(globals, true)?;
     runtime.block_on(async {
         let engine = build_engine(setup, shard)?;
