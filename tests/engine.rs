@@ -552,6 +552,9 @@ fn metrics_are_served_after_a_real_move() {
         assert!(body.contains(want), "{want} in:\n{body}");
     }
     assert!(http_get(port, "/nope").0.contains("404"));
+    // The stats page, live: the move just made is on it.
+    let (status, page) = http_get(port, "/");
+    assert!(status.contains("200") && page.contains("<svg"), "{status}");
     assert_eq!(watch.terminate().code(), Some(0));
 }
 

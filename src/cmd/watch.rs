@@ -8,7 +8,10 @@ use anyhow::Context;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
 use backscatter::engine::daemon::{self, Engine, Timing};
+use backscatter::metrics::serve::Page;
 
 use super::scan::Setup;
 use super::Globals;
@@ -61,6 +64,12 @@ fn build_engine(mut setup: Setup, shard: Option<Shard>) -> anyhow::Result<Engine
     if let Some(shard) = shard {
         setup.config.imap.retain(|account| shard.owns(&account.name));
     }
+    // The stats page at `/` beside `/metrics`, made from the journal when asked.
+    let journal = setup.state_dir.join(backscatter::journal::FILE_NAME);
+    let page: Page = Arc::new(move || {
+        super::journal::stats_page(&journal, None, None)
+            .unwrap_or_else(|err| format!("<!doctype html><title>backscatter</title><p>{err:#}"))
+    });
     Ok(Engine {
         pipeline: setup.pipeline()?,
         mover: setup.mover(false)?,
@@ -68,6 +77,6 @@ fn build_engine(mut setup: Setup, shard: Option<Shard>) -> anyhow::Result<Engine
         spf_snapshot: super::spf::snapshot_path(&setup.config),
         timing: Timing::default(),
         imap: Default::default(),
-        page: None,
+        page: Some(page),
     })
 }
