@@ -304,7 +304,8 @@ fn fifos_and_links_in_new_are_left_unread_and_stop_nothing() {
     std::os::unix::fs::symlink("/dev/zero", new.join("2.zero.host")).unwrap();
     // A link out of the mailbox, to a forged bounce: never followed, never moved.
     let outside = world.dir.path().join("outside.eml");
-    fs::write(&outside, bounce("outside")).unwrap();
+    let outside_bytes = bounce("outside");
+    fs::write(&outside, &outside_bytes).unwrap();
     std::os::unix::fs::symlink(&outside, new.join("3.out.host")).unwrap();
     world.deliver("4.b.host", &bounce("b4"));
     let start = Instant::now();
@@ -320,7 +321,7 @@ fn fifos_and_links_in_new_are_left_unread_and_stop_nothing() {
     for name in ["1.fifo.host", "2.zero.host", "3.out.host"] {
         assert!(fs::symlink_metadata(new.join(name)).is_ok(), "{name} left in place");
     }
-    assert_eq!(fs::read(&outside).unwrap(), bounce("outside"), "the link's target untouched");
+    assert_eq!(fs::read(&outside).unwrap(), outside_bytes, "the link's target untouched");
 
     // watch: the same files, a bounce arriving beside them, and SIGTERM still stops it at once.
     let mut watch = Daemon::spawn(world.command(&["watch"]).stderr(Stdio::null()));
