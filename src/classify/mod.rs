@@ -8,6 +8,7 @@ pub mod autoreply;
 mod bodyhint;
 mod challenge;
 pub mod dsn;
+mod fingerprints;
 pub mod headers;
 pub mod lhost;
 pub mod original;
@@ -323,23 +324,33 @@ fn deep(message: &Message<'_>, signals: &Signals) -> Classification {
             return found;
         }
     }
-    if report::nested(message) {
+    if let Some(inner) = report::nested(message) {
+        // A daemon that sends a report wrapped in message/rfc822 under a bounce subject is
+        // bouncing, not forwarding: read the inner report as its own.
+        let daemon = signals.daemon_sender || signals.null_sender || signals.daemon_path;
+        if daemon && signals.bounce_subject {
+            if let Some(mut c) = report::delivery_or_other(inner, signals) {
+                if c.kind.is_bounce() {
+                    c.evidence.insert(0, "delivery report inside message/rfc822 from a daemon".to_string());
+                    return c;
+                }
+            }
+        }
         let mut evidence = vec!["delivery report inside message/rfc822".to_string()];
         evidence.extend(signals.evidence());
         let mut c = Classification::bare(Kind::ForwardedBounce, evidence);
         c.original = original::locate(message, None, original::Correlators::default());
         return c;
     }
-    // Bounce-like signals ask the MTA recognisers (an Exim bounce says `Auto-Submitted:
-    // auto-replied` too); auto-reply signs ask the auto-reply detectors first, so that a
-    // vacation reply from a null sender is not read as a bounce.
-    let recognised = || {
-        signals.bounce_like().then(|| lhost::recognise(message)).flatten().map(|b| from_recogniser(message, b, signals))
-    };
-    let found = if signals.reply_like() {
-        auto(message, signals).or_else(recognised)
-    } else {
-        recognised().or_else(|| auto(message, signals))
+    // Structure outranks hints (DESIGN §5): an MTA's own bounce format wins over auto-reply
+    // signs (an Exim bounce says `Auto-Submitted: auto-replied` too). Only the generic
+    // recogniser, which reads shape rather than an MTA's fingerprint, yields to auto-reply
+    // signs, so that a vacation reply from a null sender is not read as a bounce.
+    let bounce = if signals.bounce_like() { lhost::recognise(message) } else { None };
+    let found = match bounce {
+        Some(b) if b.mta != lhost::GENERIC || !signals.reply_like() => Some(from_recogniser(message, b, signals)),
+        Some(b) => auto(message, signals).or_else(|| Some(from_recogniser(message, b, signals))),
+        None => auto(message, signals),
     };
     found.unwrap_or_else(|| fallback(signals))
 }

@@ -155,7 +155,7 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let delayed = input.subject.contains("delay") || input.subject.starts_with("warning") || input.has(DELAY);
     let action = if delayed { Action::Delayed } else { Action::Failed };
     let recipients = found.iter().map(|(a, d)| recipient(a, d, action)).collect();
-    Some(Bounce { mta: "generic", recipients, original_headers: input.original_after(ORIGINAL) })
+    Some(Bounce { mta: super::GENERIC, recipients, original_headers: input.original_after(ORIGINAL) })
 }
 
 /// Addresses of mail systems, which a bounce names as its sender, never as the failed recipient.
