@@ -13,8 +13,10 @@ use std::sync::OnceLock;
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 
 /// How much of the raw body is looked at: a bounce's own text starts the body (after at most a
-/// MIME preamble and one part's headers); further down is the returned message.
-pub const PREFIX: usize = 3072;
+/// MIME preamble and one part's headers); further down is the returned message. The same 2 KiB
+/// as the auto-reply hint; the search costs about 0.8 µs per message (`cargo bench --bench
+/// classify`, ham), a third of it the copy.
+pub const PREFIX: usize = 2048;
 
 /// The phrases, lowercase. Each MTA recogniser's fingerprint (`lhost/*.rs`), then generic
 /// non-delivery sentences, then the same in other languages (raw UTF-8: 8-bit bodies show them
@@ -22,25 +24,26 @@ pub const PREFIX: usize = 3072;
 /// Kept under 64 so the automaton's packed prefilter applies.
 const PHRASES: &[&str] = &[
     // Postfix bounce(8), Exim, qmail, Sendmail, Exchange 2003/2007+, Courier, DragonFly,
-    // OpenSMTPD, Domino, amavisd-new, Gmail, Yahoo.
-    "this is the mail system at host",
-    "this is the postfix program",
+    // OpenSMTPD, Domino, amavisd-new, Gmail, Yahoo. Each starts at a rare word ("mail system at
+    // host", not "this is the …"): the prefilter keys on the first bytes.
+    "mail system at host",
+    "postfix program",
     "mail delivery software",
     "address(es) failed",
-    "this is the qmail-send program",
+    "qmail-send program",
     "transcript of session follows",
     "permanent fatal errors",
     "did not reach the following recipient",
     "delivery has failed to these recipients",
     "courier mail server",
-    "this is the dragonfly mail agent",
-    "this is the mailer-daemon",
+    "dragonfly mail agent",
+    "mailer-daemon, please do not reply",
     "was not delivered to:",
     "nondelivery report",
     "non-delivery report",
     "delivery to the following recipient",
-    "i'm sorry to have to inform you",
-    "i'm afraid i wasn't able to deliver",
+    "sorry to have to inform you",
+    "afraid i wasn't able to deliver",
     // RFC 3464 fields written into the text (or a report part a broken MIME tree hides).
     "reporting-mta:",
     "final-recipient:",
@@ -63,7 +66,7 @@ const PHRASES: &[&str] = &[
     "returned mail",
     "returned to sender",
     "smtp error from remote",
-    "the original message was received at",
+    "original message was received at",
     "message could not be sent",
     // German, French, Italian, Spanish, Portuguese, Dutch.
     "unzustellbar",
@@ -115,10 +118,7 @@ mod tests {
 
     #[test]
     fn finds_fingerprints_in_any_case() {
-        assert_eq!(
-            bounce_text(b"This is the mail system at host mx.example."),
-            Some("this is the mail system at host")
-        );
+        assert_eq!(bounce_text(b"This is the mail system at host mx.example."), Some("mail system at host"));
         assert_eq!(
             bounce_text(b"Your message did not reach some or all of the intended recipients.\n\nDid not reach the following recipient(s):"),
             Some("did not reach the following recipient")
