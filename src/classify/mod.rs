@@ -528,6 +528,59 @@ Status: {status}\nDiagnostic-Code: smtp; {diagnostic}\n\n--b--\n"
         assert_eq!(reason(&gmail), Some(Reason::UserUnknown));
     }
 
+    /// A plain-text Postfix bounce with the given extra header lines and sender.
+    fn postfix_text(from: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\nTo: a@example.org\nSubject: Undelivered Mail Returned to Sender\n{extra}\n\
+This is the mail system at host mx.example.\n\nI'm sorry to have to inform you that your message could not\n\
+be delivered to one or more recipients.\n\n<x@y.example>: host mx.y.example said: 550 5.1.1 <x@y.example>:\n\
+    Recipient address rejected: User unknown (in reply to RCPT TO command)\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn structure_outranks_list_and_auto_reply_hints() {
+        let daemon = "MAILER-DAEMON@mx.example (Mail Delivery System)";
+        for extra in [
+            "List-Id: <users.lists.example>\nList-Unsubscribe: <mailto:leave@lists.example>\n",
+            "Auto-Submitted: auto-replied\n",
+            "Auto-Submitted: auto-replied\nX-Autoreply: yes\nPrecedence: auto_reply\n",
+        ] {
+            for from in [daemon, "ops@example.net", "Mail Delivery System <bounce@mx.example>"] {
+                let c = classify(&postfix_text(from, extra));
+                assert_eq!(c.kind, Kind::Ndr, "{from} {extra:?}: {:?}", c.evidence);
+                assert_eq!(c.reason, Some(Reason::UserUnknown));
+            }
+        }
+        // A DSN and an ARF report keep their kinds under `Auto-Submitted: auto-replied`.
+        let dsn = String::from_utf8_lossy(&report("mx.example", "5.1.1", "550 5.1.1 user unknown", "x")).replacen(
+            "Subject:",
+            "Auto-Submitted: auto-replied\nSubject:",
+            1,
+        );
+        assert_eq!(classify(dsn.as_bytes()).kind, Kind::Ndr);
+        let arf = "From: abuse@isp.example\nAuto-Submitted: auto-replied\nSubject: abuse report\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: text/plain\n\n\
+complaint\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n\n--b--\n";
+        assert_eq!(classify(arf.as_bytes()).kind, Kind::Feedback);
+    }
+
+    #[test]
+    fn a_daemons_wrapped_report_is_a_bounce_a_persons_is_forwarded() {
+        let inner = String::from_utf8_lossy(&report("mx.example", "5.1.1", "550 5.1.1 user unknown", "x")).into_owned();
+        let wrap = |from: &str, subject: &str| {
+            format!(
+                "From: {from}\nSubject: {subject}\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=o\n\n\
+--o\nContent-Type: text/plain\n\nSee attached.\n--o\nContent-Type: message/rfc822\n\n{inner}\n--o--\n"
+            )
+        };
+        let c = classify(wrap("MAILER-DAEMON@relay.example", "Undelivered Mail Returned to Sender").as_bytes());
+        assert_eq!((c.kind, c.reason), (Kind::Ndr, Some(Reason::UserUnknown)), "{:?}", c.evidence);
+        let c = classify(wrap("Alice <alice@example.org>", "Fwd: Undelivered Mail Returned to Sender").as_bytes());
+        assert_eq!(c.kind, Kind::ForwardedBounce);
+    }
+
     #[test]
     fn kinds_from_actions() {
         let r = |a| Recipient { action: Some(a), ..Recipient::default() };
