@@ -582,6 +582,21 @@ complaint\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nV
     }
 
     #[test]
+    fn out_of_office_notices_known_only_by_their_text() {
+        for body in [
+            "I am out of the office until 5 May. For urgent matters, please contact carol@example.com.",
+            "Ich bin bis zum 5. Mai nicht im Büro. In dringenden Fällen wenden Sie sich an carol@example.com.",
+            "Je suis absent jusqu'au 5 mai. En mon absence, contactez carol@example.com.",
+        ] {
+            let mail = format!(
+                "From: bob@example.com\nTo: a@example.org\nSubject: Re: invoice 42\nMIME-Version: 1.0\n\
+Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{body}\n"
+            );
+            assert_eq!(classify(mail.as_bytes()).kind, Kind::AutoReply, "{body}");
+        }
+    }
+
+    #[test]
     fn kinds_from_actions() {
         let r = |a| Recipient { action: Some(a), ..Recipient::default() };
         assert_eq!(kind_from(&[r(Action::Delivered), r(Action::Failed)]), Some(Kind::Ndr));
