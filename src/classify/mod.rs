@@ -381,7 +381,12 @@ pub(crate) fn kind_from(recipients: &[Recipient]) -> Option<Kind> {
 
 /// Sets recipients and the overall reason and permanence: from the first failed recipient,
 /// else the first one.
-pub(crate) fn finish(c: &mut Classification, recipients: Vec<Recipient>) {
+pub(crate) fn finish(c: &mut Classification, mut recipients: Vec<Recipient>) {
+    for r in recipients.iter_mut() {
+        if let Some(reason) = r.reason {
+            r.reason = Some(reason::last_resort(reason, r.action == Some(Action::Delayed), r.diagnostic.as_deref()));
+        }
+    }
     let lead = recipients.iter().find(|r| r.action == Some(Action::Failed)).or_else(|| recipients.first());
     if let Some(r) = lead {
         c.reason = r.reason;

@@ -166,6 +166,32 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     (reason, permanent)
 }
 
+/// The reason the diagnostic's words alone give (the phrase tables; no status or reply code).
+pub fn by_text(diagnostic: &str) -> Option<Reason> {
+    let diag = diagnostic.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    let diag = without_banners(&diag);
+    let pairs = Pairs::of(&diag);
+    PHRASES
+        .iter()
+        .find(|(_, phrases)| phrases.iter().any(|p| pairs.may_contain(p) && diag.contains(p)))
+        .map(|(r, _)| *r)
+        .or_else(|| no_account_here(&diag).then_some(Reason::UserUnknown))
+}
+
+/// Sisimai's last resorts (`Sisimai::Reason::get` and `anotherone`), for a recipient whose
+/// reason is still vague once every source was read: a delayed recipient whose words name no
+/// reason has `expired` (its status says only that the network or host is trying), and a
+/// failure whose words name no reason but exist is `onhold` rather than `undefined`.
+pub fn last_resort(reason: Reason, delayed: bool, diagnostic: Option<&str>) -> Reason {
+    let words = diagnostic.map(str::trim).filter(|d| !d.is_empty());
+    let named = words.and_then(by_text);
+    match reason {
+        Reason::Undefined | Reason::NetworkError if delayed && named.is_none() => Reason::Expired,
+        Reason::Undefined if words.is_some() && named.is_none() => Reason::OnHold,
+        r => r,
+    }
+}
+
 /// "This user doesn't have a yahoo.com account", "… does not have an account here": the
 /// address names nobody (Sisimai `Reason::UserUnknown`).
 fn no_account_here(diag: &str) -> bool {

@@ -78,8 +78,8 @@ pub fn delivery_or_other(message: &Message<'_>, signals: &Signals) -> Option<Cla
         for r in recipients.iter_mut().filter(|r| r.diagnostic.is_none()) {
             enrich(r, message);
         }
-        filtered_after_rcpt(message, parsed.per_message.get("reporting-mta"), &mut recipients);
     }
+    filtered_after_rcpt(message, parsed.per_message.get("reporting-mta"), &mut recipients);
     let kind = kind_from(&recipients).unwrap_or(Kind::Ndr);
     evidence.extend(signals.evidence());
     let correlators = original::Correlators {
