@@ -25,7 +25,7 @@ pub use net::{Cidr, Dns};
 pub const EXAMPLE: &str = include_str!("../../config/backscatter.toml");
 
 /// The validated runtime config. Every field has its default when the file does not set it.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `keyring`: the keyring file; `None` means the default under the data dir ([`data_dir`]).
     pub keyring: Option<PathBuf>,
@@ -33,6 +33,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// `protected_domains`, lowercased: whose senders get tagged; whose tags we accept.
     pub protected_domains: Vec<String>,
+    /// `max_message_size` (bytes): bigger messages are kept and logged, never read whole.
+    pub max_message_size: u64,
     /// `[sign]`: the sendmail drop-in.
     pub sign: Sign,
     /// `[policy]`: what happens to checked mail.
@@ -45,6 +47,26 @@ pub struct Config {
     pub spf: Spf,
     /// `[metrics]`: the Prometheus endpoint of `watch`.
     pub metrics: Metrics,
+}
+
+/// 64 MiB: bigger than any message a real MTA accepts by default (Postfix: 10 MB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 << 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            keyring: None,
+            state_dir: None,
+            protected_domains: Vec::new(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            sign: Sign::default(),
+            policy: Policy::default(),
+            maildir: Vec::new(),
+            imap: Vec::new(),
+            spf: Spf::default(),
+            metrics: Metrics::default(),
+        }
+    }
 }
 
 /// `[sign]`: how the sendmail drop-in stamps outgoing mail (DESIGN §8).
@@ -271,10 +293,6 @@ pub struct Spf {
     pub trusted_domains: Vec<String>,
     /// `pass_score`: added for a trusted domain's `pass` (negative: a bonus).
     pub pass_score: i64,
-    /// `received_spf`: write a `Received-SPF` header into Maildir messages we checked.
-    pub received_spf: bool,
-    /// `received_spf_none`: write it for a `none` result too.
-    pub received_spf_none: bool,
 }
 
 impl Default for Spf {
@@ -296,8 +314,6 @@ impl Default for Spf {
             fail_score: 5,
             trusted_domains: Vec::new(),
             pass_score: -2,
-            received_spf: false,
-            received_spf_none: true,
         }
     }
 }

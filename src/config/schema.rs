@@ -22,6 +22,7 @@ pub(super) const ROOT: Schema = Schema {
         ("keyring", "keyring = \"/etc/backscatter/keyring.toml\""),
         ("state_dir", "state_dir = \"/var/lib/backscatter\""),
         ("protected_domains", "protected_domains = [\"example.com\"]"),
+        ("max_message_size", "max_message_size = 67108864"),
         ("sign", "[sign]"),
         ("policy", "[policy]"),
         ("maildir", "[[maildir]] (one per Maildir)"),
@@ -107,8 +108,6 @@ pub(super) const SPF: Schema = Schema {
         ("fail_score", "fail_score = 5"),
         ("trusted_domains", "trusted_domains = [\"example.org\"]"),
         ("pass_score", "pass_score = -2"),
-        ("received_spf", "received_spf = false"),
-        ("received_spf_none", "received_spf_none = true"),
     ],
 };
 

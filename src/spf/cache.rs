@@ -3,7 +3,6 @@
 //! §4.6.4), which mail-auth 0.13.3 does not.
 
 use std::borrow::Borrow;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::hash::Hash;
@@ -205,30 +204,34 @@ impl Default for Cache {
 /// answers) — or a DNS error, which ends the evaluation as temperror anyway. Lookups run one
 /// after another, so one "pending" flag is enough. Known gap: `exists:` looks up without
 /// storing, so it is not counted.
+///
+/// Atomics and a lock rather than cells: the evaluation is a future that a multi-threaded
+/// runtime may move between threads.
 #[derive(Debug, Default)]
 pub struct Tally {
-    pending: Cell<Option<&'static str>>,
-    voids: Cell<u32>,
+    pending: std::sync::Mutex<Option<&'static str>>,
+    voids: std::sync::atomic::AtomicU32,
 }
 
 impl Tally {
     fn miss(&self, kind: &'static str) {
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         // `exists:` asks the A then the AAAA shelf for one name and stores nothing.
-        let exists_pair = self.pending.get() == Some("A") && kind == "AAAA";
-        if self.pending.get().is_some() && !exists_pair {
-            self.voids.set(self.voids.get().saturating_add(1));
+        let exists_pair = *pending == Some("A") && kind == "AAAA";
+        if pending.is_some() && !exists_pair {
+            self.void();
         }
-        self.pending.set(if exists_pair { None } else { Some(kind) });
+        *pending = if exists_pair { None } else { Some(kind) };
     }
 
     fn void(&self) {
-        self.voids.set(self.voids.get().saturating_add(1));
+        self.voids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The count once the evaluation has ended.
     pub fn finish(&self) -> u32 {
-        let last = u32::from(self.pending.take().is_some());
-        self.voids.get().saturating_add(last)
+        let last = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().is_some();
+        self.voids.load(std::sync::atomic::Ordering::Relaxed).saturating_add(u32::from(last))
     }
 }
 
@@ -275,7 +278,7 @@ impl<K: Hash + Eq + Display, V: Record> ResolverCache<K, V> for Counted<'_, K, V
     }
 
     fn insert(&self, key: K, value: V, valid_until: Instant) {
-        self.tally.pending.set(None);
+        *self.tally.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         if value.is_void() {
             self.tally.void();
         }
