@@ -312,10 +312,10 @@ fn corpus_accuracy() {
             below.push(format!("{what} {got:.1}% < {min}%"));
         }
     };
-    bar("tuning recall", t.recall(), 98.5);
+    bar("tuning recall", t.recall(), 99.0);
     bar("held-out recall", h.recall(), 98.5);
-    bar("tuning reason agreement", t.reasons(), 85.0);
-    bar("held-out reason agreement", h.reasons(), 85.0);
+    bar("tuning reason agreement", t.reasons(), 90.0);
+    bar("held-out reason agreement", h.reasons(), 88.5);
     if total.exact_good != total.exact {
         below.push(format!(
             "{} of {} delivered/feedback/autoreply files of the wrong kind",
@@ -335,6 +335,9 @@ fn corpus_accuracy() {
 /// their folds) and returns them changed.
 type Perturbation = fn(Vec<String>) -> Vec<String>;
 
+/// The recall each perturbation must keep on both halves (percent): a little under what is
+/// reached, so that losing more than two bounces of a half fails.
+
 /// Whether a raw field is the header `name`.
 fn is(field: &str, name: &str) -> bool {
     field.split_once(':').is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
@@ -344,48 +347,75 @@ fn without(fields: Vec<String>, names: &[&str]) -> Vec<String> {
     fields.into_iter().filter(|f| !names.iter().any(|n| is(f, n))).collect()
 }
 
-const PERTURBATIONS: &[(&str, Perturbation)] = &[
+const PERTURBATIONS: &[(&str, Perturbation, f64)] = &[
     // Copied by IMAP or forwarded: the null Return-Path became a named one.
-    ("Return-Path: <MAILER-DAEMON>", |f| {
-        let mut f = without(f, &["return-path"]);
-        f.insert(0, "Return-Path: <MAILER-DAEMON>\n".into());
-        f
-    }),
+    (
+        "Return-Path: <MAILER-DAEMON>",
+        |f| {
+            let mut f = without(f, &["return-path"]);
+            f.insert(0, "Return-Path: <MAILER-DAEMON>\n".into());
+            f
+        },
+        98.5,
+    ),
     // A daemon known only by its display name, at an address no list names.
-    ("From: Mail Delivery System <bounce@…>, no Return-Path", |f| {
-        let mut f = without(f, &["return-path", "from"]);
-        f.push("From: Mail Delivery System <bounce@mx.example.net>\n".into());
-        f
-    }),
+    (
+        "From: Mail Delivery System <bounce@…>, no Return-Path",
+        |f| {
+            let mut f = without(f, &["return-path", "from"]);
+            f.push("From: Mail Delivery System <bounce@mx.example.net>\n".into());
+            f
+        },
+        98.5,
+    ),
     // Nothing in the sender says daemon: only the structure and the text can tell.
-    ("From: ops@…, no Return-Path", |f| {
-        let mut f = without(f, &["return-path", "from"]);
-        f.push("From: ops@example.net\n".into());
-        f
-    }),
+    (
+        "From: ops@…, no Return-Path",
+        |f| {
+            let mut f = without(f, &["return-path", "from"]);
+            f.push("From: ops@example.net\n".into());
+            f
+        },
+        92.5,
+    ),
     // Sent to or through a list manager.
-    ("List-Id + List-Unsubscribe added", |mut f| {
-        f.push("List-Id: <users.lists.example.org>\n".into());
-        f.push("List-Unsubscribe: <mailto:users-leave@lists.example.org>\n".into());
-        f
-    }),
-    ("Auto-Submitted: auto-replied", |f| {
-        let mut f = without(f, &["auto-submitted"]);
-        f.push("Auto-Submitted: auto-replied\n".into());
-        f
-    }),
+    (
+        "through a list: Return-Path <…-bounces@>, List-Id, List-Unsubscribe",
+        |f| {
+            let mut f = without(f, &["return-path"]);
+            f.insert(0, "Return-Path: <users-bounces@lists.example.org>\n".into());
+            f.push("List-Id: <users.lists.example.org>\n".into());
+            f.push("List-Unsubscribe: <mailto:users-leave@lists.example.org>\n".into());
+            f
+        },
+        98.5,
+    ),
+    (
+        "Auto-Submitted: auto-replied + X-Autoreply: yes",
+        |f| {
+            let mut f = without(f, &["auto-submitted", "x-autoreply"]);
+            f.push("Auto-Submitted: auto-replied\n".into());
+            f.push("X-Autoreply: yes\n".into());
+            f
+        },
+        98.5,
+    ),
     // The subject as an RFC 2047 encoded word (base64, as many non-English MTAs send it).
-    ("Subject as =?UTF-8?B?…?=", |f| {
-        f.into_iter()
-            .map(|field| match field.split_once(':') {
-                Some((name, value)) if name.trim().eq_ignore_ascii_case("subject") && !value.contains("=?") => {
-                    let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
-                    format!("Subject: =?UTF-8?B?{}?=\n", base64(value.as_bytes()))
-                }
-                _ => field,
-            })
-            .collect()
-    }),
+    (
+        "Subject as =?UTF-8?B?…?=",
+        |f| {
+            f.into_iter()
+                .map(|field| match field.split_once(':') {
+                    Some((name, value)) if name.trim().eq_ignore_ascii_case("subject") && !value.contains("=?") => {
+                        let value = value.split_whitespace().collect::<Vec<_>>().join(" ");
+                        format!("Subject: =?UTF-8?B?{}?=\n", base64(value.as_bytes()))
+                    }
+                    _ => field,
+                })
+                .collect()
+        },
+        98.5,
+    ),
 ];
 
 /// RFC 4648 base64 with padding.
@@ -441,7 +471,7 @@ fn corpus_accuracy_when_headers_change() {
     let all: Vec<Label> = labels("sisimai").into_iter().filter(|l| l.kind == "bounce").collect();
     let raw: Vec<Vec<u8>> = all.iter().map(read).collect();
     let mut below = Vec::new();
-    for (name, p) in PERTURBATIONS {
+    for (name, p, min) in PERTURBATIONS {
         let outcomes: Vec<Outcome> =
             all.iter().zip(&raw).map(|(label, bytes)| Outcome { label, c: classify(&perturb(bytes, *p)) }).collect();
         let t = score(outcomes.iter().filter(|o| o.label.half == Half::Tuning));
@@ -455,8 +485,8 @@ fn corpus_accuracy_when_headers_change() {
         if !missed.is_empty() {
             println!("  tuning misses: {}", missed.join(", "));
         }
-        for (half, s, min) in [("tuning", &t, 0.0), ("held-out", &h, 0.0)] {
-            if s.recall() < min {
+        for (half, s) in [("tuning", &t), ("held-out", &h)] {
+            if s.recall() < *min {
                 below.push(format!("{name}: {half} recall {:.1}% < {min}%", s.recall()));
             }
         }

@@ -378,8 +378,10 @@ const DAEMON_LOCALS: [&[u8]; 10] = [
 ];
 
 /// Display names of bounce daemons, whatever address they come with (any case).
-const DAEMON_NAMES: [&[u8]; 6] = [
+const DAEMON_NAMES: [&[u8]; 7] = [
     b"mail delivery",
+    // Trend Micro's gateway: "InterScan MSS", "InterScan Notification".
+    b"interscan",
     b"mailer-daemon",
     b"mailer daemon",
     b"postmaster",

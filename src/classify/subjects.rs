@@ -86,6 +86,7 @@ const BOUNCE_SUBJECTS: &[&str] = &[
     "nondelivery",
     "no entregado",
     "échec de la remise",
+    "[bounce]",
     "mail failure",
     "failed mail",
     "rejected:",

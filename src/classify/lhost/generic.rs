@@ -51,6 +51,8 @@ const PHRASES: &[&str] = &[
     "wasn't delivered",
     "not be delivered",
     "unable to deliver",
+    "wasn't able to deliver",
+    "was not able to deliver",
     "could not deliver",
     "not delivered to",
     "user unknown",
@@ -83,6 +85,8 @@ const SUBJECTS: &[&str] = &[
     "delivery problem",
     "could not send",
     "rejected",
+    // Apache James's default subject.
+    "[bounce]",
     // German, French, Italian, Spanish, Portuguese, Dutch (Exchange and Sendmail translations).
     "unzustellbar",
     "nicht zustellbar",

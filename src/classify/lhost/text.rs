@@ -92,7 +92,7 @@ impl Input {
     /// conventional local parts and display names), or the Return-Path names one
     /// (`<MAILER-DAEMON>`: a bounce copied or re-sent with a named envelope sender).
     pub fn sent_by_daemon(&self) -> bool {
-        const SENDERS: [&str; 10] = [
+        const SENDERS: [&str; 11] = [
             "mailer-daemon",
             "postmaster",
             "mail delivery",
@@ -103,6 +103,7 @@ impl Input {
             "<bounces@",
             "<microsoftexchange",
             "mail-daemon",
+            "interscan",
         ];
         self.daemon_path || SENDERS.iter().any(|p| self.from.contains(p))
     }
