@@ -378,6 +378,17 @@ const PERTURBATIONS: &[(&str, Perturbation, f64)] = &[
         },
         92.5,
     ),
+    // Nor in the subject: only the text can tell (an MTA's own format, or a DSN structure).
+    (
+        "From: ops@…, Subject: Notification, no Return-Path",
+        |f| {
+            let mut f = without(f, &["return-path", "from", "subject"]);
+            f.push("From: ops@example.net\n".into());
+            f.push("Subject: Notification\n".into());
+            f
+        },
+        83.0,
+    ),
     // Sent to or through a list manager.
     (
         "through a list: Return-Path <…-bounces@>, List-Id, List-Unsubscribe",
