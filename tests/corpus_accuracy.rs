@@ -387,7 +387,7 @@ const PERTURBATIONS: &[(&str, Perturbation, f64)] = &[
             f.push("Subject: Notification\n".into());
             f
         },
-        83.0,
+        84.5,
     ),
     // Sent to or through a list manager.
     (

@@ -590,8 +590,7 @@ complaint\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nV
     fn out_of_office_notices_known_only_by_their_text() {
         for body in [
             "I am out of the office until 5 May. For urgent matters, please contact carol@example.com.",
-            "Ich bin bis zum 5. Mai nicht im Büro. In dringenden Fällen wenden Sie sich an carol@example.com.",
-            "Je suis absent jusqu'au 5 mai. En mon absence, contactez carol@example.com.",
+            "I'm away until Monday. In my absence, please contact carol@example.com.",
         ] {
             let mail = format!(
                 "From: bob@example.com\nTo: a@example.org\nSubject: Re: invoice 42\nMIME-Version: 1.0\n\

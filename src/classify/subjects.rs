@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
+use aho_corasick::{AhoCorasick, AhoCorasickBuilder, AhoCorasickKind, MatchKind};
 
 /// What a subject says.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -159,6 +159,8 @@ fn automaton() -> &'static AhoCorasick {
         let all = BOUNCE_SUBJECTS.iter().chain(AUTOREPLY_SUBJECTS).chain(CHALLENGE_SUBJECTS).chain([&COMPLAINT]);
         AhoCorasickBuilder::new()
             .match_kind(MatchKind::Standard)
+            // Subjects are short and the phrases too many for a prefilter: a DFA walks fastest.
+            .kind(Some(AhoCorasickKind::DFA))
             .build(all)
             .expect("the subject phrases form a valid automaton")
     })
