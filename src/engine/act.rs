@@ -1,14 +1,17 @@
-//! Carrying out moves, journaled: the one place journal lines are written. Every store asks
-//! [`Mover::begin`] before it moves anything (the intent is on disk, or nothing moves), then
-//! reports each message's outcome ([`Mover::done`], [`Mover::abandoned`]); a restore is recorded
-//! by [`Mover::restored`]. A dry run has no journal and moves nothing.
+//! Carrying out moves, journaled: the one place journal lines are written. Every store's moves
+//! go through [`Mover::carry_out`] (intents on disk first, or nothing moves; then the store's
+//! [`Mailbox::move_to`]; then each outcome); reconciliation settles intents with
+//! [`Mover::done`] and [`Mover::abandoned`], and a restore is recorded by [`Mover::restored`].
+//! A dry run has no journal and moves nothing.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::journal::{self, Journal, JournalError, Ledger, Line, Move, Place, Time};
+use crate::metrics::prometheus as metrics;
 use crate::store::maildir::unique_part;
+use crate::store::{Landed, Mailbox};
 
 use super::clock::Clock;
 use super::pipeline::Judged;
@@ -63,7 +66,7 @@ impl Mover {
     }
 
     /// Writes the intents (one write, fsynced) before the moves happen. On `Err` nothing may move.
-    pub fn begin(&self, intents: &[Move]) -> Result<(), JournalError> {
+    fn begin(&self, intents: &[Move]) -> Result<(), JournalError> {
         if intents.is_empty() {
             return Ok(());
         }
@@ -74,6 +77,11 @@ impl Mover {
     /// The move `id` happened; the message is at `at`.
     pub fn done(&self, id: &str, at: Place) -> Result<(), JournalError> {
         let time = Time(self.clock.now());
+        let store = match at {
+            Place::Maildir { .. } => "maildir",
+            Place::Imap { .. } => "imap",
+        };
+        metrics::get().moves.get_or_create(&metrics::Store { store }).inc();
         self.write(Line::Done { id: id.to_owned(), time, at })
     }
 
@@ -98,12 +106,40 @@ impl Mover {
     fn append(&self, lines: &[Line]) -> Result<(), JournalError> {
         let Some(mut inner) = self.lock() else { return Ok(()) };
         let before = size(inner.journal.path());
-        inner.journal.append(lines)?;
+        if let Err(err) = inner.journal.append(lines) {
+            metrics::get().journal_errors.inc();
+            return Err(err);
+        }
         let ours = lines.iter().all(|l| !matches!(l, Line::Restore { .. }));
         if ours && inner.restored.1 == before {
             inner.restored.1 = size(inner.journal.path());
         }
         Ok(())
+    }
+
+    /// Moves `batch` (each item with its intent, from [`Mover::intent`]) out of `mailbox` into
+    /// `folder`, journaled: the intents on disk first (or nothing moves), then the store's move,
+    /// then each outcome. A store failure after the intents leaves them for reconciliation.
+    pub async fn carry_out<M: Mailbox>(
+        &self,
+        mailbox: &mut M,
+        folder: &str,
+        batch: Vec<(M::Item, Move)>,
+    ) -> Result<Vec<(Move, Landed)>, M::Error> {
+        let (items, intents): (Vec<M::Item>, Vec<Move>) = batch.into_iter().unzip();
+        self.begin(&intents)?;
+        let landed = mailbox.move_to(&items, folder).await?;
+        let mut outcomes = Vec::with_capacity(intents.len());
+        for (intent, landed) in intents.into_iter().zip(landed) {
+            match &landed {
+                Landed::At(at) => self.done(&intent.id, at.clone())?,
+                Landed::Vanished => self.abandoned(&intent.id, "the message vanished before it could move")?,
+                Landed::Refused(why) => self.abandoned(&intent.id, why)?,
+                Landed::Failed(error) => self.abandoned(&intent.id, error)?,
+            }
+            outcomes.push((intent, landed));
+        }
+        Ok(outcomes)
     }
 
     /// The journal as it is now (empty on a dry run).
