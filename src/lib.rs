@@ -18,12 +18,15 @@
 //! - [`store`]: Maildirs — listing, the Backscatter folder, moving by rename, inotify watch —
 //!   and IMAP accounts ([`store::imap`]: IDLE, UID MOVE).
 //! - [`journal`]: the append-only record of every move; restore and stats.
+//! - [`milter`]: `backscatter milter`, the MTA side: signs what leaves, refuses backscatter at
+//!   SMTP time.
 
 pub mod classify;
 pub mod config;
 pub mod day;
 pub mod journal;
 pub mod keys;
+pub mod milter;
 pub mod policy;
 pub mod sendmail;
 pub mod sign;

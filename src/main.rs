@@ -69,5 +69,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore { since, all, ids } => cmd::journal::restore(&globals, since.as_deref(), all, &ids),
         Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
         Command::Watch => cmd::watch::run(&globals),
+        Command::Milter => cmd::milter::run(&globals),
     }
 }

@@ -3,7 +3,6 @@
 //! §4.6.4), which mail-auth 0.13.3 does not.
 
 use std::borrow::Borrow;
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::hash::Hash;
@@ -207,28 +206,39 @@ impl Default for Cache {
 /// storing, so it is not counted.
 #[derive(Debug, Default)]
 pub struct Tally {
-    pending: Cell<Option<&'static str>>,
-    voids: Cell<u32>,
+    // (pending, voids) behind a mutex rather than in cells: the milter awaits a check inside a
+    // task that may move between threads, so the evaluation's future must be `Send`.
+    state: Mutex<(Option<&'static str>, u32)>,
 }
 
 impl Tally {
+    fn with<T>(&self, f: impl FnOnce(&mut (Option<&'static str>, u32)) -> T) -> T {
+        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut state)
+    }
+
     fn miss(&self, kind: &'static str) {
-        // `exists:` asks the A then the AAAA shelf for one name and stores nothing.
-        let exists_pair = self.pending.get() == Some("A") && kind == "AAAA";
-        if self.pending.get().is_some() && !exists_pair {
-            self.voids.set(self.voids.get().saturating_add(1));
-        }
-        self.pending.set(if exists_pair { None } else { Some(kind) });
+        self.with(|(pending, voids)| {
+            // `exists:` asks the A then the AAAA shelf for one name and stores nothing.
+            let exists_pair = *pending == Some("A") && kind == "AAAA";
+            if pending.is_some() && !exists_pair {
+                *voids = voids.saturating_add(1);
+            }
+            *pending = if exists_pair { None } else { Some(kind) };
+        });
     }
 
     fn void(&self) {
-        self.voids.set(self.voids.get().saturating_add(1));
+        self.with(|(_, voids)| *voids = voids.saturating_add(1));
+    }
+
+    fn settle(&self) {
+        self.with(|(pending, _)| *pending = None);
     }
 
     /// The count once the evaluation has ended.
     pub fn finish(&self) -> u32 {
-        let last = u32::from(self.pending.take().is_some());
-        self.voids.get().saturating_add(last)
+        self.with(|(pending, voids)| voids.saturating_add(u32::from(pending.take().is_some())))
     }
 }
 
@@ -275,7 +285,7 @@ impl<K: Hash + Eq + Display, V: Record> ResolverCache<K, V> for Counted<'_, K, V
     }
 
     fn insert(&self, key: K, value: V, valid_until: Instant) {
-        self.tally.pending.set(None);
+        self.tally.settle();
         if value.is_void() {
             self.tally.void();
         }

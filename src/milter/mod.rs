@@ -1,0 +1,216 @@
+//! `backscatter milter` (DESIGN §8b): the MTA side, over the milter protocol (indymilter) for
+//! Postfix's `smtpd_milters` / `non_smtpd_milters` and Sendmail's `INPUT_MAIL_FILTER`.
+//!
+//! - [`session`]: what one SMTP session and its current message are, decided from the
+//!   connection, SMTP AUTH and the envelope (pure).
+//! - [`outbound`]: mail we send is stamped — the same [`stamp`](crate::sign::stamp) as the
+//!   sendmail drop-in, the BATV tag and signed ENVID through SMFIR_CHGFROM.
+//! - [`inbound`]: mail to protected domains — BATV-tagged recipients verified at RCPT, the whole
+//!   judgement at end of message, `X-Backscatter: <verdict>; <why>`, reject / quarantine / header.
+//! - [`smtp_spf`]: SPF of the real connection at MAIL FROM, `Received-SPF`.
+//! - [`callbacks`]: the milter stages wired to the above; any internal error is a tempfail.
+//! - here: the shared state of the daemon ([`Milter`]: config, keyring, SPF checker, counters)
+//!   and [`run`].
+//!
+//! Never lose mail: every failure of ours answers 451 4.3.0 (the MTA keeps the message and the
+//! client retries); if the milter is not reachable at all, the MTA's `milter_default_action`
+//! decides (`tempfail` in contrib/postfix/).
+
+mod callbacks;
+pub mod inbound;
+pub mod outbound;
+pub mod session;
+pub mod smtp_spf;
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use crate::config::{Config, Listen};
+use crate::keys::{Keyring, KeyringError};
+use crate::policy::Verdict;
+use crate::spf::{Checker, SpfError};
+
+/// Why the milter could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MilterError {
+    /// The keyring could not be loaded at start.
+    #[error(transparent)]
+    Keyring(#[from] KeyringError),
+    /// The SPF checker could not be set up.
+    #[error(transparent)]
+    Spf(#[from] SpfError),
+    /// The socket could not be made or listened on.
+    #[error("milter socket {listen}: {source} — choose a free port or a writable directory for [milter] listen")]
+    Listen {
+        /// `[milter] listen`.
+        listen: Listen,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
+/// The keyring file, reloaded when it changes (`keys rotate` while the milter runs).
+struct Keys {
+    path: PathBuf,
+    current: RwLock<(Option<SystemTime>, Arc<Keyring>)>,
+}
+
+impl Keys {
+    fn load(path: &Path) -> Result<Keys, KeyringError> {
+        let ring = Keyring::load(path)?;
+        let stamp = modified(path);
+        Ok(Keys { path: path.to_owned(), current: RwLock::new((stamp, Arc::new(ring))) })
+    }
+
+    /// The keyring as it is on disk now: one `stat` per call; re-read when the file's
+    /// modification time changed. A file that became unreadable keeps the keys last loaded
+    /// (logged), so a bad edit does not stop the mail.
+    fn get(&self) -> Arc<Keyring> {
+        let now = modified(&self.path);
+        if let Ok(current) = self.current.read() {
+            if current.0 == now {
+                return Arc::clone(&current.1);
+            }
+        }
+        let Ok(mut current) = self.current.write() else {
+            // Poisoned only by a panic while swapping two fields; the old value is whole.
+            return self.current.read().map(|c| Arc::clone(&c.1)).unwrap_or_else(|e| Arc::clone(&e.into_inner().1));
+        };
+        match Keyring::load(&self.path) {
+            Ok(ring) => {
+                tracing::info!(keyring = %self.path.display(), "keyring changed on disk: reloaded");
+                *current = (now, Arc::new(ring));
+            }
+            Err(err) => {
+                tracing::warn!("{err} — keeping the keys loaded before");
+                current.0 = now;
+            }
+        }
+        Arc::clone(&current.1)
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// How many messages got each outcome since start (logged at shutdown; the metrics endpoint
+/// will serve them as `backscatter_milter_*_total`).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Outbound messages stamped.
+    pub signed: AtomicU64,
+    /// Inbound messages judged, by verdict: ordinary, genuine, backscatter, exempt.
+    pub verdicts: [AtomicU64; 4],
+    /// Recipients refused at RCPT for a bad BATV tag.
+    pub bad_tags: AtomicU64,
+    /// Messages refused for an SPF fail.
+    pub spf_rejected: AtomicU64,
+    /// Answers of 451 for an internal error.
+    pub tempfailed: AtomicU64,
+}
+
+impl Counters {
+    fn bump(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one judged message.
+    pub fn verdict(&self, verdict: Verdict) {
+        let i = match verdict {
+            Verdict::Ordinary => 0,
+            Verdict::Genuine => 1,
+            Verdict::Backscatter => 2,
+            Verdict::Exempt => 3,
+        };
+        if let Some(counter) = self.verdicts.get(i) {
+            Counters::bump(counter);
+        }
+    }
+
+    fn log(&self) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let [ordinary, genuine, backscatter, exempt] = &self.verdicts;
+        tracing::info!(
+            signed = get(&self.signed),
+            ordinary = get(ordinary),
+            genuine = get(genuine),
+            backscatter = get(backscatter),
+            exempt = get(exempt),
+            bad_tags = get(&self.bad_tags),
+            spf_rejected = get(&self.spf_rejected),
+            tempfailed = get(&self.tempfailed),
+            "milter totals since start"
+        );
+    }
+}
+
+/// What every session of the daemon shares.
+pub struct Milter {
+    /// The validated config.
+    pub config: Config,
+    keys: Keys,
+    /// The one SPF checker (and cache) of the daemon, when `[spf] enabled`.
+    pub spf: Option<Checker>,
+    /// Outcome counts.
+    pub counters: Counters,
+}
+
+impl Milter {
+    /// The shared state: the keyring at `keyring` (which must load: a milter that cannot sign
+    /// or verify should not start) and, with `[spf] enabled`, the SPF checker. Call inside the
+    /// tokio runtime the milter will run on (the resolver spawns its tasks there).
+    pub fn new(config: Config, keyring: &Path) -> Result<Milter, MilterError> {
+        let keys = Keys::load(keyring)?;
+        keys.get().require_signing_key()?;
+        let spf = if config.spf.enabled { Some(Checker::new(&config.spf)?) } else { None };
+        Ok(Milter { config, keys, spf, counters: Counters::default() })
+    }
+
+    /// The keyring as it is on disk now.
+    pub fn keyring(&self) -> Arc<Keyring> {
+        self.keys.get()
+    }
+}
+
+/// Listens on `[milter] listen` and serves the MTA until `shutdown` completes; sessions in
+/// flight finish their current stage. A Unix socket is made mode 0660 (the MTA's group) after
+/// removing a stale one.
+pub async fn run(milter: Milter, shutdown: impl Future) -> Result<(), MilterError> {
+    let listen = milter.config.milter.listen.clone();
+    let fail = |source| MilterError::Listen { listen: listen.clone(), source };
+    let milter = Arc::new(milter);
+    let callbacks = callbacks::callbacks(Arc::clone(&milter));
+    let config = indymilter::Config::default();
+    let result = match &listen {
+        Listen::Inet(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.map_err(fail)?;
+            tracing::info!(%listen, "milter listening");
+            indymilter::run(listener, callbacks, config, shutdown).await
+        }
+        Listen::Unix(path) => {
+            let listener = bind_unix(path).map_err(fail)?;
+            tracing::info!(%listen, "milter listening");
+            let result = indymilter::run(listener, callbacks, config, shutdown).await;
+            let _ = std::fs::remove_file(path);
+            result
+        }
+    };
+    milter.counters.log();
+    result.map_err(fail)
+}
+
+fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    // Only a socket left by an earlier run is removed, never a file that happens to be there.
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+        std::fs::remove_file(path)?;
+    }
+    let listener = tokio::net::UnixListener::bind(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
