@@ -51,7 +51,8 @@ pub fn envelope_head(session: &Session, message: &Message, now: i64) -> Vec<u8> 
     let name = session.client_name.as_deref().unwrap_or("unknown");
     let ip = session.client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let by = session.receiver.as_deref().unwrap_or("localhost");
-    let mut head = format!("Received: from {helo} ({name} [{ip}])\r\n\tby {by} (backscatter milter); {}\r\n", date(now));
+    let mut head =
+        format!("Received: from {helo} ({name} [{ip}])\r\n\tby {by} (backscatter milter); {}\r\n", date(now));
     for recipient in &message.recipients {
         head.push_str(&format!("X-Original-To: {recipient}\r\n"));
     }

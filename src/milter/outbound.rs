@@ -30,8 +30,7 @@ pub fn plan(message: &Message, config: &Config, key: &Key<'_>, day: Day, nonce: 
     let sender_domain = message.sender.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
     let domain = sign.myorigin.clone().or(sender_domain).unwrap_or_else(|| "localhost".to_owned());
     let fields = stamp::fields(sign, &domain, key, day, nonce, message.has_message_id);
-    let tag =
-        stamp::tag_sender(&message.sender, sign, &config.protected_domains, sign.myorigin.as_deref(), key, day);
+    let tag = stamp::tag_sender(&message.sender, sign, &config.protected_domains, sign.myorigin.as_deref(), key, day);
     let given = |name: &str| {
         message.mail_params.iter().find(|p| p.get(..name.len()).is_some_and(|n| n.eq_ignore_ascii_case(name)))
     };
@@ -83,7 +82,10 @@ mod tests {
         assert!(id.ends_with("@example.com>"), "{id}");
         assert!(msgid::verify_message_id(id, &[KEY], DAY).is_valid());
         let (sender, params) = p.change_sender.expect("CHGFROM");
-        assert_eq!(batv::verify(sender.trim_matches(['<', '>']), &[KEY], DAY), Verification::Valid { key: KeyId::ZERO });
+        assert_eq!(
+            batv::verify(sender.trim_matches(['<', '>']), &[KEY], DAY),
+            Verification::Valid { key: KeyId::ZERO }
+        );
         let params = params.expect("ENVID");
         assert!(params.starts_with("RET=HDRS ENVID=bs1."), "{params}");
         assert!(msgid::verify_envid(&params[15..], &[KEY], DAY).is_valid());

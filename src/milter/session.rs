@@ -158,7 +158,10 @@ pub fn is_protected(address: &str, config: &Config) -> bool {
     let address = crate::sign::batv::untag(address).unwrap_or(address);
     let Some((_, domain)) = address.rsplit_once('@') else { return false };
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
-    config.protected_domains.iter().any(|p| domain == *p || domain.strip_suffix(p.as_str()).is_some_and(|s| s.ends_with('.')))
+    config
+        .protected_domains
+        .iter()
+        .any(|p| domain == *p || domain.strip_suffix(p.as_str()).is_some_and(|s| s.ends_with('.')))
 }
 
 /// An SMTP path without its angle brackets (`<a@b>` → `a@b`, `<>` → ``).
@@ -206,7 +209,10 @@ mod tests {
         m.add_header("Subject", "a\n\tfolded");
         m.add_header("x-backscatter", "genuine; forged upstream");
         m.add_header("Message-Id", "<1@x>");
-        assert_eq!(m.head, b"Subject: a\r\n\tfolded\r\nx-backscatter: genuine; forged upstream\r\nMessage-Id: <1@x>\r\n");
+        assert_eq!(
+            m.head,
+            b"Subject: a\r\n\tfolded\r\nx-backscatter: genuine; forged upstream\r\nMessage-Id: <1@x>\r\n"
+        );
         assert_eq!((m.incoming_verdicts, m.has_message_id, m.sender.as_str()), (1, true, ""));
         let mut out = Message::new(direction("127.0.0.1".parse().ok(), None, &[net("127.0.0.1")]), "<a@b>", Vec::new());
         out.add_header("Message-ID", "<2@x>");

@@ -56,7 +56,9 @@ pub fn on_fail(outcome: &Outcome, config: &Config) -> OnFail {
     match config.milter.spf_fail {
         SpfFail::Header => OnFail::Nothing,
         SpfFail::Score => OnFail::Score(config.spf.fail_score),
-        SpfFail::Reject => OnFail::Reject(format!("SPF validation failed: {}", super::inbound::reply_text(&outcome.why))),
+        SpfFail::Reject => {
+            OnFail::Reject(format!("SPF validation failed: {}", super::inbound::reply_text(&outcome.why)))
+        }
     }
 }
 
