@@ -6,16 +6,19 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backscatter::config::{Auth, Config, Imap, Tls};
+use backscatter::config::{Auth, Config, Imap, Mode, Tls};
+use backscatter::engine::daemon::{self, Engine, Timing};
+use backscatter::engine::imap::{self, Options, Sweeper};
+use backscatter::engine::{Mover, Pipeline, SystemClock};
 use backscatter::keys::Keyring;
-use backscatter::store::imap::judge::Judge;
-use backscatter::store::imap::{self, Action, Handler, Message, Options};
 use backscatter::verdict;
 use support::{wait_for, Dovecot};
+use tokio_util::sync::CancellationToken;
 
 fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
@@ -29,9 +32,17 @@ fn corpus() -> Vec<Vec<u8>> {
     paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
 
-fn keyring() -> Arc<Keyring> {
+fn keyring() -> Keyring {
     let text = "[[key]]\nid = 3\ncreated = \"1980-01-01\"\nsecret = \"secret\"\n";
-    Arc::new(Keyring::parse(Path::new("keyring.toml"), text).unwrap())
+    Keyring::parse(Path::new("keyring.toml"), text).unwrap()
+}
+
+fn config() -> Config {
+    Config { policy: backscatter::config::Policy { mode: Mode::Enforce, ..Default::default() }, ..Config::default() }
+}
+
+fn pipeline() -> Pipeline {
+    Pipeline::new(config(), Some(keyring()), Arc::new(SystemClock)).unwrap()
 }
 
 fn account(dovecot: &Dovecot) -> Imap {
@@ -48,37 +59,11 @@ fn account(dovecot: &Dovecot) -> Imap {
     }
 }
 
-/// The real judge, plus the moment each message (by a `X-Bench-Seq: n` header) was moved.
-#[derive(Clone)]
-struct Timed {
-    judge: Judge,
-    moved: Arc<Mutex<Vec<(usize, Instant)>>>,
-}
-
 fn seq(bytes: &[u8]) -> Option<usize> {
     let at = bytes.windows(12).position(|w| w == b"X-Bench-Seq:")?;
     let rest = bytes.get(at + 12..)?;
     let digits: String = rest.iter().skip(1).take_while(|b| b.is_ascii_digit()).map(|&b| char::from(b)).collect();
     digits.parse().ok()
-}
-
-impl Handler for Timed {
-    type Note = (Option<usize>, <Judge as Handler>::Note);
-
-    fn decide(&mut self, message: &Message<'_>) -> Action<Self::Note> {
-        match self.judge.decide(message) {
-            Action::Move(j) => Action::Move((seq(message.bytes), j)),
-            Action::Keep => Action::Keep,
-        }
-    }
-
-    fn moved(&mut self, note: Self::Note, message: &Message<'_>, folder: &str) {
-        let now = Instant::now();
-        if let Some(n) = note.0 {
-            self.moved.lock().unwrap().push((n, now));
-        }
-        self.judge.moved(note.1, message, folder);
-    }
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -91,24 +76,43 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn latency(bounces: &[Vec<u8>], count: usize) {
     let dovecot = Dovecot::start(&[]);
     let state = tempfile::tempdir().unwrap();
-    let moved = Arc::new(Mutex::new(Vec::new()));
-    let handler = Timed { judge: Judge::new(Arc::new(Config::default()), Some(keyring())), moved: moved.clone() };
-    let (stop, shutdown) = tokio::sync::watch::channel(false);
-    let accounts = vec![account(&dovecot)];
-    let state_dir = state.path().to_path_buf();
+    let mut watched = config();
+    watched.imap = vec![account(&dovecot)];
+    let engine = Engine {
+        pipeline: Pipeline::new(watched, Some(keyring()), Arc::new(SystemClock)).unwrap(),
+        mover: Mover::new(Some(backscatter::journal::Journal::open(state.path()).unwrap()), Arc::new(SystemClock)),
+        state_dir: state.path().to_path_buf(),
+        spf_snapshot: None,
+        timing: Timing::default(),
+        imap: Options::default(),
+    };
+    let token = CancellationToken::new();
+    let stop = token.clone();
     let watcher = std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-        rt.block_on(imap::watch(&accounts, "Backscatter", &state_dir, handler, Options::default(), shutdown)).unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        rt.block_on(daemon::run(engine, stop)).unwrap();
     });
     let state_file = state.path().join("imap/bench.json");
     wait_for("the watcher", Duration::from_secs(10), || state_file.exists());
     // Only messages the verdict moves count: pick bounces that are backscatter with this keyring.
-    let config = Config::default();
-    let keys = keyring();
+    let (config, keys) = (config(), keyring());
     let movers: Vec<&Vec<u8>> = bounces
         .iter()
         .filter(|b| verdict::judge(b, 0, Some(&keys), &config).decision.action == backscatter::policy::Action::Move)
         .collect();
+    // The moment each message shows up in the folder, by its X-Bench-Seq (polled every 2 ms).
+    let folder = dovecot.maildir().join(".Backscatter");
+    let mut moved: HashMap<usize, Instant> = HashMap::new();
+    let look = |moved: &mut HashMap<usize, Instant>| {
+        for sub in ["cur", "new"] {
+            let Ok(entries) = std::fs::read_dir(folder.join(sub)) else { continue };
+            for path in entries.flatten().map(|e| e.path()) {
+                if let Some(n) = std::fs::read(&path).ok().as_deref().and_then(seq) {
+                    moved.entry(n).or_insert_with(Instant::now);
+                }
+            }
+        }
+    };
     let maildir = dovecot.maildir();
     let mut arrived = Vec::with_capacity(count);
     for n in 0..count {
@@ -119,12 +123,21 @@ fn latency(bounces: &[Vec<u8>], count: usize) {
         std::fs::write(&tmp, &message).unwrap();
         std::fs::rename(&tmp, maildir.join(format!("new/bench{n}"))).unwrap();
         arrived.push(Instant::now());
-        std::thread::sleep(Duration::from_millis(50));
+        let until = Instant::now() + Duration::from_millis(50);
+        while Instant::now() < until {
+            look(&mut moved);
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
-    wait_for("every message moved", Duration::from_secs(60), || moved.lock().unwrap().len() >= count);
-    let _ = stop.send(true);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while moved.len() < count && Instant::now() < deadline {
+        look(&mut moved);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(moved.len(), count, "every message moved");
+    token.cancel();
     watcher.join().unwrap();
-    let mut times: Vec<Duration> = moved.lock().unwrap().iter().map(|&(n, at)| at.duration_since(arrived[n])).collect();
+    let mut times: Vec<Duration> = moved.iter().map(|(&n, &at)| at.duration_since(arrived[n])).collect();
     times.sort();
     println!(
         "arrival-to-move over IDLE: {} messages (one every 50 ms), median {:.0} ms, p99 {:.0} ms, max {:.0} ms",
@@ -150,13 +163,16 @@ fn scan_rate(messages: &[Vec<u8>], count: usize) {
     let status = std::process::Command::new("chown").args(["-R", "nobody:nogroup"]).arg(&cur).status().unwrap();
     assert!(status.success());
     let account = account(&dovecot);
-    let config = Arc::new(Config::default());
-    let keys = keyring();
+    let (config, keys) = (config(), keyring());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for run in ["cold", "warm"] {
-        let mut judge = Judge::new(config.clone(), Some(keys.clone()));
+        let sweeper = Sweeper {
+            pipeline: rt.block_on(async { pipeline() }),
+            mover: Mover::new(None, Arc::new(SystemClock)),
+            observer: None,
+        };
         let start = Instant::now();
-        let summary = rt.block_on(imap::scan(&account, "Backscatter", &mut judge, true, &mut |_, _, _| {})).unwrap();
+        let summary = rt.block_on(imap::scan(&account, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
         let took = start.elapsed();
         assert_eq!(summary.scanned, count);
         println!(

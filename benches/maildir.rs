@@ -13,19 +13,19 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::AtomicBool;
-use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backscatter::config::Config;
+use backscatter::config::{Config, Maildir as MaildirConfig};
 use backscatter::day::Day;
+use backscatter::engine::daemon::{self, Engine, Timing};
+use backscatter::engine::{MaildirBox, Mover, Pipeline, SystemClock};
 use backscatter::journal::Journal;
 use backscatter::keys::Keyring;
 use backscatter::policy::Action;
 use backscatter::store::maildir::Maildir;
-use backscatter::store::watch::{self, Event, Timing};
-use backscatter::store::Handler;
 use backscatter::verdict;
+use tokio_util::sync::CancellationToken;
 
 /// (messages in the big Maildir, watch arrivals).
 fn sizes() -> (usize, usize) {
@@ -143,13 +143,18 @@ fn main() {
 
     // In-process scan of the same Maildir, for the RSS figure.
     let config = Config::default();
-    {
-        let md = Maildir::open(&big, "Backscatter").unwrap();
-        let mut handler = Handler::new(&config, Some(&keyring), None);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    runtime.block_on(async {
+        let pipeline = Pipeline::new(config.clone(), Some(keyring.clone()), Arc::new(SystemClock)).unwrap();
+        let md = MaildirBox::new(
+            Maildir::open(&big, "Backscatter").unwrap(),
+            pipeline,
+            Mover::new(None, Arc::new(SystemClock)),
+        );
         for path in &paths {
-            handler.handle(&md, path).unwrap();
+            md.handle(path).await.unwrap();
         }
-    }
+    });
     let corpus_mb = (ham.iter().chain(&bounces).map(Vec::len).sum::<usize>()) as f64 / 1e6;
     println!(
         "peak RSS (VmHWM) after an in-process scan of all {count}: {:.1} MB, of which the corpus this bench holds: {corpus_mb:.1} MB",
@@ -181,48 +186,50 @@ fn main() {
     assert!(!bounces.is_empty(), "no corpus bounce is moved by the default policy");
     let small = tmp.path().join("small");
     maildir(&small);
-    let journal = Journal::open(&tmp.path().join("state")).unwrap();
-    let mut handler = Handler::new(&config, Some(&keyring), Some(journal));
-    let (sender, events) = mpsc::channel();
-    let patterns = vec![small.to_string_lossy().into_owned()];
+    let mut watched = config.clone();
+    watched.maildir = vec![MaildirConfig { path: small.to_string_lossy().into_owned() }];
+    let engine = Engine {
+        pipeline: runtime
+            .block_on(async { Pipeline::new(watched, Some(keyring.clone()), Arc::new(SystemClock)) })
+            .unwrap(),
+        mover: Mover::new(Some(Journal::open(&tmp.path().join("state")).unwrap()), Arc::new(SystemClock)),
+        state_dir: tmp.path().join("state"),
+        spf_snapshot: None,
+        timing: Timing::default(),
+        imap: Default::default(),
+    };
+    let token = CancellationToken::new();
+    let watcher = runtime.spawn(daemon::run(engine, token.clone()));
     let mut latencies = Vec::with_capacity(arrivals);
-    std::thread::scope(|scope| {
-        let loop_sender = sender.clone();
-        let watcher = scope.spawn(move || {
-            let stop = AtomicBool::new(false);
-            watch::run(&mut handler, &patterns, "Backscatter", (loop_sender, events), &stop, Timing::default())
-                .unwrap();
-        });
-        // Wait until the watch is up: the folder appears with the first move.
-        let folder = small.join(".Backscatter/cur");
-        let deliver = |i: usize| -> Instant {
-            let name = format!("{i}.watch.bench");
-            fs::write(small.join("tmp").join(&name), bounces[i % bounces.len()]).unwrap();
-            let landed = Instant::now();
-            fs::rename(small.join("tmp").join(&name), small.join("new").join(&name)).unwrap();
-            landed
-        };
-        let moved = |i: usize| folder.join(format!("{i}.watch.bench:2,")).exists();
-        let wait = |i: usize| -> bool {
-            let start = Instant::now();
-            while !moved(i) {
-                if start.elapsed() > Duration::from_secs(10) {
-                    return false;
-                }
-                std::thread::sleep(Duration::from_micros(50));
+    // Wait until the watch is up: the folder appears with the first move.
+    let folder = small.join(".Backscatter/cur");
+    let deliver = |i: usize| -> Instant {
+        let name = format!("{i}.watch.bench");
+        fs::write(small.join("tmp").join(&name), bounces[i % bounces.len()]).unwrap();
+        let landed = Instant::now();
+        fs::rename(small.join("tmp").join(&name), small.join("new").join(&name)).unwrap();
+        landed
+    };
+    let moved = |i: usize| folder.join(format!("{i}.watch.bench:2,")).exists();
+    let wait = |i: usize| -> bool {
+        let start = Instant::now();
+        while !moved(i) {
+            if start.elapsed() > Duration::from_secs(10) {
+                return false;
             }
-            true
-        };
-        deliver(usize::MAX / 2);
-        assert!(wait(usize::MAX / 2), "the watcher never moved the first message");
-        for i in 0..arrivals {
-            let landed = deliver(i);
-            assert!(wait(i), "message {i} was not moved within 10 s");
-            latencies.push(landed.elapsed());
+            std::thread::sleep(Duration::from_micros(50));
         }
-        sender.send(Event::Shutdown).unwrap();
-        watcher.join().unwrap();
-    });
+        true
+    };
+    deliver(usize::MAX / 2);
+    assert!(wait(usize::MAX / 2), "the watcher never moved the first message");
+    for i in 0..arrivals {
+        let landed = deliver(i);
+        assert!(wait(i), "message {i} was not moved within 10 s");
+        latencies.push(landed.elapsed());
+    }
+    token.cancel();
+    runtime.block_on(watcher).unwrap().unwrap();
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1];
     println!(

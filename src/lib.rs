@@ -15,15 +15,18 @@
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
 //! - [`sendmail`]: the signing sendmail drop-in: argv, stamping, the hand-off to the real one.
 //! - [`spf`]: SPF (RFC 7208) of delivered mail and of a bounce's origin, through DNS (async).
-//! - [`store`]: Maildirs — listing, the Backscatter folder, moving by rename, inotify watch —
-//!   and IMAP accounts ([`store::imap`]: IDLE, UID MOVE).
-//! - [`journal`]: the append-only record of every move; restore and stats.
+//! - [`store`]: the mechanics of Maildirs (listing, safe reading, the Backscatter folder, moving by
+//!   rename, inotify) and IMAP accounts ([`store::imap`]: sessions, UID MOVE, state).
+//! - [`journal`]: the write-ahead log of every move (typed lines); what restore and stats read.
+//! - [`engine`]: the one pipeline (judge → SPF → plan), the journaled mover, and `watch` as one
+//!   async function supervising a task per mailbox.
 //! - [`milter`]: `backscatter milter`, the MTA side: signs what leaves, refuses backscatter at
 //!   SMTP time.
 
 pub mod classify;
 pub mod config;
 pub mod day;
+pub mod engine;
 pub mod journal;
 pub mod keys;
 pub mod milter;

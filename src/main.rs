@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::path::Path;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::Parser;
 
 use cli::{Cli, Command};
@@ -57,18 +58,26 @@ fn init_logging(verbose: u8) {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let verbose = cli.verbose > 0;
     let globals = cmd::Globals { config: cli.config, keyring: cli.keyring };
+    // The one runtime of the process: every command that waits on the network or on mailboxes
+    // runs on it (the sendmail drop-in, which only execs, does not start it).
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime = &runtime;
     match cli.command {
         Command::Keys(keys) => cmd::keys::run(&globals, keys),
         Command::Config(config) => cmd::config::run(&globals, config),
-        Command::Classify { json, files } => cmd::classify::run(&globals, json, &files),
-        Command::Spf { ip, domain, helo, cache, json } => cmd::spf::run(&globals, ip, domain, helo, cache, json),
-        Command::Check { file } => cmd::check::run(&globals, verbose, file.as_deref()),
+        Command::Classify { json, files } => cmd::classify::run(runtime, &globals, json, &files),
+        Command::Spf { ip, domain, helo, cache, json } => {
+            cmd::spf::run(runtime, &globals, ip, domain, helo, cache, json)
+        }
+        Command::Check { file } => cmd::check::run(runtime, &globals, verbose, file.as_deref()),
         Command::Sendmail { args } => Ok(cmd::sendmail::run(&globals, args.into_iter().map(OsString::from).collect())),
-        Command::Scan { imap: Some(account), dry_run, json, .. } => cmd::imap::scan(&globals, &account, dry_run, json),
-        Command::Scan { dry_run, json, paths, .. } => cmd::scan::run(&globals, dry_run, json, &paths),
-        Command::Restore { since, all, ids } => cmd::journal::restore(&globals, since.as_deref(), all, &ids),
+        Command::Scan { imap: Some(account), dry_run, json, .. } => {
+            cmd::imap::scan(runtime, &globals, &account, dry_run, json)
+        }
+        Command::Scan { dry_run, json, paths, .. } => cmd::scan::run(runtime, &globals, dry_run, json, &paths),
+        Command::Restore { since, all, ids } => cmd::journal::restore(runtime, &globals, since.as_deref(), all, &ids),
         Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
-        Command::Watch => cmd::watch::run(&globals),
-        Command::Milter => cmd::milter::run(&globals),
+        Command::Watch => cmd::watch::run(runtime, &globals),
+        Command::Milter => cmd::milter::run(runtime, &globals),
     }
 }

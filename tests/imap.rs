@@ -4,33 +4,63 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backscatter::config::{Auth, Imap, Tls};
-use backscatter::store::imap::{self, Action, Background, Handler, Message, Options};
+use backscatter::config::{Auth, Config, Imap, Mode, Tls};
+use backscatter::engine::daemon::{self, Engine, Timing};
+use backscatter::engine::imap::{self, Options, Sweeper};
+use backscatter::engine::{Mover, Pipeline, SystemClock};
+use backscatter::journal::{self, Journal, State};
 use support::{wait_for, Daemon, Dovecot};
+use tokio_util::sync::CancellationToken;
 
-/// Stands in for the verdict: moves what carries `X-Test-Forged: yes`, remembers the moves.
-#[derive(Clone, Default)]
-struct Marker {
-    moved: Arc<Mutex<Vec<(String, u32)>>>,
+/// The real pipeline under attack settings: every bounce is backscatter (`all_bounces`), ordinary
+/// mail stays; moves journaled in `state_dir` (none: a dry run).
+fn sweeper(accounts: Vec<Imap>, state_dir: Option<&Path>) -> Sweeper {
+    sweeper_into("Backscatter", accounts, state_dir)
 }
 
-impl Handler for Marker {
-    type Note = ();
+/// [`sweeper`], moving into `folder`.
+fn sweeper_into(folder: &str, accounts: Vec<Imap>, state_dir: Option<&Path>) -> Sweeper {
+    let mut config = Config::default();
+    config.policy.folder = folder.to_owned();
+    config.policy.all_bounces = true;
+    config.policy.mode = Mode::Enforce;
+    config.imap = accounts;
+    let pipeline = Pipeline::new(config, None, Arc::new(SystemClock)).unwrap();
+    let journal = state_dir.map(|dir| Journal::open(dir).unwrap());
+    Sweeper { pipeline, mover: Mover::new(journal, Arc::new(SystemClock)), observer: None }
+}
 
-    fn decide(&mut self, message: &Message<'_>) -> Action<()> {
-        let forged = message.bytes.windows(19).any(|w| w == b"X-Test-Forged: yes\r" || w == b"X-Test-Forged: yes\n");
-        if forged {
-            Action::Move(())
-        } else {
-            Action::Keep
-        }
+/// Moves done according to the journal in `state_dir`.
+fn moves(state_dir: &Path) -> usize {
+    let ledger = journal::read(&state_dir.join(journal::FILE_NAME)).unwrap();
+    ledger.records().iter().filter(|r| matches!(r.state, State::Done { .. })).count()
+}
+
+/// `watch`'s engine on a thread of its own for `accounts`; stopped (and joined) on drop.
+struct Watcher {
+    token: CancellationToken,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn stop(mut self) {
+        self.halt();
     }
 
-    fn moved(&mut self, _: (), message: &Message<'_>, _folder: &str) {
-        self.moved.lock().unwrap().push((message.account.to_owned(), message.uid));
+    fn halt(&mut self) {
+        self.token.cancel();
+        if let Some(thread) = self.thread.take() {
+            thread.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.halt();
     }
 }
 
@@ -58,12 +88,14 @@ fn options() -> Options {
     }
 }
 
-/// Delivers a message into `maildir` as an MDA does (tmp/ then rename into new/).
+/// Delivers a message into `maildir` as an MDA does (tmp/ then rename into new/): a real bounce
+/// (`forged`: backscatter under [`sweeper`]'s settings) or an ordinary message.
 fn deliver(maildir: &Path, name: &str, forged: bool) -> PathBuf {
-    let marker = if forged { "X-Test-Forged: yes\r\n" } else { "" };
-    let text = format!(
-        "From: MAILER-DAEMON@example.net\r\nTo: alice@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\nMessage-ID: <{name}@example.net>\r\n{marker}\r\nThe message could not be delivered.\r\n"
-    );
+    let text = if forged {
+        fixture_bounce(name, None)
+    } else {
+        format!("From: bob@example.net\r\nTo: alice@example.com\r\nSubject: lunch\r\nMessage-ID: <{name}@example.net>\r\n\r\nNoon?\r\n")
+    };
     let tmp = maildir.join("tmp").join(name);
     std::fs::write(&tmp, text).unwrap();
     let new = maildir.join("new").join(name);
@@ -88,9 +120,24 @@ fn backscatter_dir(maildir: &Path) -> PathBuf {
     maildir.join(".Backscatter")
 }
 
-/// Watchers on their own thread, as `watch` runs them; stopped on drop.
-fn watcher(accounts: Vec<Imap>, state_dir: &Path, handler: Marker) -> Background {
-    Background::start(accounts, "Backscatter".into(), state_dir.to_path_buf(), handler, options()).unwrap()
+/// The engine watching `accounts` on a thread of its own, as `watch` runs it; stopped on drop.
+fn watcher(accounts: Vec<Imap>, state_dir: &Path) -> Watcher {
+    let sweeper = sweeper(accounts, Some(state_dir));
+    let engine = Engine {
+        pipeline: sweeper.pipeline,
+        mover: sweeper.mover,
+        state_dir: state_dir.to_path_buf(),
+        spf_snapshot: None,
+        timing: Timing::default(),
+        imap: options(),
+    };
+    let token = CancellationToken::new();
+    let stop = token.clone();
+    let thread = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        runtime.block_on(daemon::run(engine, stop)).unwrap();
+    });
+    Watcher { token, thread: Some(thread) }
 }
 
 fn state_file(state_dir: &Path, account: &str) -> PathBuf {
@@ -106,8 +153,7 @@ fn wait_watching(state_dir: &Path, account: &str) {
 fn forged_bounce_moves_within_two_seconds_and_a_genuine_one_stays_unread() {
     let dovecot = Dovecot::start(&[]);
     let state = tempfile::tempdir().unwrap();
-    let marker = Marker::default();
-    let running = watcher(vec![account(&dovecot, "alice")], state.path(), marker.clone());
+    let running = watcher(vec![account(&dovecot, "alice")], state.path());
     wait_watching(state.path(), "alice");
     let maildir = dovecot.maildir();
     deliver(&maildir, "genuine", false);
@@ -118,13 +164,13 @@ fn forged_bounce_moves_within_two_seconds_and_a_genuine_one_stays_unread() {
         !find(&backscatter_dir(&maildir), "forged").is_empty() && find(&maildir, "forged").is_empty()
     });
     let latency = arrived.elapsed();
-    running.stop().unwrap();
+    running.stop();
     let genuine = find(&maildir, "genuine");
     assert_eq!(genuine.len(), 1, "the genuine bounce stays in INBOX");
     let name = genuine[0].file_name().unwrap().to_str().unwrap().to_owned();
     let flags = name.split_once(":2,").map(|(_, f)| f).unwrap_or("");
     assert!(!flags.contains('S'), "the genuine bounce is still unread: {name}");
-    assert_eq!(marker.moved.lock().unwrap().len(), 1);
+    assert_eq!(moves(state.path()), 1);
     // The folder is created and subscribed (Dovecot keeps subscriptions in the Maildir root).
     let subscriptions = std::fs::read_to_string(maildir.join("subscriptions")).unwrap();
     assert!(subscriptions.lines().any(|l| l == "Backscatter"), "{subscriptions}");
@@ -140,7 +186,7 @@ fn a_dovecot_restart_during_idle_is_survived_and_the_password_command_reruns() {
     let mut alice = account(&dovecot, "alice");
     let script = format!("echo run >> '{}'; echo secret", runs.display());
     alice.auth = Auth::PasswordCommand(vec!["sh".into(), "-c".into(), script]);
-    let _running = watcher(vec![alice], state.path(), Marker::default());
+    let _running = watcher(vec![alice], state.path());
     wait_watching(state.path(), "alice");
     dovecot.restart(&[]);
     let maildir = dovecot.maildir();
@@ -157,15 +203,15 @@ fn mail_that_arrived_while_stopped_is_handled_on_start_and_a_uidvalidity_change_
     let dovecot = Dovecot::start(&[]);
     let state = tempfile::tempdir().unwrap();
     let maildir = dovecot.maildir();
-    let running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let running = watcher(vec![account(&dovecot, "alice")], state.path());
     wait_watching(state.path(), "alice");
-    running.stop().unwrap();
+    running.stop();
     deliver(&maildir, "while-down", true);
-    let running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let running = watcher(vec![account(&dovecot, "alice")], state.path());
     wait_for("the bounce delivered while stopped in Backscatter", Duration::from_secs(5), || {
         !find(&backscatter_dir(&maildir), "while-down").is_empty()
     });
-    running.stop().unwrap();
+    running.stop();
 
     // A state from another UIDVALIDITY claims everything was seen; the watcher must not trust it.
     deliver(&maildir, "old-epoch", true);
@@ -175,16 +221,27 @@ fn mail_that_arrived_while_stopped_is_handled_on_start_and_a_uidvalidity_change_
     marks["INBOX"]["uid_validity"] = serde_json::json!(1);
     marks["INBOX"]["last_uid"] = serde_json::json!(999_999);
     std::fs::write(&file, marks.to_string()).unwrap();
-    let _running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let _running = watcher(vec![account(&dovecot, "alice")], state.path());
     wait_for("the rescan after a UIDVALIDITY change", Duration::from_secs(5), || {
         !find(&backscatter_dir(&maildir), "old-epoch").is_empty()
     });
 }
 
 fn scan(account: &Imap, dry_run: bool) -> imap::ScanSummary {
+    try_scan(account, "Backscatter", dry_run).unwrap()
+}
+
+fn try_scan(
+    account: &Imap,
+    folder: &str,
+    dry_run: bool,
+) -> Result<imap::ScanSummary, backscatter::store::imap::ImapError> {
+    let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let mut marker = Marker::default();
-    rt.block_on(imap::scan(account, "Backscatter", &mut marker, dry_run, &mut |_, _, _| {})).unwrap()
+    rt.block_on(async {
+        let sweeper = sweeper_into(folder, vec![account.clone()], (!dry_run).then_some(state.path()));
+        imap::scan(account, folder, &sweeper, &mut |_, _, _| {}).await
+    })
 }
 
 #[test]
@@ -218,10 +275,7 @@ fn starttls_with_the_ca_file_and_a_clear_error_without_it() {
     assert_eq!(scan(&tls, false).moved, 1);
 
     tls.ca_file = None;
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let err =
-        rt.block_on(imap::scan(&tls, "Backscatter", &mut Marker::default(), true, &mut |_, _, _| {})).unwrap_err();
-    let err = err.to_string();
+    let err = try_scan(&tls, "Backscatter", true).unwrap_err().to_string();
     assert!(err.contains("certificate") && err.contains("ca_file"), "{err}");
 }
 
@@ -237,9 +291,7 @@ fn non_ascii_mailbox_and_folder_names() {
     support_chown(&dovecot.maildir());
     deliver(&entwuerfe, "forged", true);
     alice.mailboxes = vec!["Entwürfe".to_owned()];
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let summary =
-        rt.block_on(imap::scan(&alice, "Rückläufer", &mut Marker::default(), false, &mut |_, _, _| {})).unwrap();
+    let summary = try_scan(&alice, "Rückläufer", false).unwrap();
     assert_eq!(summary.moved, 1);
     assert_eq!(find(&dovecot.maildir().join(".R&APw-ckl&AOQ-ufer"), "forged").len(), 1);
 }
@@ -260,9 +312,8 @@ fn fifty_accounts_in_one_process() {
     all.push_str(&passwd);
     std::fs::write(&passwd_file, all).unwrap();
     let state = tempfile::tempdir().unwrap();
-    let marker = Marker::default();
     let accounts = users.iter().map(|u| account(&dovecot, u)).collect();
-    let _running = watcher(accounts, state.path(), marker.clone());
+    let _running = watcher(accounts, state.path());
     for user in &users {
         wait_watching(state.path(), user);
     }
@@ -270,7 +321,7 @@ fn fifty_accounts_in_one_process() {
     for user in &users {
         deliver(&home.join(user).join("Maildir"), "forged", true);
     }
-    wait_for("50 moves", Duration::from_secs(15), || marker.moved.lock().unwrap().len() == 50);
+    wait_for("50 moves", Duration::from_secs(15), || moves(state.path()) == 50);
     for user in &users {
         assert_eq!(find(&backscatter_dir(&home.join(user).join("Maildir")), "forged").len(), 1, "{user}");
     }
@@ -281,16 +332,21 @@ fn restore_moves_a_message_back_by_its_message_id() {
     let dovecot = Dovecot::start(&[]);
     deliver(&dovecot.maildir(), "forged", true);
     let alice = account(&dovecot, "alice");
-    assert_eq!(scan(&alice, false).moved, 1);
+    let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let restored = rt.block_on(imap::restore(&alice, "Backscatter", "INBOX", "<forged@example.net>")).unwrap();
-    assert_eq!(restored, 1);
+    let sweeper = rt.block_on(async { sweeper(vec![alice.clone()], Some(state.path())) });
+    let summary = rt.block_on(imap::scan(&alice, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
+    assert_eq!(summary.moved, 1);
+    let ledger = sweeper.mover.ledger().unwrap();
+    let record = ledger.restorable(&[], None)[0].clone();
+    let config = sweeper.pipeline.config().clone();
+    let restored = rt.block_on(backscatter::engine::restore::restore(&config, &sweeper.mover, &record)).unwrap();
+    assert!(matches!(restored, backscatter::engine::restore::Restored::Restored { .. }), "{restored:?}");
     assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
     assert!(find(&backscatter_dir(&dovecot.maildir()), "forged").is_empty());
-    let again = rt.block_on(imap::restore(&alice, "Backscatter", "INBOX", "<forged@example.net>")).unwrap();
-    assert_eq!(again, 0, "nothing left to restore");
+    assert!(sweeper.mover.ledger().unwrap().restorable(&[], None).is_empty(), "nothing left to restore");
     // Put back by a person: it carries $BackscatterKept and is not moved again.
-    let rescan = scan(&alice, false);
+    let rescan = rt.block_on(imap::scan(&alice, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
     assert_eq!((rescan.scanned, rescan.moved), (1, 0));
     assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
 }
@@ -369,7 +425,7 @@ fn scan_imap_end_to_end_with_the_real_verdict() {
     let verdicts: Vec<(&str, &str)> =
         lines.iter().map(|l| (l["path"].as_str().unwrap(), l["verdict"].as_str().unwrap())).collect();
     assert_eq!(verdicts.len(), 2, "{stdout}");
-    assert!(verdicts.iter().all(|(path, _)| path.starts_with("imap:test/INBOX;UIDVALIDITY=")), "{verdicts:?}");
+    assert!(verdicts.iter().all(|(path, _)| path.starts_with("imap:test/INBOX UID ")), "{verdicts:?}");
     let mut words: Vec<&str> = verdicts.iter().map(|(_, v)| *v).collect();
     words.sort_unstable();
     assert_eq!(words, ["backscatter", "genuine"], "{stdout}");
@@ -390,7 +446,7 @@ fn scan_imap_end_to_end_with_the_real_verdict() {
 fn without_idle_the_watcher_polls_with_noop() {
     let dovecot = Dovecot::start(&[("EXTRA", "imap_capability = IMAP4rev1 LITERAL+ SASL-IR UIDPLUS MOVE")]);
     let state = tempfile::tempdir().unwrap();
-    let _running = watcher(vec![account(&dovecot, "alice")], state.path(), Marker::default());
+    let _running = watcher(vec![account(&dovecot, "alice")], state.path());
     wait_watching(state.path(), "alice");
     deliver(&dovecot.maildir(), "polled", true);
     // options() polls every 200 ms.
@@ -424,10 +480,15 @@ fn watch_daemon_moves_journals_and_restore_puts_back() {
         std::fs::read_to_string(&journal_file).is_ok_and(|j| j.ends_with('\n'))
     });
     let journal = std::fs::read_to_string(&journal_file).unwrap();
-    let entry: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
-    assert_eq!(entry["mailbox"], "imap:test/INBOX", "{journal}");
-    assert_eq!(entry["to"], "imap:test/Backscatter");
-    assert_eq!(entry["message_id"], "<daemon-forged@example.net>");
+    let intent: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    assert_eq!(intent["op"], "intent", "{journal}");
+    assert_eq!(intent["from"]["store"], "imap");
+    assert_eq!((&intent["from"]["account"], &intent["from"]["mailbox"]), (&"test".into(), &"INBOX".into()));
+    assert_eq!(intent["to"]["mailbox"], "Backscatter");
+    assert_eq!(intent["message_id"], "<daemon-forged@example.net>");
+    wait_for("the done line", Duration::from_secs(3), || {
+        std::fs::read_to_string(&journal_file).is_ok_and(|j| j.contains("\"op\":\"done\""))
+    });
     // SIGTERM, as systemd stops it: a clean exit.
     assert_eq!(daemon.terminate().code(), Some(0));
 
@@ -441,5 +502,5 @@ fn watch_daemon_moves_journals_and_restore_puts_back() {
     assert_eq!(find(&maildir, "daemon-forged").len(), 1);
     assert!(find(&backscatter_dir(&maildir), "daemon-forged").is_empty());
     let journal = std::fs::read_to_string(state.join("journal.jsonl")).unwrap();
-    assert!(journal.lines().nth(1).is_some_and(|l| l.contains("\"op\":\"restore\"")), "{journal}");
+    assert!(journal.lines().nth(2).is_some_and(|l| l.contains("\"op\":\"restore\"")), "{journal}");
 }

@@ -1,7 +1,7 @@
 //! The SPF step of `scan` and `watch` on temp Maildirs, against a real DNS server (dnsmasq on
-//! loopback): `Received-SPF` written before any move (never for `none` when so configured, never
-//! on a dry run, never twice), `fail_action = "move"`, the origin of a forged bounce in its why,
-//! and the cache snapshot of a running watcher.
+//! loopback): results in the JSON, the log and the journal — delivered mail is never rewritten —
+//! `fail_action = "move"`, the origin of a forged bounce in its why, and the cache snapshot of a
+//! running watcher.
 
 mod support;
 
@@ -31,8 +31,7 @@ impl World {
         let config = format!(
             "keyring = \"{0}/keyring.toml\"\nstate_dir = \"{0}/state\"\nprotected_domains = [\"example.test\"]\n\
              [policy]\nmode = \"enforce\"\ngrace_days = 0\n[[maildir]]\npath = \"{0}/Maildir\"\n\
-             [spf]\nenabled = true\ndns = \"127.0.0.1:{1}\"\ntrusted_receivers = [\"mx.example.org\"]\n\
-             received_spf = true\n{spf}",
+             [spf]\nenabled = true\ndns = \"127.0.0.1:{1}\"\ntrusted_receivers = [\"mx.example.org\"]\n{spf}",
             dir.path().display(),
             dns.port
         );
@@ -142,21 +141,15 @@ fn forged_bounce() -> String {
     support::forged_bounce(&now_date())
 }
 
-/// The `Received-SPF` fields of a message's header.
-fn received_spf(message: &str) -> Vec<&str> {
-    let header = message.split("\r\n\r\n").next().unwrap_or_default();
-    header.lines().filter(|l| l.starts_with("Received-SPF:")).collect()
-}
-
 fn field<'a>(lines: &'a [(String, serde_json::Value)], name: &str, key: &str) -> &'a str {
     let (_, v) = lines.iter().find(|(n, _)| n.starts_with(name)).unwrap_or_else(|| panic!("{name} in {lines:?}"));
     v[key].as_str().unwrap_or_default()
 }
 
 #[test]
-fn scan_writes_received_spf_moves_spf_fails_and_checks_bounce_origins() {
+fn scan_reports_spf_moves_spf_fails_and_checks_bounce_origins() {
     let dns = Dns::start(ZONE);
-    let world = World::new(&dns, "received_spf_none = false\nfail_action = \"move\"\nfail_folder = \"Junk\"\n");
+    let world = World::new(&dns, "fail_action = \"move\"\nfail_folder = \"Junk\"\n");
     world.deliver("1.pass.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "ann@example.test"));
     world.deliver("2.fail.host", &delivered("mx.example.org", "203.0.113.9", "spam.test", "ann@example.test"));
     world.deliver("3.none.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "bob@nothing.test"));
@@ -184,84 +177,74 @@ fn scan_writes_received_spf_moves_spf_fails_and_checks_bounce_origins() {
     assert_eq!(spf("2.fail").map(|s| s["action"].clone()), Some("move".into()));
     assert_eq!(spf("5.bounce").map(|s| s["origin"]["result"].clone()), Some("fail".into()));
 
+    assert_eq!(spf("1.pass").map(|s| s["result"].clone()), Some("pass".into()));
+    assert_eq!(spf("3.none").map(|s| s["result"].clone()), Some("none".into()));
+    assert_eq!(spf("4.foreign").map(|s| s["result"].clone()), Some("skipped".into()), "not ours to check");
+    // The bounce itself: a null sender checked through its HELO (RFC 7208 §2.4).
+    assert_eq!(
+        spf("5.bounce").map(|s| (s["result"].clone(), s["identity"].clone())),
+        Some(("pass".into(), "helo".into()))
+    );
+
+    // Delivered mail is never rewritten: every message keeps its bytes, moved or not.
     let (path, pass) = world.find("1.pass");
     assert!(path.starts_with("new/"), "{path}");
-    assert!(pass.starts_with("Received-SPF: pass (mx.example.org: "), "{pass}");
-    assert_eq!(received_spf(&pass).len(), 1);
-    assert!(received_spf(&pass)[0].contains("identity=mailfrom"), "{pass}");
-
+    assert!(!pass.contains("Received-SPF"), "{pass}");
     let (path, fail) = world.find("2.fail");
     assert!(path.starts_with(".Junk/cur/"), "moved by fail_action: {path}");
-    assert!(fail.starts_with("Received-SPF: fail (mx.example.org: "), "written before the move: {fail}");
-    assert!(fail.contains("client-ip=203.0.113.9;"), "{fail}");
-
-    let (path, none) = world.find("3.none");
-    assert!(path.starts_with("new/"), "{path}");
-    assert!(received_spf(&none).is_empty(), "no header for none when received_spf_none = false: {none}");
-    let (_, foreign) = world.find("4.foreign");
-    assert!(received_spf(&foreign).is_empty(), "not ours to check: {foreign}");
-
+    let bytes = |name: &str| before.iter().find(|(p, _)| file_name(p).starts_with(name)).map(|(_, b)| b.clone());
+    assert_eq!(bytes("2.fail"), Some(fail.clone().into_bytes()));
     let (path, bounce) = world.find("5.bounce");
     assert!(path.starts_with(".Backscatter/cur/"), "{path}");
-    // The bounce itself: a null sender checked through its HELO (RFC 7208 §2.4).
-    assert!(bounce.starts_with("Received-SPF: pass ") && bounce.contains("identity=helo"), "{bounce}");
+    assert_eq!(bytes("5.bounce"), Some(bounce.into_bytes()));
 
     // The journal records the SPF move with its reason, and restore brings it back.
     let journal = fs::read_to_string(world.dir.path().join("state/journal.jsonl")).expect("journal");
-    let line = journal.lines().find(|l| l.contains("2.fail.host")).expect("journaled");
+    let line =
+        journal.lines().find(|l| l.contains("2.fail.host") && l.contains("\"op\":\"intent\"")).expect("journaled");
     let entry: serde_json::Value = serde_json::from_str(line).expect("json");
     assert_eq!(entry["why"], "SPF fail: 203.0.113.9 is not allowed by example.test's SPF");
     world.run(&["restore", entry["id"].as_str().unwrap_or_default()]);
     let (path, restored) = world.find("2.fail");
     assert!(!path.starts_with(".Junk/") && restored == fail, "{path}");
-
-    // A second scan checks again but writes no second header: our own is the recorded result.
-    world.scan(&[]);
-    let (_, again) = world.find("1.pass");
-    assert_eq!(again, pass);
 }
 
 #[test]
-fn received_spf_none_is_written_when_configured_and_monitor_mode_moves_nothing() {
+fn monitor_mode_moves_nothing_on_an_spf_fail() {
     let dns = Dns::start(ZONE);
     let world = World::new(&dns, "fail_action = \"move\"\n");
     let config = world.dir.path().join("config.toml");
     let text = fs::read_to_string(&config).expect("config").replace("mode = \"enforce\"", "mode = \"monitor\"");
     fs::write(&config, text).expect("config");
-    world.deliver("1.none.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "bob@nothing.test"));
     world.deliver("2.fail.host", &delivered("mx.example.org", "203.0.113.9", "spam.test", "ann@example.test"));
     let done = world.scan(&[]);
     assert_eq!(field(&done, "2.fail", "done"), "would-move", "monitor mode: {done:?}");
-    let (_, none) = world.find("1.none");
-    assert!(none.starts_with("Received-SPF: none (mx.example.org: "), "{none}");
-    let (path, fail) = world.find("2.fail");
-    assert!(path.starts_with("new/") && fail.starts_with("Received-SPF: fail "), "{path}: {fail}");
+    let (path, _) = world.find("2.fail");
+    assert!(path.starts_with("new/"), "{path}");
 }
 
 #[test]
-fn watch_writes_the_header_once_and_keeps_a_cache_snapshot() {
+fn watch_logs_the_spf_result_rewrites_nothing_and_keeps_a_cache_snapshot() {
     let dns = Dns::start(ZONE);
     let world = World::new(&dns, "");
     let log = world.dir.path().join("watch.log");
     let mut watcher = Daemon::spawn(world.command(&["-vv", "watch"]).stderr(fs::File::create(&log).expect("log")));
     // Give inotify its watch before the delivery (the initial scan would also find it).
     std::thread::sleep(Duration::from_millis(500));
-    let path = world.deliver("1.pass.host", &delivered("mx.example.org", "192.0.2.5", "mail.test", "ann@example.test"));
+    let text = delivered("mx.example.org", "192.0.2.5", "mail.test", "ann@example.test");
+    let path = world.deliver("1.pass.host", &text);
     let start = Instant::now();
-    while !fs::read_to_string(&path).is_ok_and(|m| m.starts_with("Received-SPF: pass ")) {
-        assert!(start.elapsed() < Duration::from_secs(20), "no Received-SPF written by watch");
+    while !fs::read_to_string(&log).is_ok_and(|l| l.lines().any(|l| l.contains("verdict") && l.contains("1.pass.host")))
+    {
+        assert!(start.elapsed() < Duration::from_secs(20), "no verdict logged by watch");
         std::thread::sleep(Duration::from_millis(20));
     }
-    // Time for the rename's inotify event to come back, then a clean stop.
-    std::thread::sleep(Duration::from_millis(700));
+    // The snapshot is written at every discovery (10 s) and on stop.
     let status = watcher.terminate();
     assert!(status.success(), "{status:?}");
-
-    let message = fs::read_to_string(&path).expect("still in new/");
-    assert_eq!(received_spf(&message).len(), 1, "{message}");
+    assert_eq!(fs::read_to_string(&path).expect("still in new/"), text, "never rewritten");
     let log = fs::read_to_string(&log).expect("log");
-    let judged = log.lines().filter(|l| l.contains("verdict") && l.contains("1.pass.host")).count();
-    assert_eq!(judged, 1, "the rewrite is not a new arrival:\n{log}");
+    assert!(log.lines().any(|l| l.contains("SPF") && l.contains("pass")), "{log}");
     // The snapshot `backscatter spf --cache` shows.
     let cache = String::from_utf8(world.run(&["spf", "--cache"]).stdout).expect("utf-8");
     assert!(cache.lines().any(|l| l.starts_with("example.test.") && l.contains("TXT")), "{cache}");

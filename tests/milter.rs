@@ -319,7 +319,7 @@ fn spf_at_smtp_time_from_the_real_connection() {
         "--txt-record=fail.test,v=spf1 ip4:192.0.2.0/24 -all",
     ]);
     let spf = format!(
-        "[policy]\ngrace_days = 0\n[spf]\nenabled = true\ndns = \"127.0.0.1:{}\"\nreceived_spf = true\nhelo = false\n",
+        "[policy]\ngrace_days = 0\n[spf]\nenabled = true\ndns = \"127.0.0.1:{}\"\nhelo = false\n",
         dns.port
     );
     let rig = Rig::start(&spf, "");

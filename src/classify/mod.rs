@@ -28,7 +28,7 @@ use headers::{FastPath, Signals};
 pub use reason::Reason;
 
 /// What kind of message this is. The serialized words are an interface (DESIGN §5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Kind {
     /// Non-delivery report: delivery failed.

@@ -14,7 +14,7 @@ use super::lhost::text::{reply_code_in, status_in};
 use phrases::PHRASES;
 
 /// Why a delivery failed or was delayed. Names follow Sisimai so figures compare directly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Reason {
     AuthFailure,

@@ -8,8 +8,11 @@ use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
+use std::sync::Arc;
+
+use backscatter::engine::{Pipeline, SystemClock};
 use backscatter::policy::{Action, Verdict};
-use backscatter::verdict::{self, Judgement};
+use backscatter::verdict::Judgement;
 
 use super::classify::{load, mtime, now};
 use super::Globals;
@@ -22,7 +25,12 @@ const KEEP: u8 = 1;
 
 /// Runs the filter on `file` (`None` or `-`: stdin). Never returns an error: anything that
 /// stops a decision exits 75 with the reason on stderr, so the caller keeps the message.
-pub fn run(globals: &Globals, verbose: bool, file: Option<&Path>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    globals: &Globals,
+    verbose: bool,
+    file: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
     let stdin = file.is_none_or(|f| f.as_os_str() == "-");
     let read = if stdin {
         let mut bytes = Vec::new();
@@ -50,8 +58,20 @@ pub fn run(globals: &Globals, verbose: bool, file: Option<&Path>) -> anyhow::Res
         Ok(keyring) => (Some(keyring), None),
         Err(err) => (None, Some(err)),
     };
-    let j = verdict::judge(&bytes, fallback, keyring.as_ref(), &config);
-    let code = status(&j, keyring.is_some());
+    let have_keyring = keyring.is_some();
+    // The same pipeline as the stores: SPF (when on) is evidence here too.
+    let judged = runtime.block_on(async {
+        let pipeline = Pipeline::new(config, keyring, Arc::new(SystemClock))?;
+        anyhow::Ok(pipeline.run(&bytes, fallback).await)
+    });
+    let j = match judged {
+        Ok(judged) => judged.judgement,
+        Err(err) => {
+            eprintln!("backscatter check: {err:#}; keeping the message");
+            return Ok(ExitCode::from(exit::TEMPFAIL));
+        }
+    };
+    let code = status(&j, have_keyring);
     if let (Some(err), true) = (absent, code == exit::TEMPFAIL || verbose) {
         // Undecided for want of a keyring: the one thing a filter's operator must hear about.
         eprintln!("backscatter check: {err}");
@@ -79,6 +99,7 @@ fn status(j: &Judgement, have_keyring: bool) -> u8 {
 mod tests {
     use super::*;
     use backscatter::config::{Config, Policy};
+    use backscatter::verdict;
 
     const BOUNCE: &[u8] = include_bytes!("../../tests/fixtures/ndr/001.eml");
 

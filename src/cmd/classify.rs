@@ -2,33 +2,40 @@
 //! nothing. A directory means every regular file below it (Maildir `cur/` and `new/`, not
 //! `tmp/`), in sorted order.
 
-use std::io::{Read, Write};
+use std::io::{Read as _, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use anyhow::Context;
 
 use backscatter::config::Config;
+use backscatter::engine::{Judged, Pipeline, SystemClock};
 use backscatter::keys::{Keyring, KeyringError};
 use backscatter::spf::step::Report;
-use backscatter::verdict::{self, Judgement};
+use backscatter::store::read::{read_message, Read};
+use backscatter::verdict::Judgement;
 
 use super::Globals;
 use crate::exit;
 
 /// Runs the command; exit 66 (EX_NOINPUT) when any input could not be read.
-pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    globals: &Globals,
+    json: bool,
+    files: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
     let (config, keyring) = load(globals)?;
     let keyring = keyring
         .map_err(|err| eprintln!("backscatter: {err}; nothing can be verified: every checked message is backscatter"))
         .ok();
-    let spf = backscatter::store::spf::SpfStep::start(&config, None)?;
-    let judge = |bytes: &[u8], fallback: i64| {
-        let mut j = verdict::judge(bytes, fallback, keyring.as_ref(), &config);
-        let report = spf.as_ref().map(|step| step.run(bytes, &mut j, &config));
-        (j, report)
-    };
+    runtime.block_on(classify(Pipeline::new(config, keyring, Arc::new(SystemClock))?, json, files))
+}
+
+async fn classify(pipeline: Pipeline, json: bool, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let max = pipeline.config().max_message_size;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut unreadable = false;
@@ -37,7 +44,7 @@ pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<E
             let mut bytes = Vec::new();
             match std::io::stdin().read_to_end(&mut bytes) {
                 Ok(_) => {
-                    if !emit(&mut out, "-", &judge(&bytes, now()), json)? {
+                    if !emit(&mut out, "-", &pipeline.run(&bytes, now()).await, json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
@@ -53,15 +60,23 @@ pub fn run(globals: &Globals, json: bool, files: &[PathBuf]) -> anyhow::Result<E
             unreadable = true;
         }
         for path in paths {
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let j = judge(&bytes, mtime(&path).unwrap_or_else(now));
+            match read_message(&path, max) {
+                Ok(Read::Message { bytes, mtime }) => {
+                    let j = pipeline.run(&bytes, mtime).await;
                     if !emit(&mut out, &path.to_string_lossy(), &j, json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
+                Ok(Read::Skipped(skip)) => {
+                    eprintln!("backscatter: {}: {skip}", path.display());
+                    unreadable = true;
+                }
+                Ok(Read::Vanished) => {
+                    eprintln!("backscatter: {}: gone before it could be read", path.display());
+                    unreadable = true;
+                }
                 Err(err) => {
-                    eprintln!("backscatter: {}: {err}", path.display());
+                    eprintln!("backscatter: {err}");
                     unreadable = true;
                 }
             }
@@ -140,8 +155,8 @@ fn failed(path: &Path, err: &std::io::Error) -> usize {
 }
 
 /// Prints one line; `Ok(false)` when the reader went away (`| head`): stop quietly.
-fn emit(out: &mut impl Write, path: &str, (j, spf): &(Judgement, Option<Report>), json: bool) -> anyhow::Result<bool> {
-    match print(out, path, j, spf.as_ref(), json) {
+fn emit(out: &mut impl Write, path: &str, judged: &Judged, json: bool) -> anyhow::Result<bool> {
+    match print(out, path, &judged.judgement, judged.spf.as_ref(), json) {
         Ok(()) => Ok(true),
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(err) => Err(err).context("writing to stdout"),
@@ -180,6 +195,7 @@ fn print(out: &mut impl Write, path: &str, j: &Judgement, spf: Option<&Report>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use backscatter::verdict;
 
     #[test]
     fn a_maildir_is_walked_sorted_without_tmp() {

@@ -2,61 +2,68 @@
 //! and count the moves recorded in the journal (DESIGN §1, §7).
 
 use std::process::ExitCode;
-use std::time::UNIX_EPOCH;
 
 use anyhow::bail;
 
-use backscatter::journal::{self, Journal, Restored, Stats};
+use backscatter::engine::restore::{restore as undo, Restored};
+use backscatter::journal::{self, Stats};
 
 use super::scan::Setup;
 use super::Globals;
 
-/// Puts back the chosen moves, one line each on stdout; exit 1 if an id is not a pending move
-/// or a message could not be put back.
-pub fn restore(globals: &Globals, since: Option<&str>, all: bool, ids: &[String]) -> anyhow::Result<ExitCode> {
+/// Puts back the chosen moves, one line each on stdout; exit 1 if an id is not a restorable
+/// move or a message could not be put back.
+pub fn restore(
+    runtime: &tokio::runtime::Runtime,
+    globals: &Globals,
+    since: Option<&str>,
+    all: bool,
+    ids: &[String],
+) -> anyhow::Result<ExitCode> {
     if ids.is_empty() && since.is_none() && !all {
         bail!("say which moves to undo: journal ids, --since TIME or --all");
     }
     let setup = Setup::load(globals, false)?;
     let since = since.map(journal::parse_time).transpose()?;
-    let mut journal = Journal::open(&setup.state_dir)?;
-    let entries = journal::read(journal.path())?;
-    let chosen = journal::pending(&entries, ids, since);
-    let mut incomplete = false;
+    let mover = setup.mover(false)?;
+    // Interrupted Maildir moves are settled here; IMAP ones need the server (`watch`, `scan`).
+    backscatter::engine::maildir::reconcile(&mover, &mover.ledger()?)?;
+    let ledger = mover.ledger()?;
+    let unfinished = ledger.unfinished().count();
+    if unfinished > 0 {
+        eprintln!(
+            "backscatter: {unfinished} IMAP move(s) in the journal were interrupted; `watch` or `scan --imap` settles them — run one, then restore again"
+        );
+    }
+    let chosen = ledger.restorable(ids, since);
+    let mut incomplete = unfinished > 0;
     for id in ids {
-        if !chosen.iter().any(|e| &e.id == id) {
+        if !chosen.iter().any(|r| &r.intent.id == id) {
             eprintln!("backscatter: {id}: no such move in the journal, or restored already");
             incomplete = true;
         }
     }
-    let now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    let now = i64::try_from(now).unwrap_or(0);
-    for entry in chosen {
-        let restored = if entry.mailbox.starts_with("imap:") {
-            // A server that cannot be reached spoils only this entry, not the rest.
-            match super::imap::restore(&setup.config, &mut journal, entry, now) {
-                Ok(restored) => restored,
-                Err(err) => {
-                    eprintln!("backscatter: {err:#}");
+    runtime.block_on(async {
+        for record in chosen {
+            let id = &record.intent.id;
+            // A server that cannot be reached spoils only this move, not the rest.
+            match undo(&setup.config, &mover, record).await {
+                Ok(Restored::Restored { at }) => println!("restored {id} {at}"),
+                Ok(Restored::Occupied) => {
+                    eprintln!("backscatter: {id}: {} exists already; left as it is", record.intent.from);
                     incomplete = true;
-                    continue;
+                }
+                Ok(Restored::Missing) => {
+                    eprintln!("backscatter: {id}: {} is no longer in the folder", record.intent.to);
+                    incomplete = true;
+                }
+                Err(err) => {
+                    eprintln!("backscatter: {id}: {err}");
+                    incomplete = true;
                 }
             }
-        } else {
-            journal::restore(&mut journal, entry, now)?
-        };
-        match restored {
-            Restored::Restored { to, .. } => println!("restored {} {}", entry.id, to.display()),
-            Restored::Occupied => {
-                eprintln!("backscatter: {}: {} exists already; left as it is", entry.id, entry.from);
-                incomplete = true;
-            }
-            Restored::Missing => {
-                eprintln!("backscatter: {}: {} is no longer in the folder", entry.id, entry.to);
-                incomplete = true;
-            }
         }
-    }
+    });
     Ok(if incomplete { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
@@ -64,7 +71,7 @@ pub fn restore(globals: &Globals, since: Option<&str>, all: bool, ids: &[String]
 pub fn stats(globals: &Globals, since: Option<&str>) -> anyhow::Result<ExitCode> {
     let setup = Setup::load(globals, false)?;
     let since = since.map(journal::parse_time).transpose()?;
-    let entries = journal::read(&setup.state_dir.join(journal::FILE_NAME))?;
-    print!("{}", Stats::of(&entries, since));
+    let ledger = journal::read(&setup.state_dir.join(journal::FILE_NAME))?;
+    print!("{}", Stats::of(&ledger, since));
     Ok(ExitCode::SUCCESS)
 }

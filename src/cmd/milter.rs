@@ -3,22 +3,19 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
-
 use backscatter::config;
 use backscatter::milter::{self, Milter};
 
 use super::Globals;
 
-/// Runs the milter on one multi-threaded tokio runtime: every session, the SPF resolver and
-/// the judgement share it (no runtime per message).
-pub fn run(globals: &Globals) -> anyhow::Result<ExitCode> {
+/// Runs the milter on the process's one runtime: every session, the SPF resolver and the
+/// judgement share it (no runtime per message).
+pub fn run(runtime: &tokio::runtime::Runtime, globals: &Globals) -> anyhow::Result<ExitCode> {
     let (path, config) = config::load_or_default(globals.config.as_deref())?;
     if path.is_none() {
         tracing::warn!("no config file: protected_domains is empty, so every recipient is protected");
     }
     let keyring = super::keyring_path(globals, config.keyring.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("start the runtime")?;
     runtime.block_on(async {
         let milter = Milter::new(config, &keyring)?;
         milter::run(milter, shutdown()).await

@@ -7,18 +7,17 @@ use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::Arc;
 
 use anyhow::Context;
 
 use backscatter::config::{self, Config};
+use backscatter::engine::{Judged, MaildirBox, Mover, Pipeline, SystemClock};
 use backscatter::journal::Journal;
 use backscatter::keys::{Keyring, KeyringError};
 use backscatter::policy::Verdict;
-use backscatter::spf::step::Report;
 use backscatter::store::maildir::Maildir;
-use backscatter::store::{judge_file, Handler, StoreError, Taken};
-use backscatter::verdict::Judgement;
+use backscatter::store::{StoreError, Taken};
 
 use super::Globals;
 use crate::exit;
@@ -56,134 +55,174 @@ impl Setup {
         };
         Ok(Setup { config, keyring, state_dir })
     }
+
+    /// The run's pipeline (with its SPF service when `[spf] enabled`: call inside the runtime).
+    pub fn pipeline(&self) -> anyhow::Result<Pipeline> {
+        Ok(Pipeline::new(self.config.clone(), self.keyring.clone(), Arc::new(SystemClock))?)
+    }
+
+    /// The run's journal, or none for a dry run.
+    pub fn mover(&self, dry_run: bool) -> anyhow::Result<Mover> {
+        let journal = if dry_run { None } else { Some(Journal::open(&self.state_dir)?) };
+        Ok(Mover::new(journal, Arc::new(SystemClock)))
+    }
 }
 
 /// Messages a worker judges before handing them to the main thread.
 const BATCH: usize = 32;
 
 /// Runs the command: exit 0; 66 (EX_NOINPUT) when a path is not a readable Maildir; 74
-/// (EX_IOERR) when a message could not be read or moved.
-pub fn run(globals: &Globals, dry_run: bool, json: bool, paths: &[PathBuf]) -> anyhow::Result<ExitCode> {
+/// (EX_IOERR) when a message could not be read or moved, or the journal could not be written
+/// (then nothing more is moved).
+pub fn run(
+    runtime: &tokio::runtime::Runtime,
+    globals: &Globals,
+    dry_run: bool,
+    json: bool,
+    paths: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
     let setup = Setup::load(globals, true)?;
-    let journal = if dry_run { None } else { Some(Journal::open(&setup.state_dir)?) };
-    let mut handler = Handler::new(&setup.config, setup.keyring.as_ref(), journal);
-    handler.start_spf(None)?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut summary = Summary::default();
-    let mut failed = false;
-    for path in paths {
-        let scanned = scan(&mut handler, &setup, path, json, &mut out, &mut summary);
-        if let Err(err) = scanned {
-            eprintln!("backscatter: {err:#}");
-            failed = true;
+    runtime.block_on(async {
+        let pipeline = setup.pipeline()?;
+        let mover = setup.mover(dry_run)?;
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::new(stdout.lock());
+        let mut summary = Summary::default();
+        let mut failed = false;
+        for path in paths {
+            match scan(&pipeline, &mover, path, json, &mut out, &mut summary).await {
+                Ok(()) => {}
+                Err(err) if err.is::<backscatter::journal::JournalError>() => {
+                    eprintln!("backscatter: {err:#}");
+                    out.flush().ok();
+                    return Ok(ExitCode::from(exit::IOERR));
+                }
+                Err(err) => {
+                    eprintln!("backscatter: {err:#}");
+                    failed = true;
+                }
+            }
         }
-    }
-    if !json {
-        summary.print(&mut out, dry_run)?;
-    }
-    out.flush().context("writing to stdout")?;
-    Ok(if failed {
-        ExitCode::from(exit::NOINPUT)
-    } else if summary.failed > 0 {
-        ExitCode::from(exit::IOERR)
-    } else {
-        ExitCode::SUCCESS
+        if !json {
+            summary.print(&mut out, dry_run)?;
+        }
+        out.flush().context("writing to stdout")?;
+        Ok(if failed {
+            ExitCode::from(exit::NOINPUT)
+        } else if summary.failed > 0 {
+            ExitCode::from(exit::IOERR)
+        } else {
+            ExitCode::SUCCESS
+        })
     })
 }
 
 /// Scans one Maildir, printing a line per checked message (or a JSON object per message).
-/// Reading and judging run on worker threads (one per core); moves, the journal and the report
-/// stay on this thread, in the Maildir's order.
-fn scan(
-    handler: &mut Handler<'_>,
-    setup: &Setup,
+/// Reading and judging run on blocking threads (one per core); SPF, moves, the journal and the
+/// report stay on this task, in the Maildir's order.
+async fn scan(
+    pipeline: &Pipeline,
+    mover: &Mover,
     path: &Path,
     json: bool,
     out: &mut impl Write,
     summary: &mut Summary,
 ) -> anyhow::Result<()> {
-    let (config, keyring) = (&setup.config, setup.keyring.as_ref());
-    let maildir = Maildir::open(path, &config.policy.folder)?;
-    let messages = maildir.messages()?;
+    let maildir = Maildir::open(path, &pipeline.config().policy.folder)?;
+    let messages = Arc::new(maildir.messages()?);
+    let mailbox = MaildirBox::new(maildir, pipeline.clone(), mover.clone());
     let mut progress = Progress::new(path, messages.len(), !json);
     let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get).min(8);
-    let next = AtomicUsize::new(0);
-    std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (sender, results) = mpsc::sync_channel(8);
-        for _ in 0..workers {
-            let (sender, next, messages) = (sender.clone(), &next, &messages);
-            // Messages are handed out and sent back in batches: one wake-up of the main thread
-            // per message cost as much as judging an ordinary one.
-            scope.spawn(move || loop {
-                let start = next.fetch_add(BATCH, Ordering::Relaxed);
-                let Some(batch) = messages.get(start..messages.len().min(start.saturating_add(BATCH))) else { break };
-                if batch.is_empty() {
-                    break;
-                }
-                let judged: Vec<_> = batch.iter().map(|message| judge_file(config, keyring, message)).collect();
-                // The receiver is gone only when the scan failed: stop.
-                if sender.send((start, judged)).is_err() {
-                    break;
-                }
-            });
-        }
-        drop(sender);
-        // Batches arrive in any order; they are applied in the Maildir's.
-        let mut ready = BTreeMap::new();
-        let mut done = 0;
-        for (start, batch) in results {
-            ready.insert(start, batch);
-            while let Some(batch) = ready.remove(&done) {
-                for judged in batch {
-                    progress.show(done);
-                    let message = messages.get(done).map(PathBuf::as_path).unwrap_or(path);
-                    done += 1;
-                    // One unreadable or immovable message is reported and counted, not the end of
-                    // the scan; a journal that cannot be written is.
-                    let applied = judged.and_then(|j| j.map(|j| handler.apply(&maildir, message, j)).transpose());
-                    let (judgement, taken) = match applied {
-                        Ok(Some(done)) => done,
-                        Ok(None) => continue,
-                        Err(StoreError::Journal(err)) => return Err(err.into()),
-                        Err(err) => {
-                            progress.clear();
-                            eprintln!("backscatter: {err}");
-                            summary.failed += 1;
-                            continue;
-                        }
-                    };
-                    let shown = message.strip_prefix(path).unwrap_or(message).display().to_string();
-                    if !json && judgement.decision.verdict != Verdict::Ordinary {
-                        progress.clear();
+    let next = Arc::new(AtomicUsize::new(0));
+    let (sender, mut results) = tokio::sync::mpsc::channel(8);
+    for _ in 0..workers {
+        let (sender, next, messages, mailbox) = (sender.clone(), next.clone(), messages.clone(), mailbox.clone());
+        // Messages are handed out and sent back in batches: one wake-up of the main task per
+        // message cost as much as judging an ordinary one.
+        tokio::task::spawn_blocking(move || loop {
+            let start = next.fetch_add(BATCH, Ordering::Relaxed);
+            let Some(batch) = messages.get(start..messages.len().min(start.saturating_add(BATCH))) else { break };
+            if batch.is_empty() {
+                break;
+            }
+            let judged: Vec<_> = batch.iter().map(|message| mailbox.judge(message)).collect();
+            // The receiver is gone only when the scan failed: stop.
+            if sender.blocking_send((start, judged)).is_err() {
+                break;
+            }
+        });
+    }
+    drop(sender);
+    // Batches arrive in any order; they are applied in the Maildir's.
+    let mut ready = BTreeMap::new();
+    let mut done = 0;
+    while let Some((start, batch)) = results.recv().await {
+        ready.insert(start, batch);
+        while let Some(batch) = ready.remove(&done) {
+            for read in batch {
+                progress.show(done);
+                let message = messages.get(done).map(PathBuf::as_path).unwrap_or(path);
+                done += 1;
+                // One unreadable or immovable message is reported and counted, not the end of
+                // the scan; a journal that cannot be written is.
+                let applied = match read {
+                    Ok(Ok((bytes, judgement))) => {
+                        let judged = pipeline.conclude(&bytes, judgement).await;
+                        mailbox.apply(message, &judged).map(|taken| (Some(judged), taken))
                     }
-                    report(out, (&judgement, handler.spf_report()), &taken, message, &shown, json)?;
-                    let key =
-                        (judgement.classification.kind.as_str(), judgement.decision.verdict.to_string(), taken.word());
-                    *summary.counts.entry(key).or_default() += 1;
+                    Ok(Err(taken)) => Ok((None, taken)),
+                    Err(err) => Err(err),
+                };
+                let (judged, taken) = match applied {
+                    Ok(done) => done,
+                    Err(StoreError::Journal(err)) => {
+                        progress.clear();
+                        return Err(err.into());
+                    }
+                    Err(err) => {
+                        progress.clear();
+                        eprintln!("backscatter: {err}");
+                        summary.failed += 1;
+                        continue;
+                    }
+                };
+                let Some(judged) = judged else {
+                    if let Taken::Skipped(skip) = taken {
+                        progress.clear();
+                        eprintln!("backscatter: {}: {skip}", message.display());
+                    }
+                    continue;
+                };
+                let shown = message.strip_prefix(path).unwrap_or(message).display().to_string();
+                if !json && judged.judgement.decision.verdict != Verdict::Ordinary {
+                    progress.clear();
                 }
+                report(out, &judged, &taken, message, &shown, json)?;
+                let j = &judged.judgement;
+                let key = (j.classification.kind.as_str(), j.decision.verdict.to_string(), taken.word());
+                *summary.counts.entry(key).or_default() += 1;
             }
         }
-        Ok(())
-    })?;
+    }
     progress.clear();
     Ok(())
 }
 
-/// One message's line: its JSON object (with what was done, and `spf` when `[spf]` is on), or for a checked message the
-/// action, kind, verdict, file and why.
+/// One message's line: its JSON object (with what was done, and `spf` when `[spf]` is on), or
+/// for a checked message the action, kind, verdict, file and why.
 fn report(
     out: &mut impl Write,
-    (judgement, spf): (&Judgement, Option<&Report>),
+    judged: &Judged,
     taken: &Taken,
     message: &Path,
     shown: &str,
     json: bool,
 ) -> std::io::Result<()> {
+    let judgement = &judged.judgement;
     if json {
         let mut object = judgement.to_json(&message.to_string_lossy());
         if let Some(map) = object.as_object_mut() {
-            if let Some(spf) = spf {
+            if let Some(spf) = &judged.spf {
                 map.insert("spf".into(), spf.to_json());
             }
             map.insert("done".into(), taken.word().into());

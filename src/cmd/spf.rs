@@ -18,6 +18,7 @@ pub const SNAPSHOT: &str = "spf-cache.json";
 
 /// Runs the command. A check exits 0 for `pass`, 75 for `temperror` (try again), 1 otherwise.
 pub fn run(
+    runtime: &tokio::runtime::Runtime,
     globals: &Globals,
     ip: Option<IpAddr>,
     domain: Option<String>,
@@ -43,8 +44,6 @@ pub fn run(
         d => format!("postmaster@{d}"),
     };
     let facts = Facts { ip: Some(ip), helo, mail_from: Some(sender), ..Facts::default() };
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("start the DNS runtime")?;
     let outcome = runtime.block_on(async {
         let checker = Checker::new(&settings)?;
         Ok::<_, spf::SpfError>(checker.check(&facts).await)

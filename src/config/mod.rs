@@ -25,7 +25,7 @@ pub use net::{Cidr, Dns, Listen};
 pub const EXAMPLE: &str = include_str!("../../config/backscatter.toml");
 
 /// The validated runtime config. Every field has its default when the file does not set it.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// `keyring`: the keyring file; `None` means the default under the data dir ([`data_dir`]).
     pub keyring: Option<PathBuf>,
@@ -33,6 +33,8 @@ pub struct Config {
     pub state_dir: Option<PathBuf>,
     /// `protected_domains`, lowercased: whose senders get tagged; whose tags we accept.
     pub protected_domains: Vec<String>,
+    /// `max_message_size` (bytes): bigger messages are kept and logged, never read whole.
+    pub max_message_size: u64,
     /// `[sign]`: the sendmail drop-in.
     pub sign: Sign,
     /// `[policy]`: what happens to checked mail.
@@ -47,6 +49,27 @@ pub struct Config {
     pub metrics: Metrics,
     /// `[milter]`: the MTA side, `backscatter milter` (DESIGN §8b).
     pub milter: Milter,
+}
+
+/// 64 MiB: bigger than any message a real MTA accepts by default (Postfix: 10 MB).
+pub const DEFAULT_MAX_MESSAGE_SIZE: u64 = 64 << 20;
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            keyring: None,
+            state_dir: None,
+            protected_domains: Vec::new(),
+            max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            sign: Sign::default(),
+            policy: Policy::default(),
+            maildir: Vec::new(),
+            imap: Vec::new(),
+            spf: Spf::default(),
+            metrics: Metrics::default(),
+            milter: Milter::default(),
+        }
+    }
 }
 
 /// `[sign]`: how the sendmail drop-in stamps outgoing mail (DESIGN §8).
@@ -273,10 +296,6 @@ pub struct Spf {
     pub trusted_domains: Vec<String>,
     /// `pass_score`: added for a trusted domain's `pass` (negative: a bonus).
     pub pass_score: i64,
-    /// `received_spf`: write a `Received-SPF` header into Maildir messages we checked.
-    pub received_spf: bool,
-    /// `received_spf_none`: write it for a `none` result too.
-    pub received_spf_none: bool,
 }
 
 impl Default for Spf {
@@ -298,8 +317,6 @@ impl Default for Spf {
             fail_score: 5,
             trusted_domains: Vec::new(),
             pass_score: -2,
-            received_spf: false,
-            received_spf_none: true,
         }
     }
 }
@@ -319,7 +336,7 @@ pub enum MilterAction {
 /// `milter.spf_fail`: what an SPF `fail` at SMTP time does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SpfFail {
-    /// `"header"`: nothing beyond `Received-SPF` (when `spf.received_spf` is on).
+    /// `"header"`: nothing beyond `Received-SPF` (when `milter.received_spf` is on).
     #[default]
     Header,
     /// `"score"`: adds `X-Backscatter-Score: <spf.fail_score>` for a filter to weigh.
@@ -340,6 +357,10 @@ pub struct Milter {
     pub action: MilterAction,
     /// `spf_fail`: what an SPF `fail` of the connection does (with `spf.enabled`).
     pub spf_fail: SpfFail,
+    /// `received_spf`: insert `Received-SPF` (RFC 7208 §9.1) with the connection's result.
+    pub received_spf: bool,
+    /// `received_spf_none`: insert it for a `none` result too.
+    pub received_spf_none: bool,
 }
 
 impl Default for Milter {
@@ -350,6 +371,8 @@ impl Default for Milter {
             sign_networks: loopback.iter().filter_map(|net| net.parse().ok()).collect(),
             action: MilterAction::default(),
             spf_fail: SpfFail::default(),
+            received_spf: true,
+            received_spf_none: true,
         }
     }
 }

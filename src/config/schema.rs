@@ -22,6 +22,7 @@ pub(super) const ROOT: Schema = Schema {
         ("keyring", "keyring = \"/etc/backscatter/keyring.toml\""),
         ("state_dir", "state_dir = \"/var/lib/backscatter\""),
         ("protected_domains", "protected_domains = [\"example.com\"]"),
+        ("max_message_size", "max_message_size = 67108864"),
         ("sign", "[sign]"),
         ("policy", "[policy]"),
         ("maildir", "[[maildir]] (one per Maildir)"),
@@ -108,8 +109,6 @@ pub(super) const SPF: Schema = Schema {
         ("fail_score", "fail_score = 5"),
         ("trusted_domains", "trusted_domains = [\"example.org\"]"),
         ("pass_score", "pass_score = -2"),
-        ("received_spf", "received_spf = false"),
-        ("received_spf_none", "received_spf_none = true"),
     ],
 };
 
@@ -124,6 +123,8 @@ pub(super) const MILTER: Schema = Schema {
         ("sign_networks", "sign_networks = [\"127.0.0.0/8\", \"::1/128\"]"),
         ("action", "action = \"reject\""),
         ("spf_fail", "spf_fail = \"header\""),
+        ("received_spf", "received_spf = true"),
+        ("received_spf_none", "received_spf_none = true"),
     ],
 };
 

@@ -49,7 +49,7 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(config.sign.header, "X-Backscatter-Sig");
     assert_eq!(config.sign.sendmail_path, Path::new("/usr/sbin/sendmail.real"));
     assert!(config.sign.enabled && config.sign.batv && config.sign.message_id && !config.sign.fail_open);
-    assert!(!config.spf.enabled && config.spf.helo && config.spf.skip_authenticated && !config.spf.received_spf);
+    assert!(!config.spf.enabled && config.spf.helo && config.spf.skip_authenticated);
     assert_eq!((config.spf.dns, config.spf.void_lookups, config.spf.trusted_hops), (Dns::System, 2, 1));
     assert_eq!(config.spf.fail_action, SpfAction::Nothing);
     assert_eq!(config.metrics.listen, None);
@@ -157,14 +157,11 @@ void_lookups = 3
 fail_action = "move"
 fail_folder = "Spam"
 pass_score = -4
-received_spf = true
-received_spf_none = false
 "#);
     assert_eq!(config.spf.trusted_receivers, ["mx.example.com"]);
     assert_eq!((config.spf.trusted_hops, config.spf.void_lookups, config.spf.pass_score), (2, 3, -4));
     assert_eq!((config.spf.fail_action, config.spf.fail_folder.as_str()), (SpfAction::Move, "Spam"));
     assert!(config.spf.allow_ips[0].contains([192, 0, 2, 9].into()));
-    assert!(config.spf.received_spf && !config.spf.received_spf_none);
     // RFC 7208 §4.6.4: fewer than two void lookups is not allowed.
     assert!(problem("[spf]\nvoid_lookups = 1\n").starts_with("2: spf.void_lookups = 1 is out of range — use 2 to 10"));
     assert!(
@@ -205,7 +202,7 @@ fn unknown_keys_say_where_they_belong_or_what_is_known() {
     );
     assert_eq!(
         problem("[spf]\nzzz = 1\n"),
-        "2: unknown key `zzz` in [spf] — remove it; the keys of [spf] are enabled, dns, trusted_receivers, trusted_hops, authserv_id, skip_authenticated, allow_ips, helo, void_lookups, fail_action, fail_folder, fail_score, trusted_domains, pass_score, received_spf, received_spf_none"
+        "2: unknown key `zzz` in [spf] — remove it; the keys of [spf] are enabled, dns, trusted_receivers, trusted_hops, authserv_id, skip_authenticated, allow_ips, helo, void_lookups, fail_action, fail_folder, fail_score, trusted_domains, pass_score"
     );
 }
 

@@ -62,6 +62,14 @@ impl Checker<'_> {
             protected_domains: self.domains(s, "protected_domains"),
             ..Config::default()
         };
+        if let Some((size, span)) = self.integer(s, "max_message_size") {
+            match u64::try_from(size) {
+                Ok(size) if size >= 1024 => config.max_message_size = size,
+                _ => {
+                    self.problem(&span, format!("max_message_size = {size} is too small"), "give bytes, at least 1024")
+                }
+            }
+        }
         if let Some(sign) = self.section(s, "sign", &SIGN) {
             config.sign = self.sign(&sign);
         }
@@ -105,6 +113,8 @@ impl Checker<'_> {
             },
             action: action.unwrap_or(d.action),
             spf_fail: spf_fail.unwrap_or(d.spf_fail),
+            received_spf: self.boolean(s, "received_spf").unwrap_or(d.received_spf),
+            received_spf_none: self.boolean(s, "received_spf_none").unwrap_or(d.received_spf_none),
         }
     }
 
@@ -368,8 +378,6 @@ impl Checker<'_> {
             fail_score: self.integer(s, "fail_score").map_or(d.fail_score, |(v, _)| v),
             trusted_domains: self.domains(s, "trusted_domains"),
             pass_score: self.integer(s, "pass_score").map_or(d.pass_score, |(v, _)| v),
-            received_spf: self.boolean(s, "received_spf").unwrap_or(d.received_spf),
-            received_spf_none: self.boolean(s, "received_spf_none").unwrap_or(d.received_spf_none),
         }
     }
 }

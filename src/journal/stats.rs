@@ -1,9 +1,9 @@
 //! `stats`: what was moved, counted by kind, reason, day and mailbox, from the journal.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{parse_time, Entry, Op};
+use super::{format_time, Ledger, State};
 
 /// Counts of the moves in a journal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -23,20 +23,29 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// Counts the moves in `entries` made at or after `since` (unix seconds), if given.
-    pub fn of(entries: &[Entry], since: Option<i64>) -> Stats {
-        let undone: HashSet<&str> = entries.iter().filter_map(|e| e.restores.as_deref()).collect();
+    /// Counts the moves in `ledger` that happened (done, perhaps restored since) at or after
+    /// `since` (unix seconds), if given.
+    pub fn of(ledger: &Ledger, since: Option<i64>) -> Stats {
         let mut stats = Stats::default();
-        for e in entries.iter().filter(|e| e.op == Op::Move) {
-            if since.is_some_and(|since| parse_time(&e.time).map_or(true, |t| t < since)) {
+        for r in ledger.records() {
+            let restored = match r.state {
+                State::Done { .. } => false,
+                State::Restored { .. } => true,
+                State::Unfinished | State::Abandoned { .. } => continue,
+            };
+            if since.is_some_and(|since| r.intent.time.0 < since) {
                 continue;
             }
+            let m = &r.intent;
             stats.moves += 1;
-            stats.restored += u64::from(undone.contains(e.id.as_str()));
-            *stats.by_kind.entry(e.kind.clone()).or_default() += 1;
-            *stats.by_reason.entry(e.reason.clone().unwrap_or_else(|| "-".into())).or_default() += 1;
-            *stats.by_day.entry(e.time.get(..10).unwrap_or(&e.time).to_owned()).or_default() += 1;
-            *stats.by_mailbox.entry(e.mailbox.clone()).or_default() += 1;
+            stats.restored += u64::from(restored);
+            *stats.by_kind.entry(m.kind.as_str().to_owned()).or_default() += 1;
+            let reason =
+                m.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned));
+            *stats.by_reason.entry(reason.unwrap_or_else(|| "-".into())).or_default() += 1;
+            let day = format_time(m.time.0);
+            *stats.by_day.entry(day.get(..10).unwrap_or(&day).to_owned()).or_default() += 1;
+            *stats.by_mailbox.entry(m.from.mailbox()).or_default() += 1;
         }
         stats
     }
@@ -73,18 +82,27 @@ impl fmt::Display for Stats {
 
 #[cfg(test)]
 mod tests {
-    use super::super::tests::entry;
+    use super::super::tests::intent;
+    use super::super::{parse_time, Line, Time};
     use super::*;
+    use crate::classify::Kind;
 
     #[test]
     fn counts_moves_by_dimension() {
-        let mut auto = entry("b", "2026-11-21T10:00:00Z", Op::Move);
-        auto.kind = "autoreply".into();
+        let day = |d: &str| parse_time(d).unwrap();
+        let mut ledger = Ledger::default();
+        let mut auto = intent("b", day("2026-11-21T10:00:00Z"));
+        auto.kind = Kind::AutoReply;
         auto.reason = None;
-        let mut undo = entry("r", "2026-11-22T00:00:00Z", Op::Restore);
-        undo.restores = Some("a".into());
-        let entries = vec![entry("a", "2026-11-20T00:00:00Z", Op::Move), auto, undo];
-        let stats = Stats::of(&entries, None);
+        for m in [intent("a", day("2026-11-20")), auto, intent("c", day("2026-11-22"))] {
+            let (id, at) = (m.id.clone(), m.to.clone());
+            ledger.apply(Line::Intent(m));
+            if id != "c" {
+                ledger.apply(Line::Done { id, time: Time(0), at });
+            }
+        }
+        ledger.apply(Line::Restore { id: "a".into(), time: Time(day("2026-11-22")), at: intent("a", 0).from });
+        let stats = Stats::of(&ledger, None);
         assert_eq!((stats.moves, stats.restored), (2, 1));
         assert_eq!(stats.by_kind.get("ndr"), Some(&1));
         assert_eq!(stats.by_reason.get("-"), Some(&1));
@@ -92,7 +110,7 @@ mod tests {
         let text = stats.to_string();
         assert!(text.starts_with("moved: 2  restored since: 1\n"), "{text}");
         assert!(text.contains("\nkind       moves\nautoreply      1\nndr            1\n"), "{text}");
-        let recent = Stats::of(&entries, Some(parse_time("2026-11-21").unwrap()));
+        let recent = Stats::of(&ledger, Some(day("2026-11-21")));
         assert_eq!((recent.moves, recent.restored), (1, 0));
     }
 }

@@ -1,8 +1,33 @@
 //! The journal's times: written as RFC 3339 UTC, read back (and taken from `--since`) as a day
 //! or an RFC 3339 time with any offset (RFC 3339 §5.6).
 
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
 use super::JournalError;
 use crate::day::Day;
+
+/// A moment, unix seconds, written into journal lines as RFC 3339 UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub i64);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&format_time(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for Time {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Time, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_time(&text).map(Time).map_err(serde::de::Error::custom)
+    }
+}
+
+impl std::fmt::Display for Time {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&format_time(self.0))
+    }
+}
 
 /// `seconds` (unix time) as `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn format_time(seconds: i64) -> String {

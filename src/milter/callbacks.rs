@@ -127,8 +127,9 @@ fn rcpt(milter: &Milter, cx: &mut Context<Session>, args: Vec<CString>) -> Statu
     if message.direction == Direction::Inbound && session::is_protected(&recipient, &milter.config) {
         message.protected_recipient = true;
         let today = Day::from_unix_seconds(now());
-        let keyring = milter.keyring();
-        match inbound::check_rcpt(&recipient, &keyring.verifying_keys(today), today) {
+        let pipeline = milter.pipeline();
+        let keys = pipeline.keyring().map(|ring| ring.verifying_keys(today)).unwrap_or_default();
+        match inbound::check_rcpt(&recipient, &keys, today) {
             Rcpt::Untagged => {}
             Rcpt::Valid(v) => message.tags.push((recipient.clone(), v)),
             Rcpt::Refused(why) => {
@@ -212,8 +213,11 @@ async fn sign(
     if !milter.config.sign.enabled {
         return Ok(Status::Continue);
     }
-    let keyring = milter.keyring();
-    let key = keyring.require_signing_key()?.as_key();
+    let pipeline = milter.pipeline();
+    let key = match pipeline.keyring() {
+        Some(ring) => ring.require_signing_key()?.as_key(),
+        None => return Err(EomError::Keyring(crate::keys::KeyringError::NoLocation)),
+    };
     let nonce = getrandom::u64().map_err(|e| EomError::Random(e.to_string()))?;
     let plan = outbound::plan(message, &milter.config, &key, Day::from_unix_seconds(now()), nonce);
     let mut fields = plan.fields.iter();

@@ -11,10 +11,7 @@ use crate::config::MilterAction;
 use crate::day::Day;
 use crate::policy::{Action, Decision, Verdict};
 use crate::sign::{batv, Key, Verification};
-use crate::spf::origin::{self, Hop};
-use crate::spf::step::{self, Consequence, Report};
-use crate::spf::{facts::Facts, Outcome};
-use crate::verdict::{self, Judgement};
+use crate::verdict::Judgement;
 
 /// What a recipient's BATV tag says at RCPT.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,44 +39,33 @@ pub fn check_rcpt(address: &str, keys: &[Key<'_>], today: Day) -> Rcpt {
     }
 }
 
-/// The trace line and delivery addresses put in front of the message for the judgement:
-/// `Received:` from the real client, dated `now` (so the message is judged on its arrival day,
-/// and `exempt_ips` sees the relay), then `X-Original-To:` per recipient (so a tagged recipient
-/// is found as a carrier and `protected_domains` sees the delivery address).
+/// The delivery headers put in front of the message for the judgement: `Return-Path:` with the
+/// envelope sender, `Received:` from the real client dated `now` (so the message is judged on
+/// its arrival day, `exempt_ips` sees the relay and the pipeline's SPF step reads the same
+/// connection), then `X-Original-To:` per recipient (so a tagged recipient is found as a
+/// carrier and `protected_domains` sees the delivery address).
 pub fn envelope_head(session: &Session, message: &Message, now: i64) -> Vec<u8> {
     let helo = session.helo.as_deref().unwrap_or("unknown");
     let name = session.client_name.as_deref().unwrap_or("unknown");
     let ip = session.client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
     let by = session.receiver.as_deref().unwrap_or("localhost");
-    let mut head =
-        format!("Received: from {helo} ({name} [{ip}])\r\n\tby {by} (backscatter milter); {}\r\n", date(now));
+    let mut head = format!(
+        "Return-Path: <{}>\r\nReceived: from {helo} ({name} [{ip}])\r\n\tby {by} (backscatter milter); {}\r\n",
+        message.sender,
+        date(now)
+    );
     for recipient in &message.recipients {
         head.push_str(&format!("X-Original-To: {recipient}\r\n"));
     }
     head.into_bytes()
 }
 
-/// THE call into the judgement, the one place to re-point at the engine's pipeline: the message
-/// as the mailbox will hold it (see [`envelope_head`]) → its [`Judgement`], with the origin
-/// check of a bounce judged backscatter when SPF is on (it only strengthens the why).
+/// THE call into the judgement: the message as the mailbox will hold it (see
+/// [`envelope_head`]) through the engine's pipeline — classify, carriers, policy, grace,
+/// exemptions, `all_bounces`, and with SPF on the origin check of a bounce (which only
+/// strengthens the why).
 pub async fn judge(milter: &Milter, message: &[u8], now: i64) -> Judgement {
-    let keyring = milter.keyring();
-    let mut j = verdict::judge(message, now, Some(&keyring), &milter.config);
-    let original = j.classification.original.as_ref().filter(|o| !o.headers.is_empty());
-    if let (Some(checker), Verdict::Backscatter, Some(original)) = (&milter.spf, j.decision.verdict, original) {
-        let origin = match origin::origin(&original.headers, &milter.config.protected_domains) {
-            Hop::Found(hop) => checker.check_origin(&hop).await,
-            Hop::Missing(why) => Outcome::skipped(format!("origin not checked: {why}")),
-        };
-        let report = Report {
-            facts: Facts::default(),
-            message: Outcome::skipped("checked at MAIL FROM"),
-            origin: Some(origin),
-            consequence: Consequence::Nothing,
-        };
-        step::amend(&mut j.decision, &report);
-    }
-    j
+    milter.pipeline().run(message, now).await.judgement
 }
 
 /// What the MTA is told to do with a judged message.
@@ -186,7 +172,7 @@ mod tests {
         let head = String::from_utf8(envelope_head(&session, &message, 1_796_310_245)).expect("ASCII");
         assert_eq!(
             head,
-            "Received: from mx.example.net (mx.example.net [192.0.2.5])\r\n\tby mx.example.com (backscatter milter); \
+            "Return-Path: <>\r\nReceived: from mx.example.net (mx.example.net [192.0.2.5])\r\n\tby mx.example.com (backscatter milter); \
 Thu, 3 Dec 2026 15:04:05 +0000\r\nX-Original-To: ann@example.com\r\n"
         );
         assert_eq!(crate::verify::own_head(head.as_bytes()).arrival, Some(1_796_310_245));

@@ -9,8 +9,8 @@
 //!   judgement at end of message, `X-Backscatter: <verdict>; <why>`, reject / quarantine / header.
 //! - [`smtp_spf`]: SPF of the real connection at MAIL FROM, `Received-SPF`.
 //! - [`callbacks`]: the milter stages wired to the above; any internal error is a tempfail.
-//! - here: the shared state of the daemon ([`Milter`]: config, keyring, SPF checker, counters)
-//!   and [`run`].
+//! - here: the shared state of the daemon ([`Milter`]: config, the engine's pipeline with the
+//!   keyring as it is on disk, the one SPF checker, counters) and [`run`].
 //!
 //! Never lose mail: every failure of ours answers 451 4.3.0 (the MTA keeps the message and the
 //! client retries); if the milter is not reachable at all, the MTA's `milter_default_action`
@@ -29,6 +29,7 @@ use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use crate::config::{Config, Listen};
+use crate::engine::{Pipeline, SystemClock};
 use crate::keys::{Keyring, KeyringError};
 use crate::policy::Verdict;
 use crate::spf::{Checker, SpfError};
@@ -53,45 +54,60 @@ pub enum MilterError {
     },
 }
 
-/// The keyring file, reloaded when it changes (`keys rotate` while the milter runs).
-struct Keys {
+/// The engine's pipeline with the keyring file as it is on disk: rebuilt when the file changes
+/// (`keys rotate` while the milter runs). Every rebuild shares the daemon's one SPF checker.
+struct Judge {
     path: PathBuf,
-    current: RwLock<(Option<SystemTime>, Arc<Keyring>)>,
+    config: Config,
+    spf: Option<Arc<Checker>>,
+    current: RwLock<(Option<SystemTime>, Pipeline)>,
 }
 
-impl Keys {
-    fn load(path: &Path) -> Result<Keys, KeyringError> {
-        let ring = Keyring::load(path)?;
+impl Judge {
+    fn load(path: &Path, config: &Config, spf: Option<Arc<Checker>>) -> Result<Judge, MilterError> {
         let stamp = modified(path);
-        Ok(Keys { path: path.to_owned(), current: RwLock::new((stamp, Arc::new(ring))) })
+        let pipeline = pipeline(config, Keyring::load(path)?, spf.clone())?;
+        let current = RwLock::new((stamp, pipeline));
+        Ok(Judge { path: path.to_owned(), config: config.clone(), spf, current })
     }
 
-    /// The keyring as it is on disk now: one `stat` per call; re-read when the file's
-    /// modification time changed. A file that became unreadable keeps the keys last loaded
-    /// (logged), so a bad edit does not stop the mail.
-    fn get(&self) -> Arc<Keyring> {
+    /// The pipeline for the keyring as it is now: one `stat` per call; the file is re-read
+    /// when its modification time changed. A file that became unreadable keeps the keys loaded
+    /// before (logged), so a bad edit does not stop the mail.
+    fn get(&self) -> Pipeline {
         let now = modified(&self.path);
         if let Ok(current) = self.current.read() {
             if current.0 == now {
-                return Arc::clone(&current.1);
+                return current.1.clone();
             }
         }
-        let Ok(mut current) = self.current.write() else {
-            // Poisoned only by a panic while swapping two fields; the old value is whole.
-            return self.current.read().map(|c| Arc::clone(&c.1)).unwrap_or_else(|e| Arc::clone(&e.into_inner().1));
-        };
-        match Keyring::load(&self.path) {
-            Ok(ring) => {
+        let mut current = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.0 == now {
+            return current.1.clone();
+        }
+        let rebuilt = Keyring::load(&self.path)
+            .map_err(MilterError::from)
+            .and_then(|ring| pipeline(&self.config, ring, self.spf.clone()));
+        match rebuilt {
+            Ok(pipeline) => {
                 tracing::info!(keyring = %self.path.display(), "keyring changed on disk: reloaded");
-                *current = (now, Arc::new(ring));
+                *current = (now, pipeline);
             }
             Err(err) => {
                 tracing::warn!("{err} — keeping the keys loaded before");
                 current.0 = now;
             }
         }
-        Arc::clone(&current.1)
+        current.1.clone()
     }
+}
+
+/// The engine's pipeline for `config` and `ring`, with `spf` as its SPF service (the config's
+/// `[spf] enabled` is turned off for the construction only, so no second resolver is started).
+fn pipeline(config: &Config, ring: Keyring, spf: Option<Arc<Checker>>) -> Result<Pipeline, MilterError> {
+    let mut quiet = config.clone();
+    quiet.spf.enabled = false;
+    Ok(Pipeline::new(quiet, Some(ring), Arc::new(SystemClock))?.with_spf(spf))
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
@@ -153,27 +169,30 @@ impl Counters {
 pub struct Milter {
     /// The validated config.
     pub config: Config,
-    keys: Keys,
+    judge: Judge,
     /// The one SPF checker (and cache) of the daemon, when `[spf] enabled`.
-    pub spf: Option<Checker>,
+    pub spf: Option<Arc<Checker>>,
     /// Outcome counts.
     pub counters: Counters,
 }
 
 impl Milter {
-    /// The shared state: the keyring at `keyring` (which must load: a milter that cannot sign
-    /// or verify should not start) and, with `[spf] enabled`, the SPF checker. Call inside the
-    /// tokio runtime the milter will run on (the resolver spawns its tasks there).
+    /// The shared state: the keyring at `keyring` (which must load and hold a signing key: a
+    /// milter that cannot sign or verify should not start) and, with `[spf] enabled`, the SPF
+    /// checker. Call inside the tokio runtime the milter will run on (the resolver spawns its
+    /// tasks there).
     pub fn new(config: Config, keyring: &Path) -> Result<Milter, MilterError> {
-        let keys = Keys::load(keyring)?;
-        keys.get().require_signing_key()?;
-        let spf = if config.spf.enabled { Some(Checker::new(&config.spf)?) } else { None };
-        Ok(Milter { config, keys, spf, counters: Counters::default() })
+        let spf = if config.spf.enabled { Some(Arc::new(Checker::new(&config.spf)?)) } else { None };
+        let judge = Judge::load(keyring, &config, spf.clone())?;
+        if let Some(ring) = judge.get().keyring() {
+            ring.require_signing_key()?;
+        }
+        Ok(Milter { config, judge, spf, counters: Counters::default() })
     }
 
-    /// The keyring as it is on disk now.
-    pub fn keyring(&self) -> Arc<Keyring> {
-        self.keys.get()
+    /// The engine's pipeline with the keyring as it is on disk now.
+    pub fn pipeline(&self) -> Pipeline {
+        self.judge.get()
     }
 }
 

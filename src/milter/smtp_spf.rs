@@ -23,10 +23,11 @@ pub fn facts(session: &Session, sender: &str, authenticated: bool) -> Facts {
     }
 }
 
-/// The `Received-SPF` field to insert, as (name, value), when `[spf] received_spf` wants it
+/// The `Received-SPF` field to insert, as (name, value), when `[milter] received_spf` wants it
 /// (and `received_spf_none` for a `none`).
 pub fn received_spf(outcome: &Outcome, facts: &Facts, config: &Config) -> Option<(String, String)> {
-    if !header::wanted(outcome, &config.spf) {
+    let milter = &config.milter;
+    if !milter.received_spf || (outcome.result == Some(SpfResult::None) && !milter.received_spf_none) {
         return None;
     }
     let field = header::received_spf_header(outcome, facts)?;
@@ -109,12 +110,13 @@ mod tests {
     fn received_spf_follows_the_spf_keys() {
         let mut config = Config::default();
         let f = facts(&Session { client: "203.0.113.9".parse().ok(), ..Session::default() }, "a@example.test", false);
-        assert_eq!(received_spf(&fail(), &f, &config), None, "received_spf is off by default");
-        config.spf.received_spf = true;
+        config.milter.received_spf = false;
+        assert_eq!(received_spf(&fail(), &f, &config), None);
+        config.milter.received_spf = true;
         let (name, value) = received_spf(&fail(), &f, &config).expect("a header");
         assert_eq!(name, "Received-SPF");
         assert!(value.starts_with("fail (backscatter: 203.0.113.9 is not allowed"), "{value}");
-        config.spf.received_spf_none = false;
+        config.milter.received_spf_none = false;
         let none = Outcome { result: Some(SpfResult::None), ..fail() };
         assert_eq!(received_spf(&none, &f, &config), None);
     }

@@ -16,7 +16,7 @@ use crate::verify::fields::{self, Field};
 use crate::verify::{Carrier, CarrierKind};
 
 /// What a message is, as far as backscatter is concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     /// Not a checked kind (or not for a protected domain): mail we never judge.

@@ -204,41 +204,34 @@ impl Default for Cache {
 /// answers) — or a DNS error, which ends the evaluation as temperror anyway. Lookups run one
 /// after another, so one "pending" flag is enough. Known gap: `exists:` looks up without
 /// storing, so it is not counted.
+///
+/// Atomics and a lock rather than cells: the evaluation is a future that a multi-threaded
+/// runtime may move between threads.
 #[derive(Debug, Default)]
 pub struct Tally {
-    // (pending, voids) behind a mutex rather than in cells: the milter awaits a check inside a
-    // task that may move between threads, so the evaluation's future must be `Send`.
-    state: Mutex<(Option<&'static str>, u32)>,
+    pending: std::sync::Mutex<Option<&'static str>>,
+    voids: std::sync::atomic::AtomicU32,
 }
 
 impl Tally {
-    fn with<T>(&self, f: impl FnOnce(&mut (Option<&'static str>, u32)) -> T) -> T {
-        let mut state = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut state)
-    }
-
     fn miss(&self, kind: &'static str) {
-        self.with(|(pending, voids)| {
-            // `exists:` asks the A then the AAAA shelf for one name and stores nothing.
-            let exists_pair = *pending == Some("A") && kind == "AAAA";
-            if pending.is_some() && !exists_pair {
-                *voids = voids.saturating_add(1);
-            }
-            *pending = if exists_pair { None } else { Some(kind) };
-        });
+        let mut pending = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // `exists:` asks the A then the AAAA shelf for one name and stores nothing.
+        let exists_pair = *pending == Some("A") && kind == "AAAA";
+        if pending.is_some() && !exists_pair {
+            self.void();
+        }
+        *pending = if exists_pair { None } else { Some(kind) };
     }
 
     fn void(&self) {
-        self.with(|(_, voids)| *voids = voids.saturating_add(1));
-    }
-
-    fn settle(&self) {
-        self.with(|(pending, _)| *pending = None);
+        self.voids.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// The count once the evaluation has ended.
     pub fn finish(&self) -> u32 {
-        self.with(|(pending, voids)| voids.saturating_add(u32::from(pending.take().is_some())))
+        let last = self.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take().is_some();
+        self.voids.load(std::sync::atomic::Ordering::Relaxed).saturating_add(u32::from(last))
     }
 }
 
@@ -285,7 +278,7 @@ impl<K: Hash + Eq + Display, V: Record> ResolverCache<K, V> for Counted<'_, K, V
     }
 
     fn insert(&self, key: K, value: V, valid_until: Instant) {
-        self.tally.settle();
+        *self.tally.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         if value.is_void() {
             self.tally.void();
         }

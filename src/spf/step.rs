@@ -6,7 +6,7 @@ use serde_json::Value;
 
 use super::facts::{self, Facts, Trust};
 use super::origin::{self, Hop};
-use super::{header, Checker, Identity, Outcome, SpfResult};
+use super::{Checker, Identity, Outcome, SpfResult};
 use crate::config::{self, Config, SpfAction};
 use crate::policy::{Decision, Verdict};
 use crate::verdict::Judgement;
@@ -113,15 +113,6 @@ impl Report {
             }
         }
         v
-    }
-
-    /// The `Received-SPF` field to write into a Maildir message, when `[spf]` wants one
-    /// (`received_spf`, `received_spf_none`) and the result is ours to record.
-    pub fn received_spf(&self, spf: &config::Spf) -> Option<String> {
-        if !header::wanted(&self.message, spf) {
-            return None;
-        }
-        header::received_spf_header(&self.message, &self.facts)
     }
 }
 

@@ -95,19 +95,16 @@ impl Maildir {
         dir == self.root.join("new")
     }
 
-    /// Every message file in `new/` then `cur/`, each directory in name order. Dot files,
-    /// directories and special files (a FIFO would block the reader) are not messages.
+    /// Every message file in `new/` then `cur/`, each directory in name order. Dot files and
+    /// directories are not messages; anything else is listed, and reading it
+    /// ([`super::read::read_message`]) says what a link, a FIFO or a giant is.
     pub fn messages(&self) -> Result<Vec<PathBuf>, StoreError> {
         let mut all = Vec::new();
         for sub in ["new", "cur"] {
             let dir = self.root.join(sub);
             let mut names = list(&dir)?;
             names.sort();
-            // The directory entry's type costs no system call; a symlink is judged by its target.
-            let is_message = |(name, is_file): &(OsString, Option<bool>)| {
-                is_file.unwrap_or_else(|| fs::metadata(dir.join(name)).map_or(true, |m| m.is_file()))
-            };
-            all.extend(names.into_iter().filter(is_message).map(|(name, _)| dir.join(name)));
+            all.extend(names.into_iter().filter(|(_, is_dir)| !is_dir).map(|(name, _)| dir.join(name)));
         }
         Ok(all)
     }
@@ -167,6 +164,15 @@ impl Maildir {
             .open(&path)
             .map_err(|source| StoreError::Io { path: path.clone(), source })?;
         file.write_all(line.as_bytes()).map_err(|source| StoreError::Io { path, source })
+    }
+
+    /// Where [`Maildir::move_message`] will put the message at `path`: `folder_dir/cur/` with
+    /// its name (and the `:2,` suffix a message from `new/` gains) — what the journal's intent
+    /// names before the move.
+    pub fn destination(&self, path: &Path, folder_dir: &Path) -> PathBuf {
+        let name = path.file_name().unwrap_or_default();
+        let in_new = path.parent().is_some_and(|dir| self.is_new_dir(dir));
+        folder_dir.join("cur").join(cur_name(name, in_new))
     }
 
     /// Moves the message at `path` (in this Maildir's `new/` or `cur/`) into `folder_dir/cur/`
@@ -230,20 +236,57 @@ fn cur_name(name: &OsStr, from_new: bool) -> OsString {
     name
 }
 
-/// The file names in `dir` that are not dot files, each with whether it is a regular file as
-/// the directory entry says (`None` for a symlink or when the entry does not tell).
-fn list(dir: &Path) -> Result<Vec<(OsString, Option<bool>)>, StoreError> {
+/// The names in `dir` that are not dot files, each with whether the directory entry says it is a
+/// directory (a link to one is not: it is never followed).
+fn list(dir: &Path) -> Result<Vec<(OsString, bool)>, StoreError> {
     let entries = fs::read_dir(dir).map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| StoreError::Io { path: dir.to_path_buf(), source })?;
         let name = entry.file_name();
         if name.as_bytes().first() != Some(&b'.') {
-            let is_file = entry.file_type().ok().filter(|t| !t.is_symlink()).map(|t| t.is_file());
-            names.push((name, is_file));
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            names.push((name, is_dir));
         }
     }
     Ok(names)
+}
+
+/// What became of a message asked to be put back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutBack {
+    /// Renamed from `from` (in the folder, maybe re-found after a MUA changed its flags) back to
+    /// the path it had before the move.
+    Done {
+        /// Where it was found.
+        from: PathBuf,
+    },
+    /// Something is already at the old path: left alone.
+    Occupied,
+    /// Not in the folder any more (deleted or moved by the user).
+    Missing,
+}
+
+/// Puts the message moved to `moved` back at `back` by rename(2), never overwriting; a message
+/// flagged in the folder since (`…:2,` → `…:2,S`) is re-found by its unique part.
+pub fn put_back(moved: &Path, back: &Path) -> Result<PutBack, StoreError> {
+    if back.exists() {
+        return Ok(PutBack::Occupied);
+    }
+    let found = if moved.exists() {
+        moved.to_path_buf()
+    } else {
+        let (Some(dir), Some(name)) = (moved.parent(), moved.file_name()) else { return Ok(PutBack::Missing) };
+        match refind_in(dir, unique_part(name)) {
+            Some(found) => found,
+            None => return Ok(PutBack::Missing),
+        }
+    };
+    match fs::rename(&found, back) {
+        Ok(()) => Ok(PutBack::Done { from: found }),
+        Err(err) if err.kind() == io::ErrorKind::NotFound && !found.exists() => Ok(PutBack::Missing),
+        Err(source) => Err(StoreError::Io { path: back.to_path_buf(), source }),
+    }
 }
 
 /// The layout in use below `root`: where `folder` already is, else what the other subfolders
@@ -296,21 +339,36 @@ mod tests {
     }
 
     #[test]
-    fn messages_are_regular_files_or_links_to_them() {
+    fn messages_are_everything_but_dot_files_and_directories() {
         let tmp = tempfile::tempdir().unwrap();
         let root = maildir(tmp.path());
         fs::write(root.join("cur/1.a:2,S"), "one").unwrap();
         fs::write(root.join("new/2.b"), "two").unwrap();
         fs::write(root.join("tmp/elsewhere"), "three").unwrap();
         std::os::unix::fs::symlink(root.join("tmp/elsewhere"), root.join("cur/3.link")).unwrap();
-        std::os::unix::fs::symlink(root.join("tmp"), root.join("cur/4.dirlink")).unwrap();
         fs::create_dir(root.join("cur/5.dir")).unwrap();
-        let _socket = std::os::unix::net::UnixListener::bind(root.join("cur/6.socket")).unwrap();
         fs::write(root.join("cur/.hidden"), "dot").unwrap();
         let md = Maildir::open(&root, "Backscatter").unwrap();
         let names: Vec<PathBuf> =
             md.messages().unwrap().iter().map(|p| p.strip_prefix(&root).unwrap().into()).collect();
+        // The link is listed: reading it says it is left unread (store::read).
         assert_eq!(names, [PathBuf::from("new/2.b"), "cur/1.a:2,S".into(), "cur/3.link".into()]);
+    }
+
+    #[test]
+    fn put_back_refinds_and_refuses_to_overwrite() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (inbox, folder) = (tmp.path().join("new"), tmp.path().join(".Backscatter/cur"));
+        fs::create_dir_all(&inbox).unwrap();
+        fs::create_dir_all(&folder).unwrap();
+        // Flagged Seen in the folder since.
+        fs::write(folder.join("1.x:2,S"), "body").unwrap();
+        let (moved, back) = (folder.join("1.x:2,"), inbox.join("1.x"));
+        assert_eq!(put_back(&moved, &back).unwrap(), PutBack::Done { from: folder.join("1.x:2,S") });
+        assert_eq!(fs::read(&back).unwrap(), b"body");
+        assert_eq!(put_back(&moved, &back).unwrap(), PutBack::Occupied);
+        fs::remove_file(&back).unwrap();
+        assert_eq!(put_back(&moved, &back).unwrap(), PutBack::Missing);
     }
 
     #[test]

@@ -1,225 +1,127 @@
-//! `watch` for Maildirs: one inotify instance on the `new/` of every configured Maildir (glob
-//! patterns expanded, new matches picked up), an initial scan, a rescan when the kernel queue
-//! overflowed and now and then anyway (DESIGN §7, §10); the SPF cache snapshot is rewritten at
-//! every discovery.
-//!
-//! Synchronous: one thread judges and moves, in arrival order; notify's own thread feeds it
-//! through a channel, and so does whoever turns signals into [`Event::Shutdown`]. A message in
-//! flight always finishes before shutdown.
+//! The Maildir side of `watch`'s mechanics: one inotify instance for every watched `new/`
+//! ([`Inotify`], events routed to each mailbox's task), and the glob patterns that name
+//! mailboxes (`/var/vmail/*/*/Maildir`, DESIGN §10).
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use notify::event::{AccessKind, AccessMode, CreateKind, ModifyKind, RenameMode};
 use notify::{EventKind, RecursiveMode, Watcher};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use super::maildir::Maildir;
-use super::{Handler, StoreError};
+use super::StoreError;
 
-/// What the watch loop waits for.
-#[derive(Debug)]
-pub enum Event {
-    /// From inotify (through notify).
-    Fs(notify::Result<notify::Event>),
-    /// SIGTERM or SIGINT: finish the message in hand and return.
-    Shutdown,
+/// What a mailbox's task hears from inotify.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arrival {
+    /// A file landed in `new/`: by rename (an MDA's tmp→new, `Name(To)`), by link (Postfix's
+    /// virtual delivery shows as `Create(File)`), or written in place (`Close(Write)`).
+    File(PathBuf),
+    /// The kernel's queue overflowed: events were lost, look at everything again.
+    Rescan,
 }
 
-/// How often the loop looks again without being told.
-#[derive(Debug, Clone, Copy)]
-pub struct Timing {
-    /// Re-expand the patterns, so new mailboxes are picked up (and gone ones dropped).
-    pub discover: Duration,
-    /// Rescan every `new/`, in case an event was lost.
-    pub rescan: Duration,
+type Routes = Arc<Mutex<HashMap<PathBuf, UnboundedSender<Arrival>>>>;
+
+/// One inotify instance; each watched `new/` has a channel to its mailbox's task.
+pub struct Inotify {
+    watcher: Mutex<notify::RecommendedWatcher>,
+    routes: Routes,
 }
 
-impl Default for Timing {
-    fn default() -> Self {
-        Timing { discover: Duration::from_secs(10), rescan: Duration::from_secs(300) }
+impl std::fmt::Debug for Inotify {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Inotify").finish_non_exhaustive()
     }
 }
 
-/// The watch loop: watches every Maildir matching `patterns` until [`Event::Shutdown`] arrives
-/// on `events` (`sender` feeds the same channel). `stop`, set before that event is sent, ends a
-/// long scan between two messages. Only failing to start inotify is an error; trouble with one
-/// message or mailbox is logged and the loop goes on.
-pub fn run(
-    handler: &mut Handler<'_>,
-    patterns: &[String],
-    folder: &str,
-    (sender, events): (Sender<Event>, Receiver<Event>),
-    stop: &AtomicBool,
-    timing: Timing,
-) -> Result<(), StoreError> {
-    let notify_sender = sender;
-    let watcher = notify::recommended_watcher(move |event| {
-        // The loop is gone only when we are shutting down; nothing to do then.
-        let _ = notify_sender.send(Event::Fs(event));
-    })
-    .map_err(|err| StoreError::Io { path: PathBuf::from("inotify"), source: notify_io(err) })?;
-    let mut state = State { watcher, mailboxes: BTreeMap::new(), warned_limit: false, last: None, stop };
-    state.discover(handler, patterns, folder);
-    tracing::info!(mailboxes = state.mailboxes.len(), "watching");
-    let (mut last_discover, mut last_rescan) = (Instant::now(), Instant::now());
-    loop {
-        let wait = timing.discover.saturating_sub(last_discover.elapsed());
-        match events.recv_timeout(wait) {
-            Ok(Event::Shutdown) | Err(RecvTimeoutError::Disconnected) => break,
-            Ok(Event::Fs(Ok(event))) if event.need_rescan() => {
-                tracing::warn!("inotify queue overflowed: rescanning every mailbox");
-                state.rescan(handler);
-                last_rescan = Instant::now();
-            }
-            Ok(Event::Fs(Ok(event))) => state.on_event(handler, &event),
-            Ok(Event::Fs(Err(err))) => tracing::warn!("inotify: {err}"),
-            Err(RecvTimeoutError::Timeout) => {}
-        }
-        if last_discover.elapsed() >= timing.discover {
-            state.discover(handler, patterns, folder);
-            // For `backscatter spf --cache` while we run.
-            handler.write_spf_snapshot();
-            last_discover = Instant::now();
-        }
-        if last_rescan.elapsed() >= timing.rescan {
-            state.rescan(handler);
-            last_rescan = Instant::now();
-        }
-    }
-    handler.write_spf_snapshot();
-    tracing::info!("watch stopped");
-    Ok(())
-}
-
-struct State<'s> {
-    watcher: notify::RecommendedWatcher,
-    /// Set on shutdown: scans stop between two messages.
-    stop: &'s AtomicBool,
-    /// Each watched Maildir by its `new/` directory.
-    mailboxes: BTreeMap<PathBuf, Maildir>,
-    warned_limit: bool,
-    /// The file judged last and its size: a copy into `new/` shows as Create then Close(Write)
-    /// of the same complete file, judged once.
-    last: Option<(PathBuf, u64)>,
-}
-
-impl State<'_> {
-    /// Expands the patterns; watches and scans Maildirs that are new, drops those that are gone.
-    fn discover(&mut self, handler: &mut Handler<'_>, patterns: &[String], folder: &str) {
-        let roots: Vec<PathBuf> = patterns.iter().flat_map(|p| expand(p)).collect();
-        let gone: Vec<PathBuf> = self.mailboxes.keys().filter(|new| !new.is_dir()).cloned().collect();
-        for new in gone {
-            let _ = self.watcher.unwatch(&new);
-            self.mailboxes.remove(&new);
-            tracing::info!(mailbox = %new.display(), "mailbox gone; no longer watched");
-        }
-        for root in roots {
-            let new = root.join("new");
-            if self.mailboxes.contains_key(&new) {
-                continue;
-            }
-            let maildir = match Maildir::open(&root, folder) {
-                Ok(maildir) => maildir,
-                Err(err) => {
-                    tracing::debug!("{err}");
-                    continue;
+impl Inotify {
+    /// Starts the inotify instance; `overflowed` is called on every queue overflow.
+    pub fn start(overflowed: impl Fn() + Send + 'static) -> Result<Inotify, StoreError> {
+        let routes: Routes = Arc::default();
+        let table = Arc::clone(&routes);
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            let routes = table.lock().unwrap_or_else(PoisonError::into_inner);
+            match event {
+                Ok(event) if event.need_rescan() => {
+                    overflowed();
+                    tracing::warn!("inotify queue overflowed: rescanning every mailbox");
+                    for sender in routes.values() {
+                        let _ = sender.send(Arrival::Rescan);
+                    }
                 }
+                Ok(event) => {
+                    let Some(path) = arrived(&event) else { return };
+                    if let Some(sender) = path.parent().and_then(|dir| routes.get(dir)) {
+                        // A closed channel: the mailbox's task is gone (shutdown); nothing to do.
+                        let _ = sender.send(Arrival::File(path.to_path_buf()));
+                    }
+                }
+                Err(err) => tracing::warn!("inotify: {err}"),
+            }
+        })
+        .map_err(|err| StoreError::Io { path: PathBuf::from("inotify"), source: notify_io(err) })?;
+        Ok(Inotify { watcher: Mutex::new(watcher), routes })
+    }
+
+    /// Watches `new_dir`; what lands there comes out of the receiver.
+    pub fn watch(&self, new_dir: &Path) -> Result<UnboundedReceiver<Arrival>, StoreError> {
+        let (sender, receiver) = unbounded_channel();
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner).insert(new_dir.to_path_buf(), sender);
+        let watched =
+            self.watcher.lock().unwrap_or_else(PoisonError::into_inner).watch(new_dir, RecursiveMode::NonRecursive);
+        if let Err(err) = watched {
+            self.routes.lock().unwrap_or_else(PoisonError::into_inner).remove(new_dir);
+            let hint = if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) {
+                " — raise fs.inotify.max_user_watches (sysctl)"
+            } else {
+                ""
             };
-            // Watch first, then scan: nothing that lands in between is missed.
-            if let Err(err) = self.watcher.watch(&new, RecursiveMode::NonRecursive) {
-                let hint = if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) {
-                    " — raise fs.inotify.max_user_watches (sysctl)"
-                } else {
-                    ""
-                };
-                tracing::error!(mailbox = %root.display(), "cannot watch: {err}{hint}");
-                continue;
-            }
-            tracing::info!(mailbox = %root.display(), "watching");
-            scan_all(handler, &maildir, self.stop);
-            self.mailboxes.insert(new, maildir);
+            let source = std::io::Error::other(format!("cannot watch: {}{hint}", notify_io(err)));
+            return Err(StoreError::Io { path: new_dir.to_path_buf(), source });
         }
-        self.check_limit();
+        Ok(receiver)
     }
 
-    /// Judges every message still in `new/` of every mailbox.
-    fn rescan(&mut self, handler: &mut Handler<'_>) {
-        for (new, maildir) in &self.mailboxes {
-            let Ok(entries) = fs::read_dir(new) else { continue };
-            let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-            paths.sort();
-            for path in paths {
-                if self.stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                handle(handler, maildir, &path);
-            }
-        }
+    /// Stops watching `new_dir`.
+    pub fn unwatch(&self, new_dir: &Path) {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner).remove(new_dir);
+        let _ = self.watcher.lock().unwrap_or_else(PoisonError::into_inner).unwatch(new_dir);
     }
 
-    /// A file landed in a `new/`: by rename (an MDA's tmp→new, `Name(To)`), by link (Postfix's
-    /// virtual delivery shows as `Create(File)`), or by writing in place (`Close(Write)`).
-    fn on_event(&mut self, handler: &mut Handler<'_>, event: &notify::Event) {
-        let path = match event.kind {
-            EventKind::Create(CreateKind::File | CreateKind::Any)
-            | EventKind::Modify(ModifyKind::Name(RenameMode::To))
-            | EventKind::Access(AccessKind::Close(AccessMode::Write)) => event.paths.first(),
-            EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => event.paths.get(1),
-            _ => None,
-        };
-        let Some(path) = path else { return };
-        let Some(maildir) = path.parent().and_then(|dir| self.mailboxes.get(dir)) else { return };
-        let Ok(size) = fs::metadata(path).map(|m| m.len()) else { return };
-        // Written in place: wait for its Close(Write) rather than judge half a message.
-        if matches!(event.kind, EventKind::Create(_)) && size == 0 {
-            return;
-        }
-        let seen = self.last.as_ref().is_some_and(|(last, last_size)| last == path && *last_size == size);
-        if matches!(event.kind, EventKind::Access(_)) && seen {
-            return;
-        }
-        self.last = Some((path.clone(), size));
-        handle(handler, maildir, path);
-    }
-
-    /// Warns once when our watches use most of the per-user inotify limit.
-    fn check_limit(&mut self) {
-        let Some(max) = max_user_watches() else { return };
-        let used = self.mailboxes.len() as u64;
-        if !self.warned_limit && used.saturating_mul(10) >= max.saturating_mul(8) {
-            tracing::warn!(
-                used,
-                max,
-                "inotify watches running low: raise fs.inotify.max_user_watches (sysctl) before more mailboxes appear"
-            );
-            self.warned_limit = true;
-        }
+    /// How many directories are watched.
+    pub fn watched(&self) -> usize {
+        self.routes.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 }
 
-/// The initial scan of a mailbox: `new/` and `cur/`.
-fn scan_all(handler: &mut Handler<'_>, maildir: &Maildir, stop: &AtomicBool) {
-    match maildir.messages() {
-        Ok(paths) => {
-            for path in paths {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                handle(handler, maildir, &path);
-            }
-        }
-        Err(err) => tracing::warn!("{err}"),
-    }
+/// The file an event says arrived, if it is an arrival.
+fn arrived(event: &notify::Event) -> Option<&Path> {
+    let path = match event.kind {
+        EventKind::Create(CreateKind::File | CreateKind::Any)
+        | EventKind::Modify(ModifyKind::Name(RenameMode::To))
+        | EventKind::Access(AccessKind::Close(AccessMode::Write)) => event.paths.first(),
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => event.paths.get(1),
+        _ => None,
+    };
+    path.map(PathBuf::as_path)
 }
 
-fn handle(handler: &mut Handler<'_>, maildir: &Maildir, path: &Path) {
-    if let Err(err) = handler.handle(maildir, path) {
-        tracing::warn!(mailbox = %maildir.root().display(), "{err}");
+/// Warns when the watches use most of the per-user inotify limit; true if it warned.
+pub fn check_limit(used: usize) -> bool {
+    let Some(max) = max_user_watches() else { return false };
+    let used = used as u64;
+    if used.saturating_mul(10) >= max.saturating_mul(8) {
+        tracing::warn!(
+            used,
+            max,
+            "inotify watches running low: raise fs.inotify.max_user_watches (sysctl) before more mailboxes appear"
+        );
+        return true;
     }
+    false
 }
 
 /// `/proc/sys/fs/inotify/max_user_watches`, if readable.

@@ -195,6 +195,36 @@ pub async fn move_uids(session: &mut Session, caps: Caps, uids: &[u32], folder: 
         ));
     }
     session.uid_copy(&set, folder).await.map_err(|e| ImapError::protocol("UID COPY", e))?;
+    expunge_uids(session, uids).await?;
+    Ok(Moved::Done)
+}
+
+/// Whether UID `uid` is still in the selected mailbox, and if so whether it carries \Deleted:
+/// `None` when it is gone. For reconciling a move that a crash interrupted.
+pub async fn still_there(session: &mut Session, uid: u32) -> Result<Option<bool>, ImapError> {
+    let fetches: Vec<_> = session
+        .uid_fetch(uid.to_string(), "(UID FLAGS)")
+        .await
+        .map_err(|e| ImapError::protocol("UID FETCH", e))?
+        .try_collect()
+        .await
+        .map_err(|e| ImapError::protocol("UID FETCH", e))?;
+    Ok(fetches.iter().find(|f| f.uid == Some(uid)).map(|f| f.flags().any(|flag| matches!(flag, Flag::Deleted))))
+}
+
+/// The UIDs of the selected mailbox's messages whose Message-ID is `message_id`.
+pub async fn search_message_id(session: &mut Session, message_id: &str) -> Result<Vec<u32>, ImapError> {
+    let query = format!("HEADER Message-ID {}", quoted(message_id));
+    let found = session.uid_search(&query).await.map_err(|e| ImapError::protocol("UID SEARCH", e))?;
+    let mut uids: Vec<u32> = found.into_iter().collect();
+    uids.sort_unstable();
+    Ok(uids)
+}
+
+/// Finishes the COPY fallback for `uids` (already copied): `UID STORE +FLAGS.SILENT (\Deleted)`
+/// and `UID EXPUNGE` of exactly those (RFC 4315).
+pub async fn expunge_uids(session: &mut Session, uids: &[u32]) -> Result<(), ImapError> {
+    let set = uid_set(uids);
     let _: Vec<_> = session
         .uid_store(&set, "+FLAGS.SILENT (\\Deleted)")
         .await
@@ -209,7 +239,7 @@ pub async fn move_uids(session: &mut Session, caps: Caps, uids: &[u32], folder: 
         .try_collect()
         .await
         .map_err(|e| ImapError::protocol("UID EXPUNGE", e))?;
-    Ok(Moved::Done)
+    Ok(())
 }
 
 /// Empties the untagged responses async-imap queued (EXISTS, EXPUNGE, FETCH; its channel holds

@@ -1,0 +1,392 @@
+//! `watch` as one async function on one runtime: [`run`] supervises one task per mailbox —
+//! Maildir (inotify) and IMAP (IDLE) alike — under one cancellation token, drained with a
+//! `JoinSet` on shutdown (a move in flight always finishes: `select!` only wraps waiting). A task
+//! that fails or panics is logged at error and restarted with capped backoff; a mistake that
+//! cannot heal ends the run with an error naming the mailbox. Nothing stops silently.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::task::{Id, JoinSet};
+use tokio_util::sync::CancellationToken;
+
+use super::act::Mover;
+use super::imap::{self as imap_loop, Options, Sweeper};
+use super::maildir::{reconcile, MaildirBox};
+use super::pipeline::Pipeline;
+use crate::store::imap::ImapError;
+use crate::store::maildir::Maildir;
+use crate::store::watch::{check_limit, expand, Arrival, Inotify};
+use crate::store::StoreError;
+
+/// How often the daemon looks again without being told.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// Re-expand the Maildir patterns (new mailboxes picked up, gone ones dropped).
+    pub discover: Duration,
+    /// Rescan every `new/`, in case an event was lost.
+    pub rescan: Duration,
+    /// Retry messages left in place because the journal could not be written.
+    pub retry: Duration,
+    /// First restart delay of a failed task; doubles per failure.
+    pub backoff_min: Duration,
+    /// The cap on that delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Timing {
+            discover: Duration::from_secs(10),
+            rescan: Duration::from_secs(300),
+            retry: Duration::from_secs(30),
+            backoff_min: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(64),
+        }
+    }
+}
+
+/// What the daemon runs with.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    /// The pipeline (config, keys, SPF service, clock).
+    pub pipeline: Pipeline,
+    /// The journal.
+    pub mover: Mover,
+    /// Where IMAP state (and the SPF cache listing) is kept.
+    pub state_dir: PathBuf,
+    /// Where to write the SPF cache listing for `backscatter spf --cache`, if anywhere.
+    pub spf_snapshot: Option<PathBuf>,
+    /// Timings.
+    pub timing: Timing,
+    /// IMAP timings.
+    pub imap: Options,
+}
+
+/// A mailbox, as the supervisor names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+enum Mailbox {
+    Maildir(PathBuf),
+    Imap { account: String, mailbox: String },
+}
+
+impl std::fmt::Display for Mailbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mailbox::Maildir(root) => write!(f, "{}", root.display()),
+            Mailbox::Imap { account, mailbox } => write!(f, "imap:{account}/{mailbox}"),
+        }
+    }
+}
+
+/// A failure that ends the daemon.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// Nothing to watch.
+    #[error("nothing to watch: add a [[maildir]] with a path or an [[imap]] account to the config")]
+    Nothing,
+    /// A mailbox cannot work as configured; retrying would not help.
+    #[error("{mailbox}: {error} — fix the config and start again")]
+    Mailbox {
+        /// Which.
+        mailbox: String,
+        /// Why.
+        error: String,
+    },
+    /// A store could not be set up.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The journal could not be read or written.
+    #[error(transparent)]
+    Journal(#[from] crate::journal::JournalError),
+}
+
+/// How a mailbox task ended.
+enum Ended {
+    /// Shutdown, or its Maildir is gone.
+    Stopped,
+    /// Failed; restart it.
+    Failed(String),
+    /// Failed for good.
+    Fatal(String),
+}
+
+struct Supervisor {
+    engine: Engine,
+    token: CancellationToken,
+    tasks: JoinSet<Ended>,
+    names: HashMap<Id, Mailbox>,
+    failures: HashMap<Mailbox, u32>,
+    maildirs: HashMap<PathBuf, CancellationToken>,
+    inotify: Arc<Inotify>,
+    imap_state: HashMap<String, (Arc<Mutex<crate::store::imap::state::State>>, bool)>,
+    warned_limit: bool,
+}
+
+/// Watches every mailbox of the config until `token` is cancelled.
+pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineError> {
+    let config = engine.pipeline.config().clone();
+    if config.maildir.is_empty() && config.imap.is_empty() {
+        return Err(EngineError::Nothing);
+    }
+    let settled = reconcile(&engine.mover, &engine.mover.ledger()?)?;
+    if settled > 0 {
+        tracing::warn!(settled, "journal: settled Maildir moves an interruption left unfinished");
+    }
+    let inotify = Arc::new(Inotify::start(|| {})?);
+    let mut sup = Supervisor {
+        engine,
+        token: token.clone(),
+        tasks: JoinSet::new(),
+        names: HashMap::new(),
+        failures: HashMap::new(),
+        maildirs: HashMap::new(),
+        inotify,
+        imap_state: HashMap::new(),
+        warned_limit: false,
+    };
+    for account in &config.imap {
+        let (state, rescan) = imap_loop::load_state(&sup.engine.state_dir, &account.name)
+            .map_err(|e| EngineError::Mailbox { mailbox: format!("imap:{}", account.name), error: e.to_string() })?;
+        sup.imap_state.insert(account.name.clone(), (Arc::new(Mutex::new(state)), rescan));
+        for mailbox in &account.mailboxes {
+            sup.spawn(Mailbox::Imap { account: account.name.clone(), mailbox: mailbox.clone() }, Duration::ZERO);
+        }
+    }
+    sup.discover();
+    tracing::info!(mailboxes = sup.maildirs.len(), imap_accounts = config.imap.len(), "watch started");
+    let mut discover = tokio::time::interval(sup.engine.timing.discover);
+    let result = loop {
+        tokio::select! {
+            () = token.cancelled() => break Ok(()),
+            _ = discover.tick() => {
+                sup.discover();
+                sup.snapshot();
+            }
+            Some(joined) = sup.tasks.join_next_with_id() => {
+                if let Err(e) = sup.ended(joined) {
+                    break Err(e);
+                }
+            }
+        }
+    };
+    // Every task sees the token (children of it); each finishes what it is doing and returns.
+    token.cancel();
+    while sup.tasks.join_next().await.is_some() {}
+    sup.snapshot();
+    tracing::info!("watch stopped");
+    result
+}
+
+impl Supervisor {
+    /// Starts (after `delay`) the task of `mailbox`.
+    fn spawn(&mut self, mailbox: Mailbox, delay: Duration) {
+        let token = match &mailbox {
+            Mailbox::Maildir(root) => {
+                self.maildirs.entry(root.clone()).or_insert_with(|| self.token.child_token()).clone()
+            }
+            Mailbox::Imap { .. } => self.token.child_token(),
+        };
+        let task = self.task(&mailbox, token.clone());
+        let handle = self.tasks.spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = token.cancelled() => return Ended::Stopped,
+            }
+            task.await
+        });
+        self.names.insert(handle.id(), mailbox);
+    }
+
+    fn task(
+        &self,
+        mailbox: &Mailbox,
+        token: CancellationToken,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Ended> + Send>> {
+        let engine = self.engine.clone();
+        match mailbox.clone() {
+            Mailbox::Maildir(root) => {
+                let inotify = Arc::clone(&self.inotify);
+                Box::pin(async move { maildir_task(&engine, &inotify, &root, token).await })
+            }
+            Mailbox::Imap { account, mailbox } => {
+                let settings = engine.pipeline.config().imap.iter().find(|a| a.name == account).cloned();
+                let state = self.imap_state.get(&account).cloned();
+                Box::pin(async move {
+                    let (Some(settings), Some((state, rescan))) = (settings, state) else { return Ended::Stopped };
+                    let folder = engine.pipeline.config().policy.folder.clone();
+                    let sweeper =
+                        Sweeper { pipeline: engine.pipeline.clone(), mover: engine.mover.clone(), observer: None };
+                    let watched = imap_loop::watch_mailbox(
+                        Arc::new(settings),
+                        mailbox,
+                        folder,
+                        state,
+                        rescan,
+                        sweeper,
+                        engine.imap,
+                        token,
+                    );
+                    match watched.await {
+                        Ok(()) => Ended::Stopped,
+                        Err(e @ ImapError::Config(_)) => Ended::Fatal(e.to_string()),
+                        Err(e) => Ended::Failed(e.to_string()),
+                    }
+                })
+            }
+        }
+    }
+
+    /// A task ended: restart it with backoff, or end the daemon for a fatal mistake.
+    fn ended(&mut self, joined: Result<(Id, Ended), tokio::task::JoinError>) -> Result<(), EngineError> {
+        let (id, ended) = match joined {
+            Ok((id, ended)) => (id, ended),
+            Err(e) => (e.id(), Ended::Failed(if e.is_panic() { "the task panicked".into() } else { e.to_string() })),
+        };
+        let Some(mailbox) = self.names.remove(&id) else { return Ok(()) };
+        match ended {
+            Ended::Stopped => {
+                if let Mailbox::Maildir(root) = &mailbox {
+                    self.maildirs.remove(root);
+                }
+                Ok(())
+            }
+            Ended::Fatal(error) => {
+                tracing::error!(mailbox = %mailbox, error, "cannot work: stopping");
+                Err(EngineError::Mailbox { mailbox: mailbox.to_string(), error })
+            }
+            Ended::Failed(error) if !self.token.is_cancelled() => {
+                let failures = self.failures.entry(mailbox.clone()).or_default();
+                *failures = failures.saturating_add(1);
+                let timing = self.engine.timing;
+                let delay = timing.backoff_min.saturating_mul(1 << (*failures - 1).min(16)).min(timing.backoff_max);
+                tracing::error!(mailbox = %mailbox, error, restart_in = ?delay, "mailbox task failed: restarting");
+                self.spawn(mailbox, delay);
+                Ok(())
+            }
+            Ended::Failed(_) => Ok(()),
+        }
+    }
+
+    /// Expands the Maildir patterns: a task for each new Maildir, gone ones stopped.
+    fn discover(&mut self) {
+        let config = self.engine.pipeline.config();
+        let folder = config.policy.folder.clone();
+        let roots: BTreeSet<PathBuf> = config.maildir.iter().flat_map(|m| expand(&m.path)).collect();
+        let gone: Vec<PathBuf> = self.maildirs.keys().filter(|root| !root.join("new").is_dir()).cloned().collect();
+        for root in gone {
+            if let Some(token) = self.maildirs.remove(&root) {
+                token.cancel();
+                self.inotify.unwatch(&root.join("new"));
+                tracing::info!(mailbox = %root.display(), "mailbox gone; no longer watched");
+            }
+        }
+        for root in roots {
+            if self.maildirs.contains_key(&root) || Maildir::open(&root, &folder).is_err() {
+                continue;
+            }
+            self.spawn(Mailbox::Maildir(root), Duration::ZERO);
+        }
+        if !self.warned_limit {
+            self.warned_limit = check_limit(self.inotify.watched());
+        }
+    }
+
+    /// Writes the SPF cache listing for `backscatter spf --cache`, if wanted.
+    fn snapshot(&self) {
+        if let (Some(path), Some(checker)) = (&self.engine.spf_snapshot, self.engine.pipeline.spf()) {
+            if let Err(err) = checker.write_snapshot(path) {
+                tracing::warn!("{err}");
+            }
+        }
+    }
+}
+
+/// One Maildir's task: watch `new/`, judge everything already there (`new/` and `cur/`), then
+/// each arrival; rescan `new/` on overflow and now and then; retry what the journal refused.
+async fn maildir_task(engine: &Engine, inotify: &Inotify, root: &Path, token: CancellationToken) -> Ended {
+    let config = engine.pipeline.config();
+    let maildir = match Maildir::open(root, &config.policy.folder) {
+        Ok(maildir) => maildir,
+        Err(err) => return Ended::Failed(err.to_string()),
+    };
+    let new = root.join("new");
+    // Watch first, then scan: nothing that lands in between is missed.
+    let mut arrivals = match inotify.watch(&new) {
+        Ok(arrivals) => arrivals,
+        Err(err) => return Ended::Failed(err.to_string()),
+    };
+    tracing::info!(mailbox = %root.display(), "watching");
+    let mailbox = MaildirBox::new(maildir, engine.pipeline.clone(), engine.mover.clone());
+    let mut retry: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut last: Option<(PathBuf, u64)> = None;
+    let all = match mailbox.maildir().messages() {
+        Ok(all) => all,
+        Err(err) => return Ended::Failed(err.to_string()),
+    };
+    for path in all {
+        if token.is_cancelled() {
+            return Ended::Stopped;
+        }
+        handle(&mailbox, &path, &mut retry).await;
+    }
+    let mut rescan = tokio::time::interval(engine.timing.rescan);
+    rescan.tick().await;
+    let mut retry_tick = tokio::time::interval(engine.timing.retry);
+    retry_tick.tick().await;
+    loop {
+        tokio::select! {
+            () = token.cancelled() => return Ended::Stopped,
+            arrival = arrivals.recv() => match arrival {
+                Some(Arrival::File(path)) => {
+                    let Ok(size) = std::fs::symlink_metadata(&path).map(|m| m.len()) else { continue };
+                    // Written in place: its Close(Write) follows; the same complete file twice is judged once.
+                    if size == 0 || last.as_ref().is_some_and(|(p, s)| p == &path && *s == size) {
+                        continue;
+                    }
+                    last = Some((path.clone(), size));
+                    handle(&mailbox, &path, &mut retry).await;
+                }
+                Some(Arrival::Rescan) => rescan_new(&mailbox, &new, &mut retry, &token).await,
+                None => return Ended::Stopped,
+            },
+            _ = rescan.tick() => rescan_new(&mailbox, &new, &mut retry, &token).await,
+            _ = retry_tick.tick(), if !retry.is_empty() => {
+                for path in std::mem::take(&mut retry) {
+                    if token.is_cancelled() {
+                        return Ended::Stopped;
+                    }
+                    handle(&mailbox, &path, &mut retry).await;
+                }
+            }
+        }
+    }
+}
+
+/// Judges every message still in `new/`.
+async fn rescan_new(mailbox: &MaildirBox, new: &Path, retry: &mut BTreeSet<PathBuf>, token: &CancellationToken) {
+    let Ok(entries) = std::fs::read_dir(new) else { return };
+    let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    paths.sort();
+    for path in paths {
+        if token.is_cancelled() {
+            return;
+        }
+        handle(mailbox, &path, retry).await;
+    }
+}
+
+/// Handles one message; a journal that cannot be written leaves it in place, to be retried.
+async fn handle(mailbox: &MaildirBox, path: &Path, retry: &mut BTreeSet<PathBuf>) {
+    match mailbox.handle(path).await {
+        Ok(_) => {}
+        Err(StoreError::Journal(err)) => {
+            tracing::error!(mailbox = %mailbox.maildir().root().display(), item = %path.display(), "{err}; left in place, retried later");
+            retry.insert(path.to_path_buf());
+        }
+        Err(err) => tracing::warn!(mailbox = %mailbox.maildir().root().display(), "{err}"),
+    }
+}

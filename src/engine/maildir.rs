@@ -1,0 +1,148 @@
+//! A Maildir through the pipeline: read a message safely, judge it, log the verdict, and carry
+//! out the plan — the intent journaled before the rename, the outcome after. `scan` and `watch`
+//! both go through [`MaildirBox`]; unfinished intents are reconciled by [`reconcile`].
+
+use std::path::{Path, PathBuf};
+
+use crate::journal::{Ledger, Place};
+use crate::store::maildir::{refind_in, unique_part, Maildir, Moved};
+use crate::store::read::{read_message, Read};
+use crate::store::{StoreError, Taken};
+use crate::verdict;
+
+use super::act::Mover;
+use super::pipeline::{Judged, Pipeline, Plan};
+
+/// One Maildir with the run's pipeline and journal.
+#[derive(Debug, Clone)]
+pub struct MaildirBox {
+    maildir: Maildir,
+    pipeline: Pipeline,
+    mover: Mover,
+}
+
+impl MaildirBox {
+    /// The Maildir with the pipeline and journal of the run.
+    pub fn new(maildir: Maildir, pipeline: Pipeline, mover: Mover) -> MaildirBox {
+        MaildirBox { maildir, pipeline, mover }
+    }
+
+    /// The Maildir.
+    pub fn maildir(&self) -> &Maildir {
+        &self.maildir
+    }
+
+    /// Reads the message at `path` and judges it (the pure half: safe on any thread); `Err` is
+    /// what was done instead when it could not be read.
+    #[allow(clippy::type_complexity)]
+    pub fn judge(&self, path: &Path) -> Result<Result<(Vec<u8>, verdict::Judgement), Taken>, StoreError> {
+        match read_message(path, self.pipeline.config().max_message_size)? {
+            Read::Message { bytes, mtime } => {
+                let judgement = self.pipeline.judge(&bytes, mtime);
+                Ok(Ok((bytes, judgement)))
+            }
+            Read::Vanished => Ok(Err(Taken::Vanished)),
+            Read::Skipped(skip) => {
+                tracing::warn!(mailbox = %self.maildir.root().display(), item = %path.display(), "{skip}");
+                Ok(Err(Taken::Skipped(skip)))
+            }
+        }
+    }
+
+    /// Reads, judges, logs and carries out the plan for the message at `path`; no judgement
+    /// when it was not read (vanished or skipped: see the [`Taken`]).
+    pub async fn handle(&self, path: &Path) -> Result<(Option<Judged>, Taken), StoreError> {
+        match self.judge(path)? {
+            Ok((bytes, judgement)) => {
+                let judged = self.pipeline.conclude(&bytes, judgement).await;
+                let taken = self.apply(path, &judged)?;
+                Ok((Some(judged), taken))
+            }
+            Err(taken) => Ok((None, taken)),
+        }
+    }
+
+    /// Logs the verdict and carries out the plan: a move is journaled (intent, rename, outcome);
+    /// when the intent cannot be written, nothing moves and the error says it is the journal.
+    pub fn apply(&self, path: &Path, judged: &Judged) -> Result<Taken, StoreError> {
+        let item = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+        verdict::log(&judged.judgement, &self.maildir.root().to_string_lossy(), &item);
+        let (folder, why) = match &judged.plan {
+            Plan::Keep => return Ok(Taken::Kept),
+            Plan::WouldMove => return Ok(Taken::WouldMove),
+            Plan::Move { folder, why } => (folder, why),
+        };
+        if self.mover.dry_run() {
+            return Ok(Taken::WouldMove);
+        }
+        if self.maildir.is_folder(&self.pipeline.config().policy.folder) || self.maildir.is_folder(folder) {
+            return Ok(Taken::Kept);
+        }
+        if path.file_name().is_some_and(|name| self.mover.was_restored(name).unwrap_or(false)) {
+            tracing::info!(mailbox = %self.maildir.root().display(), item = %path.display(), "restored by hand once: kept");
+            return Ok(Taken::Spared);
+        }
+        let folder_dir = self.maildir.ensure_folder(folder)?;
+        let root = self.maildir.root().to_path_buf();
+        let place = |path: PathBuf| Place::Maildir { root: root.clone(), path };
+        let to = self.maildir.destination(path, &folder_dir);
+        let intent = self.mover.intent(judged, place(path.to_path_buf()), place(to), why);
+        self.mover.begin(std::slice::from_ref(&intent))?;
+        let moved = self.maildir.move_message(path, &folder_dir);
+        match moved {
+            Ok(Moved::Moved { to, .. }) => {
+                self.mover.done(&intent.id, place(to.clone()))?;
+                Ok(Taken::Moved { id: intent.id, to })
+            }
+            Ok(Moved::Vanished) => {
+                self.mover.abandoned(&intent.id, "the message vanished before it could move")?;
+                Ok(Taken::Vanished)
+            }
+            Err(err) => {
+                // Recorded so the intent is not left for reconciliation; the error is the news.
+                let _ = self.mover.abandoned(&intent.id, &err.to_string());
+                Err(err)
+            }
+        }
+    }
+}
+
+/// Settles the journal's unfinished Maildir intents (a crash between intent and outcome): a
+/// message found in the folder is recorded done, one still in its mailbox (or gone) abandoned.
+/// Returns how many were settled.
+pub fn reconcile(mover: &Mover, ledger: &Ledger) -> Result<usize, StoreError> {
+    let mut settled = 0;
+    for record in ledger.unfinished() {
+        let (Place::Maildir { root, path: from }, Place::Maildir { path: to, .. }) =
+            (&record.intent.from, &record.intent.to)
+        else {
+            continue;
+        };
+        match landed(to) {
+            Some(at) => mover.done(&record.intent.id, Place::Maildir { root: root.clone(), path: at })?,
+            None => {
+                let why = if from.exists() || refound(from).is_some() {
+                    "not moved: still in its mailbox after an interruption"
+                } else {
+                    "not moved: gone from its mailbox after an interruption"
+                };
+                mover.abandoned(&record.intent.id, why)?;
+            }
+        }
+        settled += 1;
+    }
+    Ok(settled)
+}
+
+/// Where the message of an unfinished move is in the folder, if it got there.
+fn landed(to: &Path) -> Option<PathBuf> {
+    if to.exists() {
+        return Some(to.to_path_buf());
+    }
+    refound(to)
+}
+
+/// The file in the same directory with the same unique part (a MUA changed its flags).
+fn refound(path: &Path) -> Option<PathBuf> {
+    refind_in(path.parent()?, unique_part(path.file_name()?))
+}

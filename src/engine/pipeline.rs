@@ -1,0 +1,168 @@
+//! The one pipeline every store and command runs a message through: judge (classify → verify →
+//! policy, pure) → evidence (SPF: one shared async service) → a [`Plan`] (keep, would move, move
+//! into a folder, and why). Maildir, IMAP, `scan`, `watch`, `check` and `classify` all call it.
+
+use std::sync::Arc;
+
+use crate::config::{Config, Mode};
+use crate::keys::Keyring;
+use crate::policy::Action;
+use crate::spf::step::{self, Consequence, Report};
+use crate::spf::{Checker, SpfError};
+use crate::verdict::{self, Judgement};
+
+use super::clock::Clock;
+
+/// What becomes of a judged message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Plan {
+    /// Left where it is.
+    Keep,
+    /// Backscatter (or an SPF fail) that only is logged: monitor mode, the grace period, no keyring.
+    WouldMove,
+    /// Moved into `folder`.
+    Move {
+        /// The folder (UTF-8 name, `/` for hierarchy).
+        folder: String,
+        /// The one-line why the journal records.
+        why: String,
+    },
+}
+
+/// One message through the pipeline.
+#[derive(Debug, Clone)]
+pub struct Judged {
+    /// The pure judgement (the SPF origin, when checked, amended into its why).
+    pub judgement: Judgement,
+    /// The SPF step's findings, when `[spf] enabled`.
+    pub spf: Option<Report>,
+    /// What to do.
+    pub plan: Plan,
+}
+
+/// The config, the keys, the SPF service and the clock of one run; cheap to clone (shared).
+#[derive(Clone)]
+pub struct Pipeline {
+    config: Arc<Config>,
+    keyring: Option<Arc<Keyring>>,
+    spf: Option<Arc<Checker>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Pipeline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pipeline").field("spf", &self.spf.is_some()).finish_non_exhaustive()
+    }
+}
+
+impl Pipeline {
+    /// The pipeline for `config` and `keyring` (`None`: there is none). With `[spf] enabled` it
+    /// starts the one SPF service (resolver and cache) of the run: call it inside the runtime.
+    pub fn new(config: Config, keyring: Option<Keyring>, clock: Arc<dyn Clock>) -> Result<Pipeline, SpfError> {
+        let spf = if config.spf.enabled { Some(Arc::new(Checker::new(&config.spf)?)) } else { None };
+        Ok(Pipeline { config: Arc::new(config), keyring: keyring.map(Arc::new), spf, clock })
+    }
+
+    /// The same pipeline with another SPF service (tests inject a resolver through the checker).
+    pub fn with_spf(mut self, spf: Option<Arc<Checker>>) -> Pipeline {
+        self.spf = spf;
+        self
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The keyring, if there is one.
+    pub fn keyring(&self) -> Option<&Keyring> {
+        self.keyring.as_deref()
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.clock
+    }
+
+    /// The shared SPF service, when `[spf] enabled`.
+    pub fn spf(&self) -> Option<&Checker> {
+        self.spf.as_deref()
+    }
+
+    /// The pure half: classify, verify and decide (`fallback_arrival`: the file's mtime or the
+    /// IMAP INTERNALDATE, unix seconds). CPU only, so a scan runs it on several threads.
+    pub fn judge(&self, message: &[u8], fallback_arrival: i64) -> Judgement {
+        verdict::judge(message, fallback_arrival, self.keyring.as_deref(), &self.config)
+    }
+
+    /// The second half: the evidence that needs the network (SPF), then the plan.
+    pub async fn conclude(&self, message: &[u8], mut judgement: Judgement) -> Judged {
+        let spf = match &self.spf {
+            Some(checker) => {
+                let report = step::run(checker, message, &judgement, &self.config).await;
+                step::amend(&mut judgement.decision, &report);
+                if let Some(result) = report.message.result {
+                    tracing::debug!(result = result.word(), why = report.message.why.as_str(), "SPF");
+                }
+                if let Consequence::Score(score) = report.consequence {
+                    tracing::info!(score, why = report.message.why.as_str(), "SPF score");
+                }
+                Some(report)
+            }
+            None => None,
+        };
+        let plan = self.plan(&judgement, spf.as_ref());
+        Judged { judgement, spf, plan }
+    }
+
+    /// Both halves.
+    pub async fn run(&self, message: &[u8], fallback_arrival: i64) -> Judged {
+        let judgement = self.judge(message, fallback_arrival);
+        self.conclude(message, judgement).await
+    }
+
+    /// The policy's action, and `[spf] fail_action = "move"` for ordinary mail failing SPF.
+    fn plan(&self, j: &Judgement, spf: Option<&Report>) -> Plan {
+        let spf_folder = match spf.map(|r| &r.consequence) {
+            Some(Consequence::Move(folder)) => Some(folder),
+            _ => None,
+        };
+        match (j.decision.action, spf_folder) {
+            (Action::Move, _) => Plan::Move { folder: self.config.policy.folder.clone(), why: j.decision.why.clone() },
+            (Action::WouldMove, _) => Plan::WouldMove,
+            (Action::Keep, Some(folder)) if self.config.policy.mode == Mode::Enforce => {
+                let why = spf.map(|r| format!("SPF fail: {}", r.message.why)).unwrap_or_default();
+                Plan::Move { folder: folder.clone(), why }
+            }
+            (Action::Keep, Some(_)) => Plan::WouldMove,
+            (Action::Keep, None) => Plan::Keep,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::clock::FixedClock;
+
+    const BOUNCE: &[u8] = include_bytes!("../../tests/fixtures/ndr/001.eml");
+
+    fn pipeline(config: Config) -> Pipeline {
+        Pipeline::new(config, None, Arc::new(FixedClock(0))).unwrap()
+    }
+
+    #[tokio::test]
+    async fn plans_follow_the_decision() {
+        let ordinary = pipeline(Config::default()).run(b"From: a@b.example\n\nhi\n", 0).await;
+        assert_eq!(ordinary.plan, Plan::Keep);
+        // No keyring: backscatter is only logged.
+        let unverifiable = pipeline(Config::default()).run(BOUNCE, 0).await;
+        assert_eq!(unverifiable.plan, Plan::WouldMove);
+        let mut config = Config::default();
+        config.policy.all_bounces = true;
+        config.policy.mode = Mode::Enforce;
+        let attacked = pipeline(config).run(BOUNCE, 0).await;
+        assert!(matches!(&attacked.plan, Plan::Move { folder, .. } if folder == "Backscatter"), "{:?}", attacked.plan);
+        assert!(attacked.spf.is_none());
+    }
+}
