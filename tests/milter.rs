@@ -318,10 +318,8 @@ fn spf_at_smtp_time_from_the_real_connection() {
         "--txt-record=pass.test,v=spf1 ip4:127.0.0.2 -all",
         "--txt-record=fail.test,v=spf1 ip4:192.0.2.0/24 -all",
     ]);
-    let spf = format!(
-        "[policy]\ngrace_days = 0\n[spf]\nenabled = true\ndns = \"127.0.0.1:{}\"\nhelo = false\n",
-        dns.port
-    );
+    let spf =
+        format!("[policy]\ngrace_days = 0\n[spf]\nenabled = true\ndns = \"127.0.0.1:{}\"\nhelo = false\n", dns.port);
     let rig = Rig::start(&spf, "");
     let out = rig.swaks("127.0.0.2", &["--from", "ann@pass.test", "--to", "alice@test.invalid"]);
     assert!(out.contains("250 2.0.0 Ok: queued"), "{out}");

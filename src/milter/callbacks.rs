@@ -37,6 +37,10 @@ pub fn callbacks(milter: Arc<Milter>) -> Callbacks<Session> {
             let m = Arc::clone(&m3);
             Box::pin(async move { rcpt(&m, cx, args) })
         })
+        // Nothing to do at DATA, but without this stage Postfix sends the DATA macros alone and
+        // nothing answers them: Nagle on its side then holds the first header until our delayed
+        // ACK, ~40 ms per message. With it, the reply acknowledges at once.
+        .on_data(|_| Box::pin(async { Status::Continue }))
         .on_header(|cx, name, value| Box::pin(async move { header(cx, name, value) }))
         .on_body(|cx, chunk| Box::pin(async move { body(cx, &chunk) }))
         .on_eom(move |cx| {

@@ -207,7 +207,7 @@ pub async fn run(milter: Milter, shutdown: impl Future) -> Result<(), MilterErro
     let config = indymilter::Config::default();
     let result = match &listen {
         Listen::Inet(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await.map_err(fail)?;
+            let listener = NoDelay(tokio::net::TcpListener::bind(addr).await.map_err(fail)?);
             tracing::info!(%listen, "milter listening");
             indymilter::run(listener, callbacks, config, shutdown).await
         }
@@ -221,6 +221,23 @@ pub async fn run(milter: Milter, shutdown: impl Future) -> Result<(), MilterErro
     };
     milter.counters.log();
     result.map_err(fail)
+}
+
+/// A TCP listener whose connections send at once: a milter reply is a few small writes, and
+/// with Nagle's algorithm each would wait for the MTA's delayed ACK (~40 ms per message).
+struct NoDelay(tokio::net::TcpListener);
+
+impl indymilter::Listener for NoDelay {
+    type Io = tokio::net::TcpStream;
+
+    fn poll_accept(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<Self::Io>> {
+        self.0.poll_accept(cx).map_ok(|(stream, _)| {
+            if let Err(err) = stream.set_nodelay(true) {
+                tracing::debug!("TCP_NODELAY not set on a milter connection: {err}");
+            }
+            stream
+        })
+    }
 }
 
 fn bind_unix(path: &Path) -> std::io::Result<tokio::net::UnixListener> {
