@@ -276,6 +276,22 @@ fn the_header_action_accepts_backscatter_marked() {
 }
 
 #[test]
+fn the_quarantine_action_holds_backscatter_in_postfix() {
+    let rig = Rig::start("[policy]\ngrace_days = 0", "action = \"quarantine\"");
+    let out = rig.bounce("alice@test.invalid", &fixture("ndr/001.eml"));
+    assert!(out.contains("250 2.0.0 Ok: queued"), "{out}");
+    // postqueue marks a held message with `!` after its queue id.
+    let held = || {
+        let out = Command::new("postqueue").arg("-c").arg(rig.postfix.config_dir()).arg("-p").output().unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    support::wait_for("the message in the hold queue", Duration::from_secs(10), || {
+        held().lines().any(|l| l.split_whitespace().next().is_some_and(|id| id.ends_with('!')))
+    });
+    assert!(held().contains("prvs=") || held().contains("alice@test.invalid"), "{}", held());
+}
+
+#[test]
 fn a_real_postfix_dsn_to_signed_mail_is_accepted_and_delivered() {
     let remote_smtp = support::free_port();
     let maps = support::open_temp_dir();
