@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use backscatter::engine::daemon::EngineError;
 use backscatter::keys::KeyringError;
 
 /// EX_DATAERR: the input data was wrong.
@@ -33,6 +34,17 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     }
     if let Some(err) = err.chain().find_map(|cause| cause.downcast_ref::<KeyringError>()) {
         return ExitCode::from(keyring(err));
+    }
+    // The journal could not be written: nothing was moved without it.
+    if err.chain().any(|cause| cause.is::<backscatter::journal::JournalError>()) {
+        return ExitCode::from(IOERR);
+    }
+    if let Some(err) = err.chain().find_map(|cause| cause.downcast_ref::<EngineError>()) {
+        return ExitCode::from(match err {
+            EngineError::Nothing | EngineError::Mailbox { .. } | EngineError::Listen { .. } => CONFIG,
+            EngineError::Journal(_) => IOERR,
+            _ => SOFTWARE,
+        });
     }
     ExitCode::from(1)
 }

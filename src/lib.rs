@@ -29,6 +29,7 @@ pub mod day;
 pub mod engine;
 pub mod journal;
 pub mod keys;
+pub mod metrics;
 pub mod milter;
 pub mod policy;
 pub mod sendmail;

@@ -77,7 +77,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Scan { dry_run, json, paths, .. } => cmd::scan::run(runtime, &globals, dry_run, json, &paths),
         Command::Restore { since, all, ids } => cmd::journal::restore(runtime, &globals, since.as_deref(), all, &ids),
         Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
-        Command::Watch => cmd::watch::run(runtime, &globals),
+        Command::Watch { shard } => cmd::watch::run(runtime, &globals, shard),
         Command::Milter => cmd::milter::run(runtime, &globals),
     }
 }

@@ -227,7 +227,8 @@ fn a_forged_tag_is_refused_at_rcpt() {
 
 #[test]
 fn forged_dsns_and_autoreplies_are_refused_with_the_why() {
-    let rig = Rig::start("[policy]\ngrace_days = 0", "");
+    let metrics = support::free_port();
+    let rig = Rig::start(&format!("[policy]\ngrace_days = 0\n[metrics]\nlisten = \"127.0.0.1:{metrics}\""), "");
     let out = rig.bounce("alice@test.invalid", &fixture("ndr/001.eml"));
     assert!(
         out.contains(
@@ -254,6 +255,13 @@ fn forged_dsns_and_autoreplies_are_refused_with_the_why() {
     assert_eq!(header(&kept, "X-Backscatter"), Some("ordinary; not a bounce or auto-reply"));
     assert!(!kept.contains("trust me"), "{kept}");
     assert!(rig.log().contains("verdict=\"backscatter\""), "one log line per verdict: {}", rig.log());
+    // And a counter per verdict.
+    let mut http = TcpStream::connect((Ipv4Addr::LOCALHOST, metrics)).unwrap();
+    http.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut http, &mut text).unwrap();
+    let counted = "backscatter_milter_verdicts_total{stage=\"eom\",verdict=\"backscatter\",action=\"reject\"} 2";
+    assert!(text.contains(counted), "{text}");
 }
 
 #[test]

@@ -85,6 +85,11 @@ pub fn run(
     runtime.block_on(async {
         let pipeline = setup.pipeline()?;
         let mover = setup.mover(dry_run)?;
+        // Moves an interruption left unfinished are settled before anything else moves.
+        let settled = backscatter::engine::maildir::reconcile(&mover, &mover.ledger()?)?;
+        if settled > 0 {
+            eprintln!("backscatter: settled {settled} move(s) an interruption left unfinished");
+        }
         let stdout = std::io::stdout();
         let mut out = std::io::BufWriter::new(stdout.lock());
         let mut summary = Summary::default();

@@ -16,8 +16,10 @@ use super::inbound::{self, Disposition, Rcpt};
 use super::outbound;
 use super::session::{self, Direction, Message, Outbound, Session, VERDICT_HEADER};
 use super::smtp_spf::{self, OnFail, SCORE_HEADER};
-use super::{Counters, Milter};
+use super::Milter;
 use crate::day::Day;
+use crate::metrics::prometheus as metrics;
+use crate::policy::{Action, Verdict};
 
 /// The callbacks of every session, sharing `milter`.
 pub fn callbacks(milter: Arc<Milter>) -> Callbacks<Session> {
@@ -113,7 +115,7 @@ async fn mail(milter: &Milter, cx: &mut Context<Session>, args: Vec<CString>) ->
         let outcome = checker.check(&facts).await;
         if let OnFail::Reject(why) = smtp_spf::on_fail(&outcome, &milter.config) {
             tracing::info!(client = ?session.client, sender = message.sender, why, "refused at MAIL FROM: SPF fail");
-            Counters::bump(&milter.counters.spf_rejected);
+            count("mail", "spf-fail", "reject");
             return refuse(&mut cx.reply, "550", "5.7.23", &why);
         }
         message.spf = Some(outcome);
@@ -136,9 +138,9 @@ fn rcpt(milter: &Milter, cx: &mut Context<Session>, args: Vec<CString>) -> Statu
         match inbound::check_rcpt(&recipient, &keys, today) {
             Rcpt::Untagged => {}
             Rcpt::Valid(v) => message.tags.push((recipient.clone(), v)),
-            Rcpt::Refused(why) => {
+            Rcpt::Refused { result, why } => {
                 tracing::info!(recipient, sender = message.sender, why, "refused at RCPT TO");
-                Counters::bump(&milter.counters.bad_tags);
+                count("rcpt", result, "reject");
                 return refuse(&mut cx.reply, "550", "5.7.1", &why);
             }
         }
@@ -189,7 +191,7 @@ async fn eom(milter: &Milter, cx: &mut EomContext<Session>) -> Status {
         Ok(status) => status,
         Err(err) => {
             tracing::error!(queue_id, "{err} — answered 451 4.3.0, the client will retry");
-            Counters::bump(&milter.counters.tempfailed);
+            count("eom", "error", "tempfail");
             let _ = cx.reply.set_error_reply("451", Some("4.3.0"), ["backscatter milter: temporary failure"]);
             Status::Tempfail
         }
@@ -235,7 +237,7 @@ async fn sign(
     if let Some((sender, params)) = &plan.change_sender {
         cx.actions.change_sender(sender.as_str(), params.as_deref()).await?;
     }
-    Counters::bump(&milter.counters.signed);
+    count("eom", "outbound", "sign");
     let why = match why {
         Outbound::Authenticated(user) => format!("authenticated as {user}"),
         Outbound::SignNetwork(ip) => format!("client {ip} in sign_networks"),
@@ -273,8 +275,16 @@ async fn judge(
     bytes.extend_from_slice(b"\r\n");
     bytes.extend_from_slice(&message.body);
     let j = inbound::judge(milter, &bytes, now).await;
-    milter.counters.verdict(j.decision.verdict);
     let disposition = inbound::disposition(&j.decision, config.milter.action);
+    let action = match &disposition {
+        Disposition::Reject(_) => "reject",
+        Disposition::Quarantine(_) => "quarantine",
+        Disposition::Accept if j.decision.verdict == Verdict::Backscatter && j.decision.action == Action::Move => {
+            "header"
+        }
+        Disposition::Accept => "accept",
+    };
+    count("eom", j.decision.verdict.as_str(), action);
     tracing::info!(
         queue_id,
         client = ?session.client,
@@ -303,6 +313,11 @@ async fn judge(
         cx.actions.quarantine(reason).await?;
     }
     Ok(Status::Continue)
+}
+
+/// Counts one outcome in `backscatter_milter_verdicts_total{stage,verdict,action}`.
+fn count(stage: &'static str, verdict: &'static str, action: &'static str) {
+    metrics::get().milter_verdicts.get_or_create(&metrics::Milter { stage, verdict, action }).inc();
 }
 
 /// Sets the reply `code xcode text` and refuses.

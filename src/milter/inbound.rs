@@ -20,15 +20,20 @@ pub enum Rcpt {
     Untagged,
     /// A valid tag of ours: the message is a bounce to mail we sent.
     Valid(Verification),
-    /// Forged, expired, unknown key or malformed: refused with this reason.
-    Refused(String),
+    /// Forged, expired, unknown key or malformed: refused.
+    Refused {
+        /// The result word: `forged`, `expired`, `unknown-key`, `malformed`.
+        result: &'static str,
+        /// The reason, for the reply.
+        why: String,
+    },
 }
 
 /// Checks `address` (exactly as received: RFC 5321 local parts are case-sensitive and so is the
 /// tag's MAC) against the `keys` that verify on `today`.
 pub fn check_rcpt(address: &str, keys: &[Key<'_>], today: Day) -> Rcpt {
     let v = batv::verify(address, keys, today);
-    let refused = |why: String| Rcpt::Refused(format!("{why}: not a bounce of mail we sent"));
+    let refused = |why: String| Rcpt::Refused { result: v.word(), why: format!("{why}: not a bounce of mail we sent") };
     match v {
         Verification::Valid { .. } => Rcpt::Valid(v),
         Verification::NotTagged | Verification::Foreign(_) => Rcpt::Untagged,
@@ -134,12 +139,13 @@ mod tests {
         let tagged = batv::make("ann@example.com", &KEY, DAY);
         assert_eq!(check_rcpt(&tagged, &[KEY], DAY), Rcpt::Valid(Verification::Valid { key: KeyId::ZERO }));
         assert_eq!(check_rcpt("ann@example.com", &[KEY], DAY), Rcpt::Untagged);
-        let Rcpt::Refused(why) = check_rcpt(&tagged.to_uppercase(), &[KEY], DAY) else { panic!("case changed") };
+        let Rcpt::Refused { result, why } = check_rcpt(&tagged.to_uppercase(), &[KEY], DAY) else { panic!("case") };
+        assert_eq!(result, "forged");
         assert_eq!(why, "forged BATV tag: not a bounce of mail we sent");
-        let Rcpt::Refused(why) = check_rcpt(&tagged, &[KEY], Day(DAY.0 + 8)) else { panic!("old") };
+        let Rcpt::Refused { why, .. } = check_rcpt(&tagged, &[KEY], Day(DAY.0 + 8)) else { panic!("old") };
         assert!(why.starts_with("BATV tag expired (key 0)"), "{why}");
         let other = Key { id: KeyId::new(3).expect("3"), secret: b"x" };
-        let Rcpt::Refused(why) = check_rcpt(&tagged, &[other], DAY) else { panic!("unknown key") };
+        let Rcpt::Refused { why, .. } = check_rcpt(&tagged, &[other], DAY) else { panic!("unknown key") };
         assert!(why.contains("names key 0, which we do not hold"), "{why}");
     }
 

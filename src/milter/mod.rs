@@ -10,7 +10,8 @@
 //! - [`smtp_spf`]: SPF of the real connection at MAIL FROM, `Received-SPF`.
 //! - [`callbacks`]: the milter stages wired to the above; any internal error is a tempfail.
 //! - here: the shared state of the daemon ([`Milter`]: config, the engine's pipeline with the
-//!   keyring as it is on disk, the one SPF checker, counters) and [`run`].
+//!   keyring as it is on disk, the one SPF checker) and [`run`], with `/metrics` when
+//!   `[metrics] listen` is set (`backscatter_milter_verdicts_total{stage,verdict,action}`).
 //!
 //! Never lose mail: every failure of ours answers 451 4.3.0 (the MTA keeps the message and the
 //! client retries); if the milter is not reachable at all, the MTA's `milter_default_action`
@@ -24,14 +25,15 @@ pub mod smtp_spf;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
+
+use tokio_util::sync::CancellationToken;
 
 use crate::config::{Config, Listen};
 use crate::engine::{Pipeline, SystemClock};
 use crate::keys::{Keyring, KeyringError};
-use crate::policy::Verdict;
+use crate::metrics::serve;
 use crate::spf::{Checker, SpfError};
 
 /// Why the milter could not start or stopped.
@@ -44,6 +46,14 @@ pub enum MilterError {
     /// The SPF checker could not be set up.
     #[error(transparent)]
     Spf(#[from] SpfError),
+    /// `[metrics] listen` could not be bound.
+    #[error("metrics endpoint {addr}: {source} — choose a free port for [metrics] listen")]
+    Metrics {
+        /// `[metrics] listen`.
+        addr: std::net::SocketAddr,
+        /// What the OS said.
+        source: std::io::Error,
+    },
     /// The socket could not be made or listened on.
     #[error("milter socket {listen}: {source} — choose a free port or a writable directory for [milter] listen")]
     Listen {
@@ -114,57 +124,6 @@ fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-/// How many messages got each outcome since start (logged at shutdown; the metrics endpoint
-/// will serve them as `backscatter_milter_*_total`).
-#[derive(Debug, Default)]
-pub struct Counters {
-    /// Outbound messages stamped.
-    pub signed: AtomicU64,
-    /// Inbound messages judged, by verdict: ordinary, genuine, backscatter, exempt.
-    pub verdicts: [AtomicU64; 4],
-    /// Recipients refused at RCPT for a bad BATV tag.
-    pub bad_tags: AtomicU64,
-    /// Messages refused for an SPF fail.
-    pub spf_rejected: AtomicU64,
-    /// Answers of 451 for an internal error.
-    pub tempfailed: AtomicU64,
-}
-
-impl Counters {
-    fn bump(counter: &AtomicU64) {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Counts one judged message.
-    pub fn verdict(&self, verdict: Verdict) {
-        let i = match verdict {
-            Verdict::Ordinary => 0,
-            Verdict::Genuine => 1,
-            Verdict::Backscatter => 2,
-            Verdict::Exempt => 3,
-        };
-        if let Some(counter) = self.verdicts.get(i) {
-            Counters::bump(counter);
-        }
-    }
-
-    fn log(&self) {
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let [ordinary, genuine, backscatter, exempt] = &self.verdicts;
-        tracing::info!(
-            signed = get(&self.signed),
-            ordinary = get(ordinary),
-            genuine = get(genuine),
-            backscatter = get(backscatter),
-            exempt = get(exempt),
-            bad_tags = get(&self.bad_tags),
-            spf_rejected = get(&self.spf_rejected),
-            tempfailed = get(&self.tempfailed),
-            "milter totals since start"
-        );
-    }
-}
-
 /// What every session of the daemon shares.
 pub struct Milter {
     /// The validated config.
@@ -172,8 +131,6 @@ pub struct Milter {
     judge: Judge,
     /// The one SPF checker (and cache) of the daemon, when `[spf] enabled`.
     pub spf: Option<Arc<Checker>>,
-    /// Outcome counts.
-    pub counters: Counters,
 }
 
 impl Milter {
@@ -187,7 +144,7 @@ impl Milter {
         if let Some(ring) = judge.get().keyring() {
             ring.require_signing_key()?;
         }
-        Ok(Milter { config, judge, spf, counters: Counters::default() })
+        Ok(Milter { config, judge, spf })
     }
 
     /// The engine's pipeline with the keyring as it is on disk now.
@@ -198,10 +155,15 @@ impl Milter {
 
 /// Listens on `[milter] listen` and serves the MTA until `shutdown` completes; sessions in
 /// flight finish their current stage. A Unix socket is made mode 0660 (the MTA's group) after
-/// removing a stale one.
+/// removing a stale one. With `[metrics] listen`, `/metrics` is served beside it.
 pub async fn run(milter: Milter, shutdown: impl Future) -> Result<(), MilterError> {
     let listen = milter.config.milter.listen.clone();
     let fail = |source| MilterError::Listen { listen: listen.clone(), source };
+    let token = CancellationToken::new();
+    if let Some(addr) = milter.config.metrics.listen {
+        let listener = serve::bind(addr).await.map_err(|source| MilterError::Metrics { addr, source })?;
+        tokio::spawn(serve::serve(listener, None, token.clone()));
+    }
     let milter = Arc::new(milter);
     let callbacks = callbacks::callbacks(Arc::clone(&milter));
     let config = indymilter::Config::default();
@@ -219,7 +181,7 @@ pub async fn run(milter: Milter, shutdown: impl Future) -> Result<(), MilterErro
             result
         }
     };
-    milter.counters.log();
+    token.cancel();
     result.map_err(fail)
 }
 
