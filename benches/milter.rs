@@ -62,14 +62,19 @@ impl Rig {
                 .args(["-u", "nobody", &format!("127.0.0.1:{sink_port}"), "1024"])
                 .stderr(Stdio::null()),
         );
-        let milters: Vec<(u16, &str)> =
-            vec![(support::free_port(), "[]"), (support::free_port(), "[\"127.0.0.1/32\"]")];
+        // The milters' sockets: loopback TCP, or with MILTER_UNIX set Unix sockets (this Postfix
+        // runs its smtpd outside a chroot, so it reaches them in the temp dir).
+        let socket = |i: usize| match std::env::var_os("MILTER_UNIX") {
+            Some(_) => format!("unix:{}", dir.path().join(format!("milter{i}.sock")).display()),
+            None => format!("inet:127.0.0.1:{}", support::free_port()),
+        };
+        let milters: Vec<(String, &str)> = vec![(socket(0), "[]"), (socket(1), "[\"127.0.0.1/32\"]")];
         let mut daemons = Vec::new();
         for (i, (port, sign_networks)) in milters.iter().enumerate() {
             let config = dir.path().join(format!("config{i}.toml"));
             let text = format!(
                 "keyring = {:?}\nprotected_domains = [\"sink.invalid\"]\n[policy]\ngrace_days = 0\n\
-[milter]\nlisten = \"inet:127.0.0.1:{port}\"\nsign_networks = {sign_networks}\naction = \"header\"\n",
+[milter]\nlisten = \"{port}\"\nsign_networks = {sign_networks}\naction = \"header\"\n",
                 dir.path().join("keyring.toml")
             );
             std::fs::write(&config, text).unwrap();
@@ -81,9 +86,12 @@ impl Rig {
             let mut command = Command::new(BIN);
             command.arg("-c").arg(&config).args(["-v", "milter"]).stderr(Stdio::from(log));
             daemons.push(Daemon::spawn(&mut command));
-            support::wait_for("the milter", Duration::from_secs(10), || {
-                TcpStream::connect(("127.0.0.1", *port)).is_ok()
-            });
+            support::wait_for("the milter", Duration::from_secs(10), || listening(port));
+            if let Some(path) = port.strip_prefix("unix:") {
+                // The milter makes it 0660 for the MTA's group; this Postfix's smtpd is not in ours.
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666)).unwrap();
+            }
         }
         let postfix = Postfix::start("");
         let etc = postfix.config_dir();
@@ -103,8 +111,7 @@ impl Rig {
         let mut master = std::fs::OpenOptions::new().append(true).open(etc.join("master.cf")).unwrap();
         writeln!(master, "127.0.0.1:{plain} inet n - n - - smtpd").unwrap();
         for (port, (milter, _)) in [inbound, outbound].iter().zip(&milters) {
-            let socket = format!("inet:127.0.0.1:{milter}");
-            writeln!(master, "127.0.0.1:{port} inet n - n - - smtpd -o smtpd_milters={socket}").unwrap();
+            writeln!(master, "127.0.0.1:{port} inet n - n - - smtpd -o smtpd_milters={milter}").unwrap();
         }
         drop(master);
         let start = Instant::now();
@@ -134,6 +141,15 @@ impl Rig {
             .unwrap();
         assert!(out.status.success(), "smtp-source: {}", String::from_utf8_lossy(&out.stderr));
         messages as f64 / start.elapsed().as_secs_f64()
+    }
+}
+
+/// Whether the milter at `socket` (Postfix notation) accepts connections.
+fn listening(socket: &str) -> bool {
+    match (socket.strip_prefix("inet:"), socket.strip_prefix("unix:")) {
+        (Some(addr), _) => TcpStream::connect(addr).is_ok(),
+        (_, Some(path)) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+        _ => false,
     }
 }
 
