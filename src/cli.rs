@@ -101,6 +101,10 @@ pub enum Command {
         /// Only moves at or after this time (YYYY-MM-DD or RFC 3339)
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+        /// Write a self-contained HTML page (charts, top reporting MTAs and targeted addresses)
+        /// to FILE instead of printing the tables
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Validate the config, or print an annotated example
     #[command(subcommand)]
@@ -123,6 +127,18 @@ pub enum Command {
         /// Print a JSON object instead of a line
         #[arg(long)]
         json: bool,
+    },
+    /// Print the man page (roff) on stdout, or write one page per command into a directory
+    Man {
+        /// Write backscatter.1 and backscatter-COMMAND.1 for every command into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print a shell completion script on stdout
+    Completions {
+        /// The shell to complete for
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
     },
 }
 

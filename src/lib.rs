@@ -20,6 +20,7 @@
 //! - [`journal`]: the write-ahead log of every move (typed lines); what restore and stats read.
 //! - [`engine`]: the one pipeline (judge → SPF → plan), the journaled mover, and `watch` as one
 //!   async function supervising a task per mailbox.
+//! - [`metrics`]: the stats page (self-contained HTML) drawn from the journal's numbers.
 //! - [`milter`]: `backscatter milter`, the MTA side: signs what leaves, refuses backscatter at
 //!   SMTP time.
 
@@ -32,6 +33,7 @@ pub mod keys;
 pub mod metrics;
 pub mod milter;
 pub mod policy;
+pub mod privileges;
 pub mod sendmail;
 pub mod sign;
 pub mod spf;

@@ -102,16 +102,7 @@ fn today() -> Day {
     Day::from_unix_seconds(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64)
 }
 
-/// An RFC 5322 date for now.
-fn now_date() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let day = Day::from_unix_seconds(secs);
-    let (y, m, d) = day.ymd();
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = months.get((m as usize).saturating_sub(1)).copied().unwrap_or("Jan");
-    let t = secs.rem_euclid(86_400);
-    format!("{d:02} {month} {y} {:02}:{:02}:{:02} +0000", t / 3600, t / 60 % 60, t % 60)
-}
+use support::now_date;
 
 /// An unsigned (so forged) bounce with its own Message-ID `<id@engine.test>`.
 fn bounce(id: &str) -> Vec<u8> {
@@ -561,6 +552,9 @@ fn metrics_are_served_after_a_real_move() {
         assert!(body.contains(want), "{want} in:\n{body}");
     }
     assert!(http_get(port, "/nope").0.contains("404"));
+    // The stats page, live: the move just made is on it.
+    let (status, page) = http_get(port, "/");
+    assert!(status.contains("200") && page.contains("<svg"), "{status}");
     assert_eq!(watch.terminate().code(), Some(0));
 }
 

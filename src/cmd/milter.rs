@@ -23,16 +23,21 @@ pub fn run(runtime: &tokio::runtime::Runtime, globals: &Globals) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// Completes on SIGTERM (systemd's stop) or SIGINT.
+/// Completes on SIGTERM (systemd's stop) or SIGINT. SIGHUP (`systemctl reload`) does not stop
+/// the milter: the keyring is re-read whenever it changes anyway; the config is read at start.
 async fn shutdown() {
     use tokio::signal::unix::{signal, SignalKind};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
+    let hangups = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
+    match hangups {
+        (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
             tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+                _ = term.recv() => break,
+                _ = int.recv() => break,
+                _ = hup.recv() => tracing::warn!(
+                    "SIGHUP: the keyring is re-read when it changes; a changed config needs a restart"
+                ),
             }
-        }
+        },
         // Without handlers the default action (exit) applies, which is a stop too.
         _ => std::future::pending().await,
     }

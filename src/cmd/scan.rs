@@ -173,7 +173,7 @@ async fn scan(
                 let applied = match read {
                     Ok(Ok((bytes, judgement))) => {
                         let judged = pipeline.conclude(&bytes, judgement).await;
-                        mailbox.apply(message, &judged).map(|taken| (Some(judged), taken))
+                        mailbox.apply(message, &judged).await.map(|taken| (Some(judged), taken))
                     }
                     Ok(Err(taken)) => Ok((None, taken)),
                     Err(err) => Err(err),

@@ -8,7 +8,10 @@ use anyhow::Context;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio_util::sync::CancellationToken;
 
+use std::sync::Arc;
+
 use backscatter::engine::daemon::{self, Engine, Timing};
+use backscatter::metrics::serve::Page;
 
 use super::scan::Setup;
 use super::Globals;
@@ -17,6 +20,9 @@ use crate::cli::Shard;
 /// Runs until a signal asks it to stop; exit 0 then. A mailbox that cannot work ends it with
 /// an error naming the mailbox.
 pub fn run(runtime: &tokio::runtime::Runtime, globals: &Globals, shard: Option<Shard>) -> anyhow::Result<ExitCode> {
+    // Root becomes `user` before anything is opened: every file made from here on is its.
+    let (_, config) = backscatter::config::load_or_default(globals.config.as_deref())?;
+    backscatter::privileges::drop_to(config.user.as_deref())?;
     let setup = Setup::load(globals, true)?;
     runtime.block_on(async {
         let engine = build_engine(setup, shard)?;
@@ -58,6 +64,12 @@ fn build_engine(mut setup: Setup, shard: Option<Shard>) -> anyhow::Result<Engine
     if let Some(shard) = shard {
         setup.config.imap.retain(|account| shard.owns(&account.name));
     }
+    // The stats page at `/` beside `/metrics`, made from the journal when asked.
+    let journal = setup.state_dir.join(backscatter::journal::FILE_NAME);
+    let page: Page = Arc::new(move || {
+        super::journal::stats_page(&journal, None, None)
+            .unwrap_or_else(|err| format!("<!doctype html><title>backscatter</title><p>{err:#}"))
+    });
     Ok(Engine {
         pipeline: setup.pipeline()?,
         mover: setup.mover(false)?,
@@ -65,6 +77,6 @@ fn build_engine(mut setup: Setup, shard: Option<Shard>) -> anyhow::Result<Engine
         spf_snapshot: super::spf::snapshot_path(&setup.config),
         timing: Timing::default(),
         imap: Default::default(),
-        page: None,
+        page: Some(page),
     })
 }

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::journal::{Ledger, Place};
-use crate::store::maildir::{refind_in, unique_part, Maildir, Moved};
+use crate::store::maildir::{refind_in, unique_part, Maildir};
 use crate::store::read::{read_message, Read};
-use crate::store::{StoreError, Taken};
+use crate::store::{Landed, Mailbox, StoreError, Taken};
 use crate::verdict;
 
 use super::act::Mover;
@@ -52,7 +52,7 @@ impl MaildirBox {
         match read_message(path, self.pipeline.config().max_message_size)? {
             Read::Message { bytes, mtime } => {
                 let judged = self.pipeline.run(&bytes, mtime).await;
-                let taken = self.apply(path, &judged)?;
+                let taken = self.apply(path, &judged).await?;
                 Ok((Some(judged), taken))
             }
             Read::Vanished => Ok((None, Taken::Vanished)),
@@ -65,7 +65,7 @@ impl MaildirBox {
 
     /// Logs the verdict and carries out the plan: a move is journaled (intent, rename, outcome);
     /// when the intent cannot be written, nothing moves and the error says it is the journal.
-    pub fn apply(&self, path: &Path, judged: &Judged) -> Result<Taken, StoreError> {
+    pub async fn apply(&self, path: &Path, judged: &Judged) -> Result<Taken, StoreError> {
         let item = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         verdict::log(&judged.judgement, &self.maildir.root().to_string_lossy(), &item);
         let (folder, why) = match &judged.plan {
@@ -83,27 +83,18 @@ impl MaildirBox {
             tracing::info!(mailbox = %self.maildir.root().display(), item = %path.display(), "restored by hand once: kept");
             return Ok(Taken::Spared);
         }
-        let folder_dir = self.maildir.ensure_folder(folder)?;
-        let root = self.maildir.root().to_path_buf();
-        let place = |path: PathBuf| Place::Maildir { root: root.clone(), path };
-        let to = self.maildir.destination(path, &folder_dir);
-        let intent = self.mover.intent(judged, place(path.to_path_buf()), place(to), why);
-        self.mover.begin(std::slice::from_ref(&intent))?;
-        let moved = self.maildir.move_message(path, &folder_dir);
-        match moved {
-            Ok(Moved::Moved { to, .. }) => {
-                self.mover.done(&intent.id, place(to.clone()))?;
-                Ok(Taken::Moved { id: intent.id, to })
+        let mut maildir = self.maildir.clone();
+        let from = Mailbox::place(&maildir, &path.to_path_buf());
+        let to = Mailbox::destination(&mut maildir, &path.to_path_buf(), folder).await?;
+        let intent = self.mover.intent(judged, from, to, why);
+        let id = intent.id.clone();
+        let outcome = self.mover.carry_out(&mut maildir, folder, vec![(path.to_path_buf(), intent)]).await?;
+        match outcome.into_iter().next().map(|(_, landed)| landed) {
+            Some(Landed::At(Place::Maildir { path: to, .. })) => Ok(Taken::Moved { id, to }),
+            Some(Landed::Failed(error)) => {
+                Err(StoreError::Io { path: path.to_path_buf(), source: std::io::Error::other(error) })
             }
-            Ok(Moved::Vanished) => {
-                self.mover.abandoned(&intent.id, "the message vanished before it could move")?;
-                Ok(Taken::Vanished)
-            }
-            Err(err) => {
-                // Recorded so the intent is not left for reconciliation; the error is the news.
-                let _ = self.mover.abandoned(&intent.id, &err.to_string());
-                Err(err)
-            }
+            _ => Ok(Taken::Vanished),
         }
     }
 }
