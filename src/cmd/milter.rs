@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use backscatter::config;
-use backscatter::milter::{self, Milter};
+use backscatter::milter::{self, Milter, MilterError};
 
 use super::Globals;
 
@@ -17,8 +17,12 @@ pub fn run(runtime: &tokio::runtime::Runtime, globals: &Globals) -> anyhow::Resu
     }
     let keyring = super::keyring_path(globals, config.keyring.as_deref())?;
     runtime.block_on(async {
-        let milter = Milter::new(config, &keyring)?;
-        milter::run(milter, shutdown()).await
+        // A keyring problem is a config problem: exit 78 (systemd does not restart on it).
+        let milter = Milter::new(config, &keyring).map_err(|err| match err {
+            MilterError::Keyring(err) => anyhow::Error::from(err),
+            other => anyhow::Error::from(other),
+        })?;
+        milter::run(milter, shutdown()).await.map_err(anyhow::Error::from)
     })?;
     Ok(ExitCode::SUCCESS)
 }
@@ -27,8 +31,8 @@ pub fn run(runtime: &tokio::runtime::Runtime, globals: &Globals) -> anyhow::Resu
 /// the milter: the keyring is re-read whenever it changes anyway; the config is read at start.
 async fn shutdown() {
     use tokio::signal::unix::{signal, SignalKind};
-    let hangups = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
-    match hangups {
+    let signals = (signal(SignalKind::terminate()), signal(SignalKind::interrupt()), signal(SignalKind::hangup()));
+    match signals {
         (Ok(mut term), Ok(mut int), Ok(mut hup)) => loop {
             tokio::select! {
                 _ = term.recv() => break,
