@@ -17,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::act::Mover;
 use super::pipeline::{Judged, Pipeline, Plan};
 use crate::config::Imap;
+use crate::evidence::imap::ImapSent;
 use crate::journal::{Move, Place};
 use crate::metrics::prometheus as metrics;
 use crate::store::imap::connect::{self, Session};
@@ -112,6 +113,30 @@ pub struct Sweeper {
     pub mover: Mover,
     /// Called with every judged message (`scan --imap --json` prints it).
     pub observer: Option<Observer>,
+    /// The account's Sent index (DESIGN §4.5), shared by its mailboxes.
+    pub sent: Option<Arc<tokio::sync::Mutex<ImapSent>>>,
+}
+
+impl Sweeper {
+    /// Runs a fetched message through the pipeline with the account's Sent index — read again
+    /// when the message came out backscatter (so a fresher Sent could change that; not in the
+    /// under-attack mode, where nothing does) and arrived no earlier than the index was read:
+    /// what was sent just before it may be missing.
+    async fn run(&self, body: &[u8], internal_date: i64) -> Judged {
+        let Some(sent) = &self.sent else { return self.pipeline.run(body, internal_date, None).await };
+        let started = std::time::Instant::now();
+        let mut sent = sent.lock().await;
+        let mut judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
+        let backscatter = judgement.decision.verdict == crate::policy::Verdict::Backscatter;
+        if backscatter && !self.pipeline.config().policy.all_bounces && sent.behind(internal_date) {
+            if let Err(err) = sent.refresh(self.pipeline.clock().now()).await {
+                tracing::warn!("{err}; judged with Sent as last read");
+            }
+            judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
+        }
+        drop(sent);
+        self.pipeline.conclude_timed(body, judgement, started).await
+    }
 }
 
 /// Hears each judged message with its place.
@@ -404,7 +429,7 @@ async fn sweep(
         let mut to_move: Vec<(String, Vec<(u32, Move)>)> = Vec::new();
         for f in fetched.iter().filter(|f| !f.kept) {
             let from = mailbox.place(&f.uid);
-            let judged = sweeper.pipeline.run(&f.body, f.internal_date).await;
+            let judged = sweeper.run(&f.body, f.internal_date).await;
             verdict::log(&judged.judgement, &from.mailbox(), &format!("UID {}", f.uid));
             if let Some(observer) = &sweeper.observer {
                 observer(&from, &judged);

@@ -3,7 +3,9 @@
 //! both go through [`MaildirBox`]; unfinished intents are reconciled by [`reconcile`].
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::evidence::maildir::MaildirSent;
 use crate::journal::{Ledger, Place};
 use crate::store::maildir::{refind_in, unique_part, Maildir};
 use crate::store::read::{read_message, Read};
@@ -19,12 +21,31 @@ pub struct MaildirBox {
     maildir: Maildir,
     pipeline: Pipeline,
     mover: Mover,
+    /// Its Sent index (DESIGN §4.5), when it has a Sent folder: read by every judgement (on any
+    /// thread), refreshed by [`MaildirBox::handle`].
+    sent: Option<Arc<RwLock<MaildirSent>>>,
 }
 
 impl MaildirBox {
     /// The Maildir with the pipeline and journal of the run.
     pub fn new(maildir: Maildir, pipeline: Pipeline, mover: Mover) -> MaildirBox {
-        MaildirBox { maildir, pipeline, mover }
+        MaildirBox { maildir, pipeline, mover, sent: None }
+    }
+
+    /// Judges with `sent`, the Maildir's Sent index (`None`: it has no Sent folder).
+    pub fn with_sent(mut self, sent: Option<MaildirSent>) -> MaildirBox {
+        self.sent = sent.map(|s| Arc::new(RwLock::new(s)));
+        self
+    }
+
+    /// Reads what was added to the Sent folders since the last time (two `stat`s per folder
+    /// when nothing was); a folder that cannot be read is logged, the index used as it is.
+    pub fn refresh_sent(&self) {
+        let Some(sent) = &self.sent else { return };
+        let mut sent = sent.write().unwrap_or_else(PoisonError::into_inner);
+        if let Err(err) = sent.refresh(self.pipeline.clock().now()) {
+            tracing::warn!(mailbox = %self.maildir.root().display(), "{err}");
+        }
     }
 
     /// The Maildir.
@@ -38,7 +59,7 @@ impl MaildirBox {
     pub fn judge(&self, path: &Path) -> Result<Result<(Vec<u8>, verdict::Judgement), Taken>, StoreError> {
         match read_message(path, self.pipeline.config().max_message_size)? {
             Read::Message { bytes, mtime } => {
-                let judgement = self.pipeline.judge(&bytes, mtime);
+                let judgement = self.judge_bytes(&bytes, mtime);
                 Ok(Ok((bytes, judgement)))
             }
             Read::Vanished => Ok(Err(Taken::Vanished)),
@@ -46,12 +67,22 @@ impl MaildirBox {
         }
     }
 
-    /// Reads, judges, logs and carries out the plan for the message at `path`; no judgement
-    /// when it was not read (vanished or skipped: see the [`Taken`]).
+    /// The pure judgement of a message read from this Maildir, with its Sent index as it is.
+    fn judge_bytes(&self, bytes: &[u8], mtime: i64) -> verdict::Judgement {
+        let sent = self.sent.as_ref().map(|s| s.read().unwrap_or_else(PoisonError::into_inner));
+        self.pipeline.judge(bytes, mtime, sent.as_ref().map(|s| s.index()))
+    }
+
+    /// Reads, judges (Sent read again first: what was sent a moment ago counts), logs and
+    /// carries out the plan for the message at `path`; no judgement when it was not read
+    /// (vanished or skipped: see the [`Taken`]).
     pub async fn handle(&self, path: &Path) -> Result<(Option<Judged>, Taken), StoreError> {
+        self.refresh_sent();
         match read_message(path, self.pipeline.config().max_message_size)? {
             Read::Message { bytes, mtime } => {
-                let judged = self.pipeline.run(&bytes, mtime).await;
+                let started = std::time::Instant::now();
+                let judgement = self.judge_bytes(&bytes, mtime);
+                let judged = self.pipeline.conclude_timed(&bytes, judgement, started).await;
                 let taken = self.apply(path, &judged).await?;
                 Ok((Some(judged), taken))
             }

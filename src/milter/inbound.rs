@@ -70,7 +70,8 @@ pub fn envelope_head(session: &Session, message: &Message, now: i64) -> Vec<u8> 
 /// exemptions, `all_bounces`, and with SPF on the origin check of a bounce (which only
 /// strengthens the why).
 pub async fn judge(milter: &Milter, message: &[u8], now: i64) -> Judgement {
-    milter.pipeline().run(message, now).await.judgement
+    // No Sent index: at SMTP time there is no mailbox yet whose Sent folder could be asked.
+    milter.pipeline().run(message, now, None).await.judgement
 }
 
 /// What the MTA is told to do with a judged message.
