@@ -612,3 +612,34 @@ fn sighup_picks_up_a_new_mailbox_and_a_rotated_key() {
     );
     assert_eq!(watch.terminate().code(), Some(0));
 }
+
+#[test]
+fn scan_draws_a_progress_bar_on_a_terminal_and_never_when_piped_or_with_json() {
+    let world = World::new("");
+    for i in 0..300 {
+        world.deliver(&format!("{i:05}.h.host"), &ham(&format!("h{i}")));
+    }
+    let config = world.dir.path().join("config.toml");
+    let maildir = world.maildir();
+    let command = |json: &str| {
+        format!(
+            "{} -c {} scan --dry-run {json} {}",
+            env!("CARGO_BIN_EXE_backscatter"),
+            config.display(),
+            maildir.display()
+        )
+    };
+    // `script` gives the command a terminal (util-linux).
+    let on_terminal = |json: &str| {
+        let out =
+            Command::new("script").args(["-qec", &command(json), "/dev/null"]).stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("");
+    assert!(shown.contains("] 0/300") || shown.contains("/300"), "a bar on a terminal: {shown:?}");
+    assert!(shown.contains('#'), "{shown:?}");
+    assert!(!on_terminal("--json").contains("/300"), "never with --json");
+    let piped = world.output(&["scan", "--dry-run", &maildir.to_string_lossy()]);
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("/300"), "never when piped");
+}
