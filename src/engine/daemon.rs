@@ -460,7 +460,9 @@ async fn rescan_new(mailbox: &MaildirBox, new: &Path, retry: &mut BTreeSet<PathB
 
 /// Handles one message; a journal that cannot be written leaves it in place, to be retried.
 async fn handle(mailbox: &MaildirBox, path: &Path, retry: &mut BTreeSet<PathBuf>) {
-    match mailbox.handle(path).await {
+    // Boxed: judging (SPF lookups included) is a large future, and an idle task — thousands of
+    // them wait on their inotify channel — should not carry its space.
+    match Box::pin(mailbox.handle(path)).await {
         Ok(_) => {}
         Err(StoreError::Journal(err)) => {
             tracing::error!(mailbox = %mailbox.maildir().root().display(), item = %path.display(), "{err}; left in place, retried later");
