@@ -1,8 +1,7 @@
 //! Fuzz target: the whole classifier on arbitrary bytes must return a classification that
 //! serialises, and the auto-reply tests must not panic on whatever mail-parser makes of them.
-//! `RUSTC_BOOTSTRAP=1 cargo fuzz run -O classify -- -max_total_time=300`
-//! `-O` builds without debug assertions, as shipped: mail-parser 0.11 has a
-//! `debug_assert!(false, "Invalid part ID…")` that malformed MIME reaches (harmless in release).
+//! `fuzz/run classify` (or `RUSTC_BOOTSTRAP=1 cargo fuzz run -s none classify`).
+//! Built with debug assertions and overflow checks (mail-parser's own are off: see Cargo.toml).
 #![no_main]
 
 use backscatter::classify::{autoreply, classify};
