@@ -1,6 +1,6 @@
 //! Fuzz target: the RFC 3464 / 6533 / 8098 field-block parser and its per-recipient records on
 //! arbitrary bytes. `fuzz/run dsn` (or `RUSTC_BOOTSTRAP=1 cargo fuzz run -s none dsn`).
-//! Built with debug assertions and overflow checks (mail-parser's own are off: see Cargo.toml).
+//! Built with debug assertions and overflow checks.
 #![no_main]
 
 use backscatter::classify::dsn;

@@ -5,6 +5,9 @@
 //! a forged bounce genuine. `fuzz/run pipeline`.
 #![no_main]
 
+#[path = "contain.rs"]
+mod contain;
+
 use std::path::Path;
 use std::sync::Arc;
 
@@ -32,6 +35,7 @@ fn pipelines() -> &'static [Pipeline; 2] {
 }
 
 fuzz_target!(|data: &[u8]| {
+    contain::let_mail_parser_panics_unwind();
     for pipeline in pipelines() {
         let judgement = pipeline.judge(data, 1_700_000_000);
         let json = serde_json::to_string(&judgement.to_json("fuzz")).expect("a judgement always serialises");
