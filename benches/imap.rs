@@ -85,12 +85,13 @@ fn latency(bounces: &[Vec<u8>], count: usize) {
         spf_snapshot: None,
         timing: Timing::default(),
         imap: Options::default(),
+        page: None,
     };
     let token = CancellationToken::new();
     let stop = token.clone();
     let watcher = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        rt.block_on(daemon::run(engine, stop)).unwrap();
+        rt.block_on(daemon::run(engine, stop, tokio::sync::mpsc::channel(1).1)).unwrap();
     });
     let state_file = state.path().join("imap/bench.json");
     wait_for("the watcher", Duration::from_secs(10), || state_file.exists());

@@ -197,9 +197,10 @@ fn main() {
         spf_snapshot: None,
         timing: Timing::default(),
         imap: Default::default(),
+        page: None,
     };
     let token = CancellationToken::new();
-    let watcher = runtime.spawn(daemon::run(engine, token.clone()));
+    let watcher = runtime.spawn(daemon::run(engine, token.clone(), tokio::sync::mpsc::channel(1).1));
     let mut latencies = Vec::with_capacity(arrivals);
     // Wait until the watch is up: the folder appears with the first move.
     let folder = small.join(".Backscatter/cur");

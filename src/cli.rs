@@ -48,8 +48,14 @@ pub enum Command {
         #[arg(required_unless_present = "imap", value_name = "PATH")]
         paths: Vec<PathBuf>,
     },
-    /// Run the daemon: watch every mailbox in the config (Maildir by inotify, IMAP by IDLE)
-    Watch,
+    /// Run the daemon: watch every mailbox in the config (Maildir by inotify, IMAP by IDLE);
+    /// SIGHUP reloads the config and the keyring
+    Watch {
+        /// Watch only this replica's share of the IMAP accounts: `I/N` (0 ≤ I < N); every
+        /// account belongs to exactly one of the N replicas
+        #[arg(long, value_name = "I/N")]
+        shard: Option<Shard>,
+    },
     /// Classify messages and print what they are; moves nothing
     Classify {
         /// One JSON object per message, one per line
@@ -92,6 +98,10 @@ pub enum Command {
         /// Only moves at or after this time (YYYY-MM-DD or RFC 3339)
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+        /// Write a self-contained HTML page (charts, top reporting MTAs and targeted addresses)
+        /// to FILE instead of printing the tables
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Validate the config, or print an annotated example
     #[command(subcommand)]
@@ -114,6 +124,18 @@ pub enum Command {
         /// Print a JSON object instead of a line
         #[arg(long)]
         json: bool,
+    },
+    /// Print the man page (roff) on stdout, or write one page per command into a directory
+    Man {
+        /// Write backscatter.1 and backscatter-COMMAND.1 for every command into DIR
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Print a shell completion script on stdout
+    Completions {
+        /// The shell to complete for
+        #[arg(value_name = "SHELL")]
+        shell: clap_complete::Shell,
     },
 }
 
@@ -183,4 +205,51 @@ pub enum ConfigCommand {
     },
     /// Print the annotated example config (config/backscatter.toml)
     Describe,
+}
+
+/// `--shard I/N`: replica I of N.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    index: u32,
+    count: u32,
+}
+
+impl Shard {
+    /// True if the account named `name` is this replica's: FNV-1a of the name, mod N — stable
+    /// across replicas, restarts and versions.
+    pub fn owns(&self, name: &str) -> bool {
+        let hash =
+            name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        hash % u64::from(self.count) == u64::from(self.index)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Shard, String> {
+        let bad = || format!("{text:?} is not I/N with 0 ≤ I < N (e.g. 0/3)");
+        let (index, count) = text.split_once('/').ok_or_else(bad)?;
+        let (index, count): (u32, u32) = (index.parse().map_err(|_| bad())?, count.parse().map_err(|_| bad())?);
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    use super::Shard;
+
+    #[test]
+    fn every_account_belongs_to_exactly_one_shard() {
+        let shards: Vec<Shard> = (0..3).map(|i| format!("{i}/3").parse().unwrap()).collect();
+        for name in ["alice", "bob", "carol", "dave", "erin", "w"] {
+            assert_eq!(shards.iter().filter(|s| s.owns(name)).count(), 1, "{name}");
+        }
+        for bad in ["3/3", "1/0", "a/2", "1", "-1/2"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+    }
 }

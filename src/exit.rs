@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use backscatter::engine::daemon::EngineError;
 use backscatter::keys::KeyringError;
+use backscatter::privileges::PrivilegeError;
 
 /// EX_DATAERR: the input data was wrong.
 pub const DATAERR: u8 = 65;
@@ -35,13 +36,20 @@ pub fn code_for(err: &anyhow::Error) -> ExitCode {
     if let Some(err) = err.chain().find_map(|cause| cause.downcast_ref::<KeyringError>()) {
         return ExitCode::from(keyring(err));
     }
+    if let Some(err) = err.chain().find_map(|cause| cause.downcast_ref::<PrivilegeError>()) {
+        return ExitCode::from(match err {
+            PrivilegeError::NoSuchUser(_) => CONFIG,
+            PrivilegeError::NotRoot { .. } => NOPERM,
+            _ => SOFTWARE,
+        });
+    }
     // The journal could not be written: nothing was moved without it.
     if err.chain().any(|cause| cause.is::<backscatter::journal::JournalError>()) {
         return ExitCode::from(IOERR);
     }
     if let Some(err) = err.chain().find_map(|cause| cause.downcast_ref::<EngineError>()) {
         return ExitCode::from(match err {
-            EngineError::Nothing | EngineError::Mailbox { .. } => CONFIG,
+            EngineError::Nothing | EngineError::Mailbox { .. } | EngineError::Listen { .. } => CONFIG,
             EngineError::Journal(_) => IOERR,
             _ => SOFTWARE,
         });

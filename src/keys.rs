@@ -62,6 +62,21 @@ pub enum KeyringError {
         /// Its permission bits.
         mode: u32,
     },
+    /// Someone else may write the keyring's directory, and so replace the keyring.
+    #[error(
+        "the directory of keyring {} ({}) is writable by group/other (mode {mode:04o}) and not sticky: anyone there could swap the keys — run chmod go-w {}",
+        path.display(),
+        dir.display(),
+        dir.display()
+    )]
+    DirectoryPermissions {
+        /// The keyring file.
+        path: PathBuf,
+        /// Its directory.
+        dir: PathBuf,
+        /// The directory's permission bits.
+        mode: u32,
+    },
     /// The file exists but could not be read.
     #[error("cannot read keyring {}: {source}", path.display())]
     Read {
@@ -300,6 +315,19 @@ impl Keyring {
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o066 != 0 {
             return Err(KeyringError::Permissions { path: path.to_path_buf(), mode });
+        }
+        // A directory others may write (and that is not sticky, like /tmp) lets them rename
+        // their own keyring over ours.
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        if let Ok(dir_meta) = std::fs::metadata(dir) {
+            let dir_mode = dir_meta.permissions().mode() & 0o7777;
+            if dir_mode & 0o022 != 0 && dir_mode & 0o1000 == 0 {
+                return Err(KeyringError::DirectoryPermissions {
+                    path: path.to_path_buf(),
+                    dir: dir.to_path_buf(),
+                    mode: dir_mode,
+                });
+            }
         }
         let mut text = String::new();
         file.read_to_string(&mut text).map_err(|source| KeyringError::Read { path: path.to_path_buf(), source })?;

@@ -20,6 +20,7 @@
 //! - [`journal`]: the write-ahead log of every move (typed lines); what restore and stats read.
 //! - [`engine`]: the one pipeline (judge → SPF → plan), the journaled mover, and `watch` as one
 //!   async function supervising a task per mailbox.
+//! - [`metrics`]: the stats page (self-contained HTML) drawn from the journal's numbers.
 
 pub mod classify;
 pub mod config;
@@ -27,7 +28,9 @@ pub mod day;
 pub mod engine;
 pub mod journal;
 pub mod keys;
+pub mod metrics;
 pub mod policy;
+pub mod privileges;
 pub mod sendmail;
 pub mod sign;
 pub mod spf;

@@ -63,6 +63,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     let runtime = &runtime;
     match cli.command {
+        Command::Man { dir } => cmd::docs::man(dir.as_deref()),
+        Command::Completions { shell } => cmd::docs::completions(shell),
         Command::Keys(keys) => cmd::keys::run(&globals, keys),
         Command::Config(config) => cmd::config::run(&globals, config),
         Command::Classify { json, files } => cmd::classify::run(runtime, &globals, json, &files),
@@ -76,7 +78,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Scan { dry_run, json, paths, .. } => cmd::scan::run(runtime, &globals, dry_run, json, &paths),
         Command::Restore { since, all, ids } => cmd::journal::restore(runtime, &globals, since.as_deref(), all, &ids),
-        Command::Stats { since } => cmd::journal::stats(&globals, since.as_deref()),
-        Command::Watch => cmd::watch::run(runtime, &globals),
+        Command::Stats { since, html } => cmd::journal::stats(&globals, since.as_deref(), html.as_deref()),
+        Command::Watch { shard } => cmd::watch::run(runtime, &globals, shard),
     }
 }

@@ -102,16 +102,7 @@ fn today() -> Day {
     Day::from_unix_seconds(SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64)
 }
 
-/// An RFC 5322 date for now.
-fn now_date() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let day = Day::from_unix_seconds(secs);
-    let (y, m, d) = day.ymd();
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = months.get((m as usize).saturating_sub(1)).copied().unwrap_or("Jan");
-    let t = secs.rem_euclid(86_400);
-    format!("{d:02} {month} {y} {:02}:{:02}:{:02} +0000", t / 3600, t / 60 % 60, t % 60)
-}
+use support::now_date;
 
 /// An unsigned (so forged) bounce with its own Message-ID `<id@engine.test>`.
 fn bounce(id: &str) -> Vec<u8> {
@@ -523,4 +514,96 @@ fn a_mailbox_that_cannot_work_ends_watch_naming_it_and_nothing_stops_silently() 
     assert_eq!(out.status.code(), Some(78), "EX_CONFIG: {stderr}");
     assert!(stderr.contains("imap:broken/INBOX") && stderr.contains("no certificate"), "{stderr}");
     assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+/// `GET path` over plain HTTP/1.1 on loopback: (status line, body).
+fn http_get(port: u16, path: &str) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    (head.lines().next().unwrap_or_default().to_owned(), body.to_owned())
+}
+
+#[test]
+fn metrics_are_served_after_a_real_move() {
+    let port = support::free_port();
+    let world = World::with(&format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n"), "");
+    let log = world.dir.path().join("watch.log");
+    let mut watch = Daemon::spawn(world.command(&["-v", "watch"]).stderr(fs::File::create(&log).unwrap()));
+    wait_for("serving /metrics", Duration::from_secs(10), || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains("serving /metrics"))
+    });
+    world.deliver("1.b.host", &bounce("b1"));
+    world.deliver("2.h.host", &ham("h2"));
+    wait_for("the move", Duration::from_secs(5), || world.census().get("<b1@engine.test>") == Some(&vec!["folder"]));
+    let (status, body) = http_get(port, "/metrics");
+    assert!(status.contains("200"), "{status}");
+    for want in [
+        "backscatter_moves_total{store=\"maildir\"} 1",
+        "backscatter_messages_total{kind=\"ndr\",verdict=\"backscatter\"} 1",
+        "backscatter_messages_total{kind=\"ordinary\",verdict=\"ordinary\"} 1",
+        "backscatter_journal_errors_total 0",
+        "backscatter_inotify_overflows_total 0",
+        "backscatter_judge_seconds_count 2",
+    ] {
+        assert!(body.contains(want), "{want} in:\n{body}");
+    }
+    assert!(http_get(port, "/nope").0.contains("404"));
+    // The stats page, live: the move just made is on it.
+    let (status, page) = http_get(port, "/");
+    assert!(status.contains("200") && page.contains("<svg"), "{status}");
+    assert_eq!(watch.terminate().code(), Some(0));
+}
+
+#[test]
+fn sighup_picks_up_a_new_mailbox_and_a_rotated_key() {
+    use backscatter::sign::header;
+    let world = World::new("");
+    let log = world.dir.path().join("watch.log");
+    let mut watch = Daemon::spawn(world.command(&["-v", "watch"]).stderr(fs::File::create(&log).unwrap()));
+    wait_for("watch to start", Duration::from_secs(10), || {
+        fs::read_to_string(&log).is_ok_and(|l| l.contains("watch started"))
+    });
+    // A second Maildir, and a key rotated while watch runs.
+    let second = world.dir.path().join("Second");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(second.join(sub)).unwrap();
+    }
+    let config = world.dir.path().join("config.toml");
+    let mut text = fs::read_to_string(&config).unwrap();
+    text.push_str(&format!("[[maildir]]\npath = \"{}\"\n", second.display()));
+    fs::write(&config, text).unwrap();
+    let rotate = world.output(&["keys", "rotate"]);
+    assert!(rotate.status.success(), "{}", String::from_utf8_lossy(&rotate.stderr));
+    let keyring = Keyring::load(&world.dir.path().join("keyring.toml")).unwrap();
+    let key = keyring.signing_key().unwrap().as_key();
+    let sig = header::make(&key, today(), 7);
+    let signed = String::from_utf8(bounce("b-signed")).unwrap().replacen(
+        "Content-Type: message/rfc822\r\n\r\n",
+        &format!("Content-Type: message/rfc822\r\n\r\nX-Backscatter-Sig: {sig}\r\n"),
+        1,
+    );
+
+    assert!(Command::new("kill").args(["-HUP", &watch.0.id().to_string()]).status().unwrap().success());
+    wait_for("the reload", Duration::from_secs(10), || {
+        fs::read_to_string(&log).is_ok_and(|l| l.matches("watch started").count() >= 2)
+    });
+    // The new mailbox is watched; the new key verifies at once.
+    let tmp = second.join("tmp/1.b.host");
+    fs::write(&tmp, bounce("b-second")).unwrap();
+    fs::rename(&tmp, second.join("new/1.b.host")).unwrap();
+    world.deliver("2.signed.host", signed.as_bytes());
+    wait_for("the new mailbox's bounce moved", Duration::from_secs(10), || {
+        fs::read_dir(second.join(".Backscatter/cur")).is_ok_and(|d| d.count() == 1)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        world.census().get("<b-signed@engine.test>"),
+        Some(&vec!["inbox"]),
+        "signed with the rotated key: genuine"
+    );
+    assert_eq!(watch.terminate().code(), Some(0));
 }

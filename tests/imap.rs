@@ -130,12 +130,13 @@ fn watcher(accounts: Vec<Imap>, state_dir: &Path) -> Watcher {
         spf_snapshot: None,
         timing: Timing::default(),
         imap: options(),
+        page: None,
     };
     let token = CancellationToken::new();
     let stop = token.clone();
     let thread = std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        runtime.block_on(daemon::run(engine, stop)).unwrap();
+        runtime.block_on(daemon::run(engine, stop, tokio::sync::mpsc::channel(1).1)).unwrap();
     });
     Watcher { token, thread: Some(thread) }
 }

@@ -8,9 +8,8 @@ mod support;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use backscatter::day::Day;
 use support::{Daemon, Dns};
 
 /// `example.test` (from dnsmasq.sh) allows 192.0.2.0/24 and fails the rest; `mail.test`, the
@@ -115,17 +114,7 @@ fn walk(root: &Path, dir: &Path, files: &mut Vec<(String, Vec<u8>)>) {
     }
 }
 
-/// An RFC 5322 date for now, so that the arrival time is after the key's creation.
-fn now_date() -> String {
-    let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let day = Day::from_unix_seconds(secs);
-    let (y, m, d) = day.ymd();
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let month = months.get((m as usize).saturating_sub(1)).copied().unwrap_or("Jan");
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"].get(day.0.rem_euclid(7) as usize).copied();
-    let t = secs.rem_euclid(86_400);
-    format!("{}, {d:02} {month} {y} {:02}:{:02}:{:02} +0000", weekday.unwrap_or("Thu"), t / 3600, t / 60 % 60, t % 60)
-}
+use support::now_date;
 
 /// An ordinary message as our border MTA (Postfix on `by`) delivered it.
 fn delivered(by: &str, client: &str, helo: &str, sender: &str) -> String {

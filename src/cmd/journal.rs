@@ -1,12 +1,15 @@
 //! `backscatter restore [--since T] [--all] [ID…]` and `backscatter stats [--since T]`: undo
 //! and count the moves recorded in the journal (DESIGN §1, §7).
 
+use std::io::Read;
+use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 
 use backscatter::engine::restore::{restore as undo, Restored};
-use backscatter::journal::{self, Stats};
+use backscatter::journal::{self, Place, Record, State, Stats};
+use backscatter::metrics::{self, Origin, Summary};
 
 use super::scan::Setup;
 use super::Globals;
@@ -67,11 +70,44 @@ pub fn restore(
     Ok(if incomplete { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// Prints the counts of moves since `since`.
-pub fn stats(globals: &Globals, since: Option<&str>) -> anyhow::Result<ExitCode> {
+/// Prints the counts of moves since `since`; with `html`, writes the stats page there instead.
+pub fn stats(globals: &Globals, since: Option<&str>, html: Option<&Path>) -> anyhow::Result<ExitCode> {
     let setup = Setup::load(globals, false)?;
-    let since = since.map(journal::parse_time).transpose()?;
-    let ledger = journal::read(&setup.state_dir.join(journal::FILE_NAME))?;
-    print!("{}", Stats::of(&ledger, since));
+    let since_time = since.map(journal::parse_time).transpose()?;
+    let journal_path = setup.state_dir.join(journal::FILE_NAME);
+    let Some(html) = html else {
+        print!("{}", Stats::of(&journal::read(&journal_path)?, since_time));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let page = stats_page(&journal_path, since_time, since)?;
+    std::fs::write(html, page).with_context(|| format!("writing the stats page to {}", html.display()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stats page of the journal at `journal_path` (moves at or after `since`, shown on the
+/// page as `since_text`), made now: what `stats --html` writes and `watch` can serve at `/`.
+pub fn stats_page(journal_path: &Path, since: Option<i64>, since_text: Option<&str>) -> anyhow::Result<String> {
+    let ledger = journal::read(journal_path)?;
+    let moves = journal::page_moves(&ledger, since, origin);
+    let summary = Summary::of(moves, journal::format_time(super::classify::now()), since_text.map(str::to_owned));
+    Ok(metrics::render(&summary))
+}
+
+/// Who reported a moved message and whom it targeted, read from the message where the journal
+/// says it is now (in the Backscatter folder, or back in place if restored); unknown for IMAP
+/// moves and for messages deleted since.
+fn origin(record: &Record) -> Origin {
+    // The headers and the delivery-status part come first; the returned original can be large.
+    const HEAD: u64 = 256 * 1024;
+    let path = match &record.state {
+        State::Done { at: Place::Maildir { path, .. } } | State::Restored { at: Place::Maildir { path, .. }, .. } => {
+            path
+        }
+        _ => return Origin::default(),
+    };
+    let mut bytes = Vec::new();
+    match std::fs::File::open(path).and_then(|f| f.take(HEAD).read_to_end(&mut bytes)) {
+        Ok(_) => Origin::of(&bytes),
+        Err(_) => Origin::default(),
+    }
 }

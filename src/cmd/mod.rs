@@ -3,6 +3,7 @@
 pub mod check;
 pub mod classify;
 pub mod config;
+pub mod docs;
 pub mod imap;
 pub mod journal;
 pub mod keys;

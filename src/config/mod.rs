@@ -35,6 +35,8 @@ pub struct Config {
     pub protected_domains: Vec<String>,
     /// `max_message_size` (bytes): bigger messages are kept and logged, never read whole.
     pub max_message_size: u64,
+    /// `user`: the user `watch` and `milter` become when started as root.
+    pub user: Option<String>,
     /// `[sign]`: the sendmail drop-in.
     pub sign: Sign,
     /// `[policy]`: what happens to checked mail.
@@ -59,6 +61,7 @@ impl Default for Config {
             state_dir: None,
             protected_domains: Vec::new(),
             max_message_size: DEFAULT_MAX_MESSAGE_SIZE,
+            user: None,
             sign: Sign::default(),
             policy: Policy::default(),
             maildir: Vec::new(),

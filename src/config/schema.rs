@@ -23,6 +23,7 @@ pub(super) const ROOT: Schema = Schema {
         ("state_dir", "state_dir = \"/var/lib/backscatter\""),
         ("protected_domains", "protected_domains = [\"example.com\"]"),
         ("max_message_size", "max_message_size = 67108864"),
+        ("user", "user = \"vmail\""),
         ("sign", "[sign]"),
         ("policy", "[policy]"),
         ("maildir", "[[maildir]] (one per Maildir)"),

@@ -62,6 +62,7 @@ impl Checker<'_> {
             protected_domains: self.domains(s, "protected_domains"),
             ..Config::default()
         };
+        config.user = self.string(s, "user").map(|(user, _)| user.to_owned());
         if let Some((size, span)) = self.integer(s, "max_message_size") {
             match u64::try_from(size) {
                 Ok(size) if size >= 1024 => config.max_message_size = size,

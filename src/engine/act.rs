@@ -8,6 +8,7 @@ use std::ffi::OsString;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::journal::{self, Journal, JournalError, Ledger, Line, Move, Place, Time};
+use crate::metrics::prometheus as metrics;
 use crate::store::maildir::unique_part;
 
 use super::clock::Clock;
@@ -74,6 +75,11 @@ impl Mover {
     /// The move `id` happened; the message is at `at`.
     pub fn done(&self, id: &str, at: Place) -> Result<(), JournalError> {
         let time = Time(self.clock.now());
+        let store = match at {
+            Place::Maildir { .. } => "maildir",
+            Place::Imap { .. } => "imap",
+        };
+        metrics::get().moves.get_or_create(&metrics::Store { store }).inc();
         self.write(Line::Done { id: id.to_owned(), time, at })
     }
 
@@ -98,7 +104,10 @@ impl Mover {
     fn append(&self, lines: &[Line]) -> Result<(), JournalError> {
         let Some(mut inner) = self.lock() else { return Ok(()) };
         let before = size(inner.journal.path());
-        inner.journal.append(lines)?;
+        if let Err(err) = inner.journal.append(lines) {
+            metrics::get().journal_errors.inc();
+            return Err(err);
+        }
         let ours = lines.iter().all(|l| !matches!(l, Line::Restore { .. }));
         if ours && inner.restored.1 == before {
             inner.restored.1 = size(inner.journal.path());

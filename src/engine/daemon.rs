@@ -16,6 +16,8 @@ use super::act::Mover;
 use super::imap::{self as imap_loop, Options, Sweeper};
 use super::maildir::{reconcile, MaildirBox};
 use super::pipeline::Pipeline;
+use crate::metrics::prometheus as metrics;
+use crate::metrics::serve::{self, Page};
 use crate::store::imap::ImapError;
 use crate::store::maildir::Maildir;
 use crate::store::watch::{check_limit, expand, Arrival, Inotify};
@@ -49,7 +51,7 @@ impl Default for Timing {
 }
 
 /// What the daemon runs with.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Engine {
     /// The pipeline (config, keys, SPF service, clock).
     pub pipeline: Pipeline,
@@ -63,6 +65,14 @@ pub struct Engine {
     pub timing: Timing,
     /// IMAP timings.
     pub imap: Options,
+    /// The page served at `/` beside `/metrics`, if any.
+    pub page: Option<Page>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine").field("state_dir", &self.state_dir).finish_non_exhaustive()
+    }
 }
 
 /// A mailbox, as the supervisor names it.
@@ -96,6 +106,14 @@ pub enum EngineError {
         /// Why.
         error: String,
     },
+    /// `[metrics] listen` cannot be bound.
+    #[error("[metrics] listen = \"{listen}\": {source} — choose a free address or remove the key")]
+    Listen {
+        /// The address.
+        listen: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
     /// A store could not be set up.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -116,7 +134,10 @@ enum Ended {
 
 struct Supervisor {
     engine: Engine,
+    /// The whole run's token.
     token: CancellationToken,
+    /// This config's tasks' token (a child of `token`): cancelled on reload.
+    generation: CancellationToken,
     tasks: JoinSet<Ended>,
     names: HashMap<Id, Mailbox>,
     failures: HashMap<Mailbox, u32>,
@@ -126,9 +147,16 @@ struct Supervisor {
     warned_limit: bool,
 }
 
-/// Watches every mailbox of the config until `token` is cancelled.
-pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineError> {
-    let config = engine.pipeline.config().clone();
+/// Watches every mailbox of the config until `token` is cancelled. Each [`Engine`] that arrives
+/// on `reloads` (SIGHUP: the config and keyring read again) replaces the running one: every
+/// task finishes the message in hand and stops, then the mailboxes of the new config start —
+/// added ones watched, removed ones dropped, a rotated key used at once.
+pub async fn run(
+    engine: Engine,
+    token: CancellationToken,
+    mut reloads: tokio::sync::mpsc::Receiver<Engine>,
+) -> Result<(), EngineError> {
+    let config = engine.pipeline.config();
     if config.maildir.is_empty() && config.imap.is_empty() {
         return Err(EngineError::Nothing);
     }
@@ -136,8 +164,16 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
     if settled > 0 {
         tracing::warn!(settled, "journal: settled Maildir moves an interruption left unfinished");
     }
-    let inotify = Arc::new(Inotify::start(|| {})?);
+    let inotify = Arc::new(Inotify::start(|| {
+        metrics::get().inotify_overflows.inc();
+    })?);
+    if let Some(listen) = config.metrics.listen {
+        let listener = serve::bind(listen).await.map_err(|source| EngineError::Listen { listen, source })?;
+        tracing::info!(%listen, "serving /metrics");
+        tokio::spawn(serve::serve(listener, engine.page.clone(), token.clone()));
+    }
     let mut sup = Supervisor {
+        generation: token.child_token(),
         engine,
         token: token.clone(),
         tasks: JoinSet::new(),
@@ -148,16 +184,7 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
         imap_state: HashMap::new(),
         warned_limit: false,
     };
-    for account in &config.imap {
-        let (state, rescan) = imap_loop::load_state(&sup.engine.state_dir, &account.name)
-            .map_err(|e| EngineError::Mailbox { mailbox: format!("imap:{}", account.name), error: e.to_string() })?;
-        sup.imap_state.insert(account.name.clone(), (Arc::new(Mutex::new(state)), rescan));
-        for mailbox in &account.mailboxes {
-            sup.spawn(Mailbox::Imap { account: account.name.clone(), mailbox: mailbox.clone() }, Duration::ZERO);
-        }
-    }
-    sup.discover();
-    tracing::info!(mailboxes = sup.maildirs.len(), imap_accounts = config.imap.len(), "watch started");
+    sup.start()?;
     let mut discover = tokio::time::interval(sup.engine.timing.discover);
     let result = loop {
         tokio::select! {
@@ -165,6 +192,11 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
             _ = discover.tick() => {
                 sup.discover();
                 sup.snapshot();
+            }
+            Some(engine) = reloads.recv() => {
+                if let Err(e) = sup.reload(engine).await {
+                    break Err(e);
+                }
             }
             Some(joined) = sup.tasks.join_next_with_id() => {
                 if let Err(e) = sup.ended(joined) {
@@ -182,13 +214,48 @@ pub async fn run(engine: Engine, token: CancellationToken) -> Result<(), EngineE
 }
 
 impl Supervisor {
+    /// Starts the config's mailboxes: every IMAP mailbox, and the Maildirs found now.
+    fn start(&mut self) -> Result<(), EngineError> {
+        let config = self.engine.pipeline.config().clone();
+        for account in &config.imap {
+            let (state, rescan) = imap_loop::load_state(&self.engine.state_dir, &account.name).map_err(|e| {
+                EngineError::Mailbox { mailbox: format!("imap:{}", account.name), error: e.to_string() }
+            })?;
+            self.imap_state.insert(account.name.clone(), (Arc::new(Mutex::new(state)), rescan));
+            for mailbox in &account.mailboxes {
+                self.spawn(Mailbox::Imap { account: account.name.clone(), mailbox: mailbox.clone() }, Duration::ZERO);
+            }
+        }
+        self.discover();
+        tracing::info!(mailboxes = self.maildirs.len(), imap_accounts = config.imap.len(), "watch started");
+        Ok(())
+    }
+
+    /// Replaces the engine: every task finishes what it is doing and stops, then the new
+    /// config's mailboxes start.
+    async fn reload(&mut self, engine: Engine) -> Result<(), EngineError> {
+        tracing::info!("reloading the config and the keyring");
+        self.generation.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        for root in self.maildirs.keys() {
+            self.inotify.unwatch(&root.join("new"));
+        }
+        self.maildirs.clear();
+        self.names.clear();
+        self.failures.clear();
+        self.imap_state.clear();
+        self.engine = engine;
+        self.generation = self.token.child_token();
+        self.start()
+    }
+
     /// Starts (after `delay`) the task of `mailbox`.
     fn spawn(&mut self, mailbox: Mailbox, delay: Duration) {
         let token = match &mailbox {
             Mailbox::Maildir(root) => {
-                self.maildirs.entry(root.clone()).or_insert_with(|| self.token.child_token()).clone()
+                self.maildirs.entry(root.clone()).or_insert_with(|| self.generation.child_token()).clone()
             }
-            Mailbox::Imap { .. } => self.token.child_token(),
+            Mailbox::Imap { .. } => self.generation.child_token(),
         };
         let task = self.task(&mailbox, token.clone());
         let handle = self.tasks.spawn(async move {
@@ -251,6 +318,7 @@ impl Supervisor {
             Ended::Stopped => {
                 if let Mailbox::Maildir(root) = &mailbox {
                     self.maildirs.remove(root);
+                    self.inotify.unwatch(&root.join("new"));
                 }
                 Ok(())
             }
@@ -258,7 +326,7 @@ impl Supervisor {
                 tracing::error!(mailbox = %mailbox, error, "cannot work: stopping");
                 Err(EngineError::Mailbox { mailbox: mailbox.to_string(), error })
             }
-            Ended::Failed(error) if !self.token.is_cancelled() => {
+            Ended::Failed(error) if !self.generation.is_cancelled() => {
                 let failures = self.failures.entry(mailbox.clone()).or_default();
                 *failures = failures.saturating_add(1);
                 let timing = self.engine.timing;

@@ -18,6 +18,7 @@ use super::act::Mover;
 use super::pipeline::{Judged, Pipeline, Plan};
 use crate::config::Imap;
 use crate::journal::{Move, Place};
+use crate::metrics::prometheus as metrics;
 use crate::store::imap::connect::{self, Session};
 use crate::store::imap::session::{self, Caps, Moved};
 use crate::store::imap::state::{Mark, State};
@@ -164,6 +165,7 @@ pub async fn watch_mailbox(
         };
         let delay = backoff(&options, attempt);
         attempt = attempt.saturating_add(1);
+        metrics::get().imap_reconnects.get_or_create(&metrics::Account { account: account.to_owned() }).inc();
         tracing::warn!(account, mailbox, attempt, retry_in = ?delay, error = %error, "IMAP: reconnecting");
         tokio::select! {
             () = tokio::time::sleep(delay) => {}

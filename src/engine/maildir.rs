@@ -49,17 +49,16 @@ impl MaildirBox {
     /// Reads, judges, logs and carries out the plan for the message at `path`; no judgement
     /// when it was not read (vanished or skipped: see the [`Taken`]).
     pub async fn handle(&self, path: &Path) -> Result<(Option<Judged>, Taken), StoreError> {
-        match self.judge(path)? {
-            Ok((bytes, judgement)) => {
-                let judged = self.pipeline.conclude(&bytes, judgement).await;
+        match read_message(path, self.pipeline.config().max_message_size)? {
+            Read::Message { bytes, mtime } => {
+                let judged = self.pipeline.run(&bytes, mtime).await;
                 let taken = self.apply(path, &judged)?;
                 Ok((Some(judged), taken))
             }
-            Err(taken) => {
-                if let Taken::Skipped(skip) = &taken {
-                    tracing::warn!(mailbox = %self.maildir.root().display(), item = %path.display(), "{skip}");
-                }
-                Ok((None, taken))
+            Read::Vanished => Ok((None, Taken::Vanished)),
+            Read::Skipped(skip) => {
+                tracing::warn!(mailbox = %self.maildir.root().display(), item = %path.display(), "{skip}");
+                Ok((None, Taken::Skipped(skip)))
             }
         }
     }

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::config::{Config, Mode};
 use crate::keys::Keyring;
+use crate::metrics::prometheus as metrics;
 use crate::policy::Action;
 use crate::spf::step::{self, Consequence, Report};
 use crate::spf::{Checker, SpfError};
@@ -112,13 +113,18 @@ impl Pipeline {
             None => None,
         };
         let plan = self.plan(&judgement, spf.as_ref());
+        let (kind, verdict) = (judgement.classification.kind.as_str(), judgement.decision.verdict.as_str());
+        metrics::get().messages.get_or_create(&metrics::Judged { kind, verdict }).inc();
         Judged { judgement, spf, plan }
     }
 
     /// Both halves.
     pub async fn run(&self, message: &[u8], fallback_arrival: i64) -> Judged {
+        let started = std::time::Instant::now();
         let judgement = self.judge(message, fallback_arrival);
-        self.conclude(message, judgement).await
+        let judged = self.conclude(message, judgement).await;
+        metrics::get().judge_seconds.observe(started.elapsed().as_secs_f64());
+        judged
     }
 
     /// The policy's action, and `[spf] fail_action = "move"` for ordinary mail failing SPF.

@@ -28,7 +28,7 @@ use crate::classify::{Kind, Reason};
 use crate::policy::Verdict;
 
 pub use ledger::{Ledger, Record, State};
-pub use stats::Stats;
+pub use stats::{page_moves, Stats};
 pub use time::{format_time, parse_time, Time};
 
 /// The journal's file name in the state dir.

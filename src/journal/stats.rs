@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{format_time, Ledger, State};
+use super::{format_time, Ledger, Record, State};
+use crate::day::Day;
+use crate::metrics::{Move, Origin};
 
 /// Counts of the moves in a journal.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -49,6 +51,33 @@ impl Stats {
         }
         stats
     }
+}
+
+/// The moves in `ledger` that happened at or after `since`, as the stats page counts them (one
+/// [`Move`] each, in journal order); `origin` tells who reported each moved message and whom it
+/// targeted — the caller reads the message, or says unknown.
+pub fn page_moves(ledger: &Ledger, since: Option<i64>, mut origin: impl FnMut(&Record) -> Origin) -> Vec<Move> {
+    let mut moves = Vec::new();
+    for r in ledger.records() {
+        let restored = match r.state {
+            State::Done { .. } => false,
+            State::Restored { .. } => true,
+            State::Unfinished | State::Abandoned { .. } => continue,
+        };
+        if since.is_some_and(|since| r.intent.time.0 < since) {
+            continue;
+        }
+        let m = &r.intent;
+        moves.push(Move {
+            day: Day::from_unix_seconds(m.time.0),
+            kind: m.kind.as_str().to_owned(),
+            reason: m.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned)),
+            mailbox: m.from.mailbox(),
+            restored,
+            origin: origin(r),
+        });
+    }
+    moves
 }
 
 /// A plain-text report: the totals, then one table per dimension, largest counts first (days
@@ -112,5 +141,26 @@ mod tests {
         assert!(text.contains("\nkind       moves\nautoreply      1\nndr            1\n"), "{text}");
         let recent = Stats::of(&ledger, Some(day("2026-11-21")));
         assert_eq!((recent.moves, recent.restored), (1, 0));
+    }
+
+    #[test]
+    fn page_moves_mark_restores_and_honour_since() {
+        let day = |d: &str| parse_time(d).unwrap();
+        let mut ledger = Ledger::default();
+        for m in
+            [intent("a", day("2026-11-20T10:00:00Z")), intent("b", day("2026-11-21")), intent("c", day("2026-11-22"))]
+        {
+            let (id, at) = (m.id.clone(), m.to.clone());
+            ledger.apply(Line::Intent(m));
+            if id != "c" {
+                ledger.apply(Line::Done { id, time: Time(0), at });
+            }
+        }
+        ledger.apply(Line::Restore { id: "a".into(), time: Time(day("2026-11-22")), at: intent("a", 0).from });
+        let moves = page_moves(&ledger, None, |_| Origin::default());
+        let days: Vec<(Day, bool)> = moves.iter().map(|m| (m.day, m.restored)).collect();
+        assert_eq!(days, [(Day::from_ymd(2026, 11, 20).unwrap(), true), (Day::from_ymd(2026, 11, 21).unwrap(), false)]);
+        assert_eq!((moves[0].kind.as_str(), moves[0].reason.as_deref()), ("ndr", Some("userunknown")));
+        assert_eq!(page_moves(&ledger, Some(day("2026-11-21")), |_| Origin::default()).len(), 1);
     }
 }

@@ -67,6 +67,23 @@ fn refuses_group_or_other_access_naming_the_fix() {
 }
 
 #[test]
+fn refuses_a_directory_others_may_write_unless_it_is_sticky() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyring.toml");
+    fs::write(&path, text(&[(0, "2025-09-24", None)])).unwrap();
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o777)).unwrap();
+    let err = Keyring::load(&path).unwrap_err();
+    assert!(matches!(err, KeyringError::DirectoryPermissions { mode: 0o777, .. }), "{err}");
+    assert!(err.to_string().contains(&format!("chmod go-w {}", dir.path().display())), "{err}");
+    // Sticky, as /tmp is: others cannot rename over our file.
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o1777)).unwrap();
+    assert!(Keyring::load(&path).is_ok());
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(Keyring::load(&path).is_ok());
+}
+
+#[test]
 fn missing_keyring_says_to_init() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("none.toml");

@@ -13,6 +13,9 @@ use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+
 use super::StoreError;
 
 /// Why a file was left unread.
@@ -57,12 +60,13 @@ pub enum Read {
 /// a writer), then fstat'ed: only a regular file is read.
 pub fn read_message(path: &Path, max: u64) -> Result<Read, StoreError> {
     let io = |source| StoreError::Io { path: path.to_path_buf(), source };
-    let file = OpenOptions::new().read(true).custom_flags(libc_flags()).open(path);
+    let flags = OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let file = OpenOptions::new().read(true).custom_flags(flags.bits()).open(path);
     let file = match file {
         Ok(file) => file,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Read::Vanished),
         // ELOOP: the last component is a symbolic link (open(2), O_NOFOLLOW).
-        Err(err) if err.raw_os_error() == Some(ELOOP) => return Ok(Read::Skipped(Skip::Symlink)),
+        Err(err) if err.raw_os_error() == Some(Errno::ELOOP as i32) => return Ok(Read::Skipped(Skip::Symlink)),
         Err(err) => return Err(io(err)),
     };
     let meta = file.metadata().map_err(io)?;
@@ -96,17 +100,6 @@ fn read_at_most(file: File, max: u64, hint: u64) -> io::Result<Vec<u8>> {
     let mut bytes = Vec::with_capacity(usize::try_from(hint.min(max)).unwrap_or(0));
     file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
     Ok(bytes)
-}
-
-/// `ELOOP` on Linux (asm-generic/errno.h).
-const ELOOP: i32 = 40;
-
-/// O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC on Linux (asm-generic/fcntl.h).
-fn libc_flags() -> i32 {
-    const O_NONBLOCK: i32 = 0o4000;
-    const O_NOFOLLOW: i32 = 0o400000;
-    const O_CLOEXEC: i32 = 0o2000000;
-    O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC
 }
 
 #[cfg(test)]

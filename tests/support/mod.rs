@@ -328,6 +328,18 @@ impl Drop for Daemon {
     }
 }
 
+/// An RFC 5322 date for now (UTC), so that a message arrives after any key made in a test.
+pub fn now_date() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+    let day = backscatter::day::Day::from_unix_seconds(secs);
+    let (y, m, d) = day.ymd();
+    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = months.get((m as usize).saturating_sub(1)).copied().unwrap_or("Jan");
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"].get(day.0.rem_euclid(7) as usize).copied();
+    let t = secs.rem_euclid(86_400);
+    format!("{}, {d:02} {month} {y} {:02}:{:02}:{:02} +0000", weekday.unwrap_or("Thu"), t / 3600, t / 60 % 60, t % 60)
+}
+
 /// An unsigned bounce to our domain: the original was sent in example.test's name from
 /// 203.0.113.9; the bounce came to our border MTA from 192.0.2.5, HELO example.test.
 pub fn forged_bounce(date: &str) -> String {
