@@ -56,6 +56,7 @@ fn account(dovecot: &Dovecot) -> Imap {
         username: "alice".into(),
         auth: Auth::Password("secret".into()),
         mailboxes: vec!["INBOX".into()],
+        sent: None,
     }
 }
 
@@ -99,7 +100,9 @@ fn latency(bounces: &[Vec<u8>], count: usize) {
     let (config, keys) = (config(), keyring());
     let movers: Vec<&Vec<u8>> = bounces
         .iter()
-        .filter(|b| verdict::judge(b, 0, Some(&keys), &config).decision.action == backscatter::policy::Action::Move)
+        .filter(|b| {
+            verdict::judge(b, 0, Some(&keys), None, &config).decision.action == backscatter::policy::Action::Move
+        })
         .collect();
     // The moment each message shows up in the folder, by its X-Bench-Seq (polled every 2 ms).
     let folder = dovecot.maildir().join(".Backscatter");
@@ -171,6 +174,7 @@ fn scan_rate(messages: &[Vec<u8>], count: usize) {
             pipeline: rt.block_on(async { pipeline() }),
             mover: Mover::new(None, Arc::new(SystemClock)),
             observer: None,
+            sent: None,
         };
         let start = Instant::now();
         let summary = rt.block_on(imap::scan(&account, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
@@ -193,7 +197,7 @@ fn scan_rate(messages: &[Vec<u8>], count: usize) {
         // The Maildir store's arrival fallback is the file's mtime, as INTERNALDATE is for IMAP.
         let modified = std::fs::metadata(path).unwrap().modified().unwrap();
         let mtime = modified.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        let j = verdict::judge(&m, mtime, Some(&keys), &config);
+        let j = verdict::judge(&m, mtime, Some(&keys), None, &config);
         would_move += usize::from(j.decision.action == backscatter::policy::Action::Move);
     }
     let took = start.elapsed();

@@ -7,11 +7,14 @@
 //!   signed Message-ID), each with make + verify.
 //! - [`classify`]: message bytes → [`classify::Classification`] (bounce, auto-reply, …).
 //! - [`verify`]: the carriers found in a received message, checked on its arrival day.
-//! - [`policy`]: classification + carriers + config → [`policy::Decision`] (verdict, action, why).
+//! - [`policy`]: classification + carriers + evidence + config → [`policy::Decision`] (verdict,
+//!   action, why).
 //! - [`verdict`]: the one call stores and commands make ([`verdict::judge`]), its JSON and log line.
 //!
 //! The edges read and write files:
 //! - [`config`]: the TOML config, validated, every problem reported at once.
+//! - [`evidence`]: the Sent index of each mailbox, evidence for mail that was never signed
+//!   (its lookup is pure; its sources read Maildir folders and IMAP mailboxes).
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
 //! - [`sendmail`]: the signing sendmail drop-in: argv, stamping, the hand-off to the real one.
 //! - [`spf`]: SPF (RFC 7208) of delivered mail and of a bounce's origin, through DNS (async).
@@ -26,6 +29,7 @@ pub mod classify;
 pub mod config;
 pub mod day;
 pub mod engine;
+pub mod evidence;
 pub mod journal;
 pub mod keys;
 pub mod metrics;

@@ -30,7 +30,7 @@ fn sweeper_into(folder: &str, accounts: Vec<Imap>, state_dir: Option<&Path>) -> 
     config.imap = accounts;
     let pipeline = Pipeline::new(config, None, Arc::new(SystemClock)).unwrap();
     let journal = state_dir.map(|dir| Journal::open(dir).unwrap());
-    Sweeper { pipeline, mover: Mover::new(journal, Arc::new(SystemClock)), observer: None }
+    Sweeper { pipeline, mover: Mover::new(journal, Arc::new(SystemClock)), observer: None, sent: None }
 }
 
 /// Moves done according to the journal in `state_dir`.
@@ -75,6 +75,7 @@ fn account(dovecot: &Dovecot, user: &str) -> Imap {
         username: user.to_owned(),
         auth: Auth::Password("secret".to_owned()),
         mailboxes: vec!["INBOX".to_owned()],
+        sent: None,
     }
 }
 

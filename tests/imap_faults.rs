@@ -144,6 +144,7 @@ fn run_with_faults(dovecot_env: &[(&str, &str)]) {
         username: "alice".into(),
         auth: Auth::Password("secret".into()),
         mailboxes: vec!["INBOX".into()],
+        sent: None,
     }];
     let options = Options {
         idle_interval: Duration::from_secs(20),

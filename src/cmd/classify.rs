@@ -49,7 +49,7 @@ async fn classify(pipeline: Pipeline, json: bool, files: &[PathBuf]) -> anyhow::
                     unreadable = true;
                 }
                 Ok(_) => {
-                    if !emit(&mut out, "-", &pipeline.run(&bytes, now()).await, json)? {
+                    if !emit(&mut out, "-", &pipeline.run(&bytes, now(), None).await, json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
@@ -67,7 +67,7 @@ async fn classify(pipeline: Pipeline, json: bool, files: &[PathBuf]) -> anyhow::
         for path in paths {
             match read_message(&path, max) {
                 Ok(Read::Message { bytes, mtime }) => {
-                    let j = pipeline.run(&bytes, mtime).await;
+                    let j = pipeline.run(&bytes, mtime, None).await;
                     if !emit(&mut out, &path.to_string_lossy(), &j, json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn json_line_has_every_field_and_the_verdict() {
         let config = Config::default();
-        let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, None, &config);
+        let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, None, None, &config);
         let mut out = Vec::new();
         print(&mut out, "m1", &bounce, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
@@ -247,7 +247,7 @@ mod tests {
         assert_eq!(v["carriers"], serde_json::json!([]));
         assert_eq!(v["original"]["via"], "message/rfc822");
 
-        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, &config);
+        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, None, &config);
         let mut out = Vec::new();
         print(&mut out, "m2", &ordinary, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use backscatter::engine::imap::{self, Observer, ScanSummary, Sweeper};
+use backscatter::evidence::imap::ImapSent;
 use backscatter::store::imap::ImapError;
 
 use super::scan::Setup;
@@ -54,7 +55,10 @@ pub fn scan(
         }
     };
     let result = runtime.block_on(async {
-        let sweeper = Sweeper { pipeline: setup.pipeline()?, mover: setup.mover(dry_run)?, observer: Some(observer) };
+        // The Sent index is read when the first checked message asks for it.
+        let sent = ImapSent::open(&account, &setup.state_dir).map(|s| Arc::new(tokio::sync::Mutex::new(s)));
+        let (pipeline, mover) = (setup.pipeline()?, setup.mover(dry_run)?);
+        let sweeper = Sweeper { pipeline, mover, observer: Some(observer), sent };
         anyhow::Ok(imap::scan(&account, &folder, &sweeper, &mut progress).await)
     })?;
     if terminal {

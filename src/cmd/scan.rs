@@ -13,6 +13,7 @@ use anyhow::Context;
 
 use backscatter::config::{self, Config};
 use backscatter::engine::{Judged, MaildirBox, Mover, Pipeline, SystemClock};
+use backscatter::evidence::maildir::{self as sent_folders, MaildirSent};
 use backscatter::journal::Journal;
 use backscatter::keys::{Keyring, KeyringError};
 use backscatter::policy::Verdict;
@@ -95,7 +96,7 @@ pub fn run(
         let mut summary = Summary::default();
         let mut failed = false;
         for path in paths {
-            match scan(&pipeline, &mover, path, json, &mut out, &mut summary).await {
+            match scan(&setup, (&pipeline, &mover), path, json, &mut out, &mut summary).await {
                 Ok(()) => {}
                 Err(err) if err.is::<backscatter::journal::JournalError>() => {
                     eprintln!("backscatter: {err:#}");
@@ -126,8 +127,8 @@ pub fn run(
 /// Reading and judging run on blocking threads (one per core); SPF, moves, the journal and the
 /// report stay on this task, in the Maildir's order.
 async fn scan(
-    pipeline: &Pipeline,
-    mover: &Mover,
+    setup: &Setup,
+    (pipeline, mover): (&Pipeline, &Mover),
     path: &Path,
     json: bool,
     out: &mut impl Write,
@@ -135,7 +136,8 @@ async fn scan(
 ) -> anyhow::Result<()> {
     let maildir = Maildir::open(path, &pipeline.config().policy.folder)?;
     let messages = Arc::new(maildir.messages()?);
-    let mailbox = MaildirBox::new(maildir, pipeline.clone(), mover.clone());
+    let sent = sent_index(setup, maildir.root(), pipeline.clock().now());
+    let mailbox = MaildirBox::new(maildir, pipeline.clone(), mover.clone()).with_sent(sent);
     let mut progress = Progress::new(path, messages.len(), !json);
     let workers = std::thread::available_parallelism().map_or(1, NonZeroUsize::get).min(8);
     let next = Arc::new(AtomicUsize::new(0));
@@ -173,7 +175,7 @@ async fn scan(
                 let applied = match read {
                     Ok(Ok((bytes, judgement))) => {
                         let judged = pipeline.conclude(&bytes, judgement).await;
-                        mailbox.apply(message, &judged).map(|taken| (Some(judged), taken))
+                        mailbox.apply(message, &judged).await.map(|taken| (Some(judged), taken))
                     }
                     Ok(Err(taken)) => Ok((None, taken)),
                     Err(err) => Err(err),
@@ -244,6 +246,28 @@ fn report(
     } else {
         Ok(())
     }
+}
+
+/// The Maildir's Sent index (DESIGN §4.5), read up to `now` and said on stderr; `None` when it
+/// has no Sent folder, or it cannot be read (said too).
+fn sent_index(setup: &Setup, root: &Path, now: i64) -> Option<MaildirSent> {
+    let mut sent = MaildirSent::open(root, sent_folders::configured(&setup.config, root), &setup.state_dir)?;
+    if let Err(err) = sent.refresh(now) {
+        eprintln!("backscatter: {err}; judging without Sent evidence");
+        return None;
+    }
+    let folders: Vec<String> =
+        sent.folders().iter().map(|f| f.strip_prefix(root).unwrap_or(f).display().to_string()).collect();
+    let folders = folders.join(", ");
+    match sent.index().span() {
+        Some((first, last)) => {
+            let n = sent.index().len();
+            let plural = if n == 1 { "" } else { "s" };
+            eprintln!("backscatter: Sent ({folders}): {n} message{plural}, sent from {first} to {last}");
+        }
+        None => eprintln!("backscatter: Sent ({folders}) is empty: no Sent evidence"),
+    }
+    Some(sent)
 }
 
 /// Messages counted by (kind, verdict, what was done).

@@ -174,6 +174,9 @@ pub struct Maildir {
     /// `path`, with `~/` expanded; may hold glob patterns (`/var/vmail/*/*/Maildir`), kept as
     /// written for the store to expand.
     pub path: String,
+    /// `sent`: the Sent folders to index (names under the Maildir, e.g. `".Sent"`, or absolute
+    /// paths); `None`: look for the usual ones; empty: no Sent evidence (DESIGN §4.5).
+    pub sent: Option<Vec<String>>,
 }
 
 /// `imap.tls`.
@@ -249,6 +252,9 @@ pub struct Imap {
     pub auth: Auth,
     /// `mailboxes`: the mailboxes to watch; default `["INBOX"]`.
     pub mailboxes: Vec<String>,
+    /// `sent`: the Sent mailbox, the first of these that exists; `None`: the one marked `\Sent`
+    /// (RFC 6154), else a usual name; empty: no Sent evidence (DESIGN §4.5).
+    pub sent: Option<Vec<String>>,
 }
 
 /// `spf.fail_action`: what an SPF `fail` on ordinary (not checked-kind) mail does.

@@ -64,8 +64,11 @@ pub(super) const POLICY: Schema = Schema {
     ],
 };
 
-pub(super) const MAILDIR: Schema =
-    Schema { name: "[[maildir]]", prefix: "maildir.", keys: &[("path", "path = \"~/Maildir\"")] };
+pub(super) const MAILDIR: Schema = Schema {
+    name: "[[maildir]]",
+    prefix: "maildir.",
+    keys: &[("path", "path = \"~/Maildir\""), ("sent", "sent = [\".Sent\"]")],
+};
 
 /// The keys that name an IMAP secret's source; exactly one must be set.
 pub(super) const AUTH_KEYS: [&str; 5] =
@@ -88,6 +91,7 @@ pub(super) const IMAP: Schema = Schema {
         ("password_command", "password_command = [\"pass\", \"show\", \"mail/work\"]"),
         ("oauth2_token_command", "oauth2_token_command = [\"oauth2-token\", \"work\"]"),
         ("mailboxes", "mailboxes = [\"INBOX\"]"),
+        ("sent", "sent = [\"Sent\"]"),
     ],
 };
 

@@ -64,7 +64,7 @@ fn the_example_parses_and_validates() {
     assert_eq!(config.keyring, Some(PathBuf::from("/home/ann/.local/share/backscatter/keyring.toml")));
     assert_eq!(config.protected_domains, ["example.com"]);
     assert_eq!(config.policy.mode, Mode::Monitor, "the example starts safe");
-    assert_eq!(config.maildir, [Maildir { path: "/home/ann/Maildir".to_owned() }]);
+    assert_eq!(config.maildir, [Maildir { path: "/home/ann/Maildir".to_owned(), sent: None }]);
     let imap = config.imap.first().expect("the example has an [[imap]]");
     assert_eq!((imap.name.as_str(), imap.port, imap.tls), ("work", 993, Tls::Implicit));
     assert_eq!(imap.auth, Auth::PasswordCommand(vec!["pass".into(), "show".into(), "mail/work".into()]));
@@ -472,4 +472,30 @@ fn plaintext_imap_only_to_loopback_unless_allowed() {
         let local = format!("[[imap]]\nhost = \"{host}\"\nusername = \"u\"\npassword = \"p\"\ntls = \"none\"\n");
         assert_eq!(ok(&local).imap[0].tls, Tls::None, "{host}");
     }
+}
+
+#[test]
+fn sent_folders_per_mailbox() {
+    let config = ok(r#"
+[[maildir]]
+path = "/m/a"
+[[maildir]]
+path = "/m/b"
+sent = []
+[[maildir]]
+path = "/m/c"
+sent = [".Sent", "/elsewhere/Sent"]
+[[imap]]
+host = "imap.example.com"
+username = "me"
+password = "x"
+sent = ["Gesendet"]
+"#);
+    let sent: Vec<Option<Vec<String>>> = config.maildir.iter().map(|m| m.sent.clone()).collect();
+    assert_eq!(sent, [None, Some(vec![]), Some(vec![".Sent".to_owned(), "/elsewhere/Sent".to_owned()])]);
+    assert_eq!(config.imap[0].sent, Some(vec!["Gesendet".to_owned()]));
+    let found = problems("[[maildir]]\npath = \"/m\"\nsent = [\"\", 3]\n");
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().any(|p| p.contains("maildir.sent has an empty string")), "{found:?}");
+    assert!(found.iter().any(|p| p.contains("maildir.sent[1] is an integer, not a string")), "{found:?}");
 }

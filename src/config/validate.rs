@@ -169,7 +169,8 @@ impl Checker<'_> {
         self.unknown_keys(s);
         let path = self.required(s, "path").and(self.path(s, "path"))?;
         // Glob patterns stay as written; the store expands them (and picks up new matches).
-        Some(Maildir { path: path.to_string_lossy().into_owned() })
+        let sent = self.strings(s, "sent").map(|names| self.non_empty(s, "sent", names));
+        Some(Maildir { path: path.to_string_lossy().into_owned(), sent })
     }
 
     /// One account; `names` holds the names of the accounts before it.
@@ -217,6 +218,7 @@ impl Checker<'_> {
             None => host.as_deref().and_then(|host| self.default_imap_name(host, s.line, names)),
         };
         let ca_file = self.path(s, "ca_file");
+        let sent = self.strings(s, "sent").map(|names| self.non_empty(s, "sent", names));
         let auth = self.auth(s);
         let tls = tls.unwrap_or_default();
         Some(Imap {
@@ -229,6 +231,7 @@ impl Checker<'_> {
             username: username?,
             auth: auth?,
             mailboxes: mailboxes.unwrap_or_else(|| vec!["INBOX".to_owned()]),
+            sent,
         })
     }
 

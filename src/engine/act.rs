@@ -1,7 +1,8 @@
-//! Carrying out moves, journaled: the one place journal lines are written. Every store asks
-//! [`Mover::begin`] before it moves anything (the intent is on disk, or nothing moves), then
-//! reports each message's outcome ([`Mover::done`], [`Mover::abandoned`]); a restore is recorded
-//! by [`Mover::restored`]. A dry run has no journal and moves nothing.
+//! Carrying out moves, journaled: the one place journal lines are written. Every store's moves
+//! go through [`Mover::carry_out`] (intents on disk first, or nothing moves; then the store's
+//! [`Mailbox::move_to`]; then each outcome); reconciliation settles intents with
+//! [`Mover::done`] and [`Mover::abandoned`], and a restore is recorded by [`Mover::restored`].
+//! A dry run has no journal and moves nothing.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -10,6 +11,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use crate::journal::{self, Journal, JournalError, Ledger, Line, Move, Place, Time};
 use crate::metrics::prometheus as metrics;
 use crate::store::maildir::unique_part;
+use crate::store::{Landed, Mailbox};
 
 use super::clock::Clock;
 use super::pipeline::Judged;
@@ -64,7 +66,7 @@ impl Mover {
     }
 
     /// Writes the intents (one write, fsynced) before the moves happen. On `Err` nothing may move.
-    pub fn begin(&self, intents: &[Move]) -> Result<(), JournalError> {
+    fn begin(&self, intents: &[Move]) -> Result<(), JournalError> {
         if intents.is_empty() {
             return Ok(());
         }
@@ -113,6 +115,31 @@ impl Mover {
             inner.restored.1 = size(inner.journal.path());
         }
         Ok(())
+    }
+
+    /// Moves `batch` (each item with its intent, from [`Mover::intent`]) out of `mailbox` into
+    /// `folder`, journaled: the intents on disk first (or nothing moves), then the store's move,
+    /// then each outcome. A store failure after the intents leaves them for reconciliation.
+    pub async fn carry_out<M: Mailbox>(
+        &self,
+        mailbox: &mut M,
+        folder: &str,
+        batch: Vec<(M::Item, Move)>,
+    ) -> Result<Vec<(Move, Landed)>, M::Error> {
+        let (items, intents): (Vec<M::Item>, Vec<Move>) = batch.into_iter().unzip();
+        self.begin(&intents)?;
+        let landed = mailbox.move_to(&items, folder).await?;
+        let mut outcomes = Vec::with_capacity(intents.len());
+        for (intent, landed) in intents.into_iter().zip(landed) {
+            match &landed {
+                Landed::At(at) => self.done(&intent.id, at.clone())?,
+                Landed::Vanished => self.abandoned(&intent.id, "the message vanished before it could move")?,
+                Landed::Refused(why) => self.abandoned(&intent.id, why)?,
+                Landed::Failed(error) => self.abandoned(&intent.id, error)?,
+            }
+            outcomes.push((intent, landed));
+        }
+        Ok(outcomes)
     }
 
     /// The journal as it is now (empty on a dry run).

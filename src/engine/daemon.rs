@@ -16,6 +16,8 @@ use super::act::Mover;
 use super::imap::{self as imap_loop, Options, Sweeper};
 use super::maildir::{reconcile, MaildirBox};
 use super::pipeline::Pipeline;
+use crate::evidence::imap::ImapSent;
+use crate::evidence::maildir::{configured, MaildirSent};
 use crate::metrics::prometheus as metrics;
 use crate::metrics::serve::{self, Page};
 use crate::store::imap::ImapError;
@@ -144,6 +146,8 @@ struct Supervisor {
     maildirs: HashMap<PathBuf, CancellationToken>,
     inotify: Arc<Inotify>,
     imap_state: HashMap<String, (Arc<Mutex<crate::store::imap::state::State>>, bool)>,
+    /// Each IMAP account's Sent index, shared by its mailboxes' tasks.
+    imap_sent: HashMap<String, Arc<tokio::sync::Mutex<ImapSent>>>,
     warned_limit: bool,
 }
 
@@ -182,6 +186,7 @@ pub async fn run(
         maildirs: HashMap::new(),
         inotify,
         imap_state: HashMap::new(),
+        imap_sent: HashMap::new(),
         warned_limit: false,
     };
     sup.start()?;
@@ -222,6 +227,9 @@ impl Supervisor {
                 EngineError::Mailbox { mailbox: format!("imap:{}", account.name), error: e.to_string() }
             })?;
             self.imap_state.insert(account.name.clone(), (Arc::new(Mutex::new(state)), rescan));
+            if let Some(sent) = ImapSent::open(account, &self.engine.state_dir) {
+                self.imap_sent.insert(account.name.clone(), Arc::new(tokio::sync::Mutex::new(sent)));
+            }
             for mailbox in &account.mailboxes {
                 self.spawn(Mailbox::Imap { account: account.name.clone(), mailbox: mailbox.clone() }, Duration::ZERO);
             }
@@ -244,6 +252,7 @@ impl Supervisor {
         self.names.clear();
         self.failures.clear();
         self.imap_state.clear();
+        self.imap_sent.clear();
         self.engine = engine;
         self.generation = self.token.child_token();
         self.start()
@@ -282,11 +291,12 @@ impl Supervisor {
             Mailbox::Imap { account, mailbox } => {
                 let settings = engine.pipeline.config().imap.iter().find(|a| a.name == account).cloned();
                 let state = self.imap_state.get(&account).cloned();
+                let sent = self.imap_sent.get(&account).cloned();
                 Box::pin(async move {
                     let (Some(settings), Some((state, rescan))) = (settings, state) else { return Ended::Stopped };
                     let folder = engine.pipeline.config().policy.folder.clone();
-                    let sweeper =
-                        Sweeper { pipeline: engine.pipeline.clone(), mover: engine.mover.clone(), observer: None };
+                    let (pipeline, mover) = (engine.pipeline.clone(), engine.mover.clone());
+                    let sweeper = Sweeper { pipeline, mover, observer: None, sent };
                     let watched = imap_loop::watch_mailbox(
                         Arc::new(settings),
                         mailbox,
@@ -388,7 +398,8 @@ async fn maildir_task(engine: &Engine, inotify: &Inotify, root: &Path, token: Ca
         Err(err) => return Ended::Failed(err.to_string()),
     };
     tracing::info!(mailbox = %root.display(), "watching");
-    let mailbox = MaildirBox::new(maildir, engine.pipeline.clone(), engine.mover.clone());
+    let sent = MaildirSent::open(root, configured(config, root), &engine.state_dir);
+    let mailbox = MaildirBox::new(maildir, engine.pipeline.clone(), engine.mover.clone()).with_sent(sent);
     let mut retry: BTreeSet<PathBuf> = BTreeSet::new();
     let mut last: Option<(PathBuf, u64)> = None;
     let all = match mailbox.maildir().messages() {

@@ -17,12 +17,15 @@ use tokio_util::sync::CancellationToken;
 use super::act::Mover;
 use super::pipeline::{Judged, Pipeline, Plan};
 use crate::config::Imap;
+use crate::evidence::imap::ImapSent;
 use crate::journal::{Move, Place};
 use crate::metrics::prometheus as metrics;
 use crate::store::imap::connect::{self, Session};
-use crate::store::imap::session::{self, Caps, Moved};
+use crate::store::imap::mailbox::ImapMailbox;
+use crate::store::imap::session::{self, Caps};
 use crate::store::imap::state::{Mark, State};
 use crate::store::imap::{utf7, ImapError};
+use crate::store::{Landed, Mailbox};
 use crate::verdict;
 
 /// Messages fetched per `UID FETCH` at most: the unit after which the last UID is persisted.
@@ -110,6 +113,30 @@ pub struct Sweeper {
     pub mover: Mover,
     /// Called with every judged message (`scan --imap --json` prints it).
     pub observer: Option<Observer>,
+    /// The account's Sent index (DESIGN §4.5), shared by its mailboxes.
+    pub sent: Option<Arc<tokio::sync::Mutex<ImapSent>>>,
+}
+
+impl Sweeper {
+    /// Runs a fetched message through the pipeline with the account's Sent index — read again
+    /// when the message came out backscatter (so a fresher Sent could change that; not in the
+    /// under-attack mode, where nothing does) and arrived no earlier than the index was read:
+    /// what was sent just before it may be missing.
+    async fn run(&self, body: &[u8], internal_date: i64) -> Judged {
+        let Some(sent) = &self.sent else { return self.pipeline.run(body, internal_date, None).await };
+        let started = std::time::Instant::now();
+        let mut sent = sent.lock().await;
+        let mut judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
+        let backscatter = judgement.decision.verdict == crate::policy::Verdict::Backscatter;
+        if backscatter && !self.pipeline.config().policy.all_bounces && sent.behind(internal_date) {
+            if let Err(err) = sent.refresh(self.pipeline.clock().now()).await {
+                tracing::warn!("{err}; judged with Sent as last read");
+            }
+            judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
+        }
+        drop(sent);
+        self.pipeline.conclude_timed(body, judgement, started).await
+    }
 }
 
 /// Hears each judged message with its place.
@@ -391,53 +418,48 @@ async fn sweep(
             break;
         }
         let fetched = timed("UID FETCH", session::fetch(session, &chunk)).await?;
-        let mut to_move: Vec<(u32, String, Move)> = Vec::new();
+        let mut mailbox = ImapMailbox {
+            session: &mut *session,
+            caps: run.caps,
+            account: &target.account.name,
+            mailbox: &target.mailbox,
+            uid_validity: run.uid_validity,
+        };
+        // Per folder (the policy's, and `[spf] fail_folder`'s), in UID order.
+        let mut to_move: Vec<(String, Vec<(u32, Move)>)> = Vec::new();
         for f in fetched.iter().filter(|f| !f.kept) {
-            let from = place(target, run.uid_validity, Some(f.uid));
-            let judged = sweeper.pipeline.run(&f.body, f.internal_date).await;
+            let from = mailbox.place(&f.uid);
+            let judged = sweeper.run(&f.body, f.internal_date).await;
             verdict::log(&judged.judgement, &from.mailbox(), &format!("UID {}", f.uid));
             if let Some(observer) = &sweeper.observer {
                 observer(&from, &judged);
             }
             match &judged.plan {
                 Plan::Move { folder, why } if !run.dry_run => {
-                    let to = Place::Imap {
-                        account: target.account.name.clone(),
-                        mailbox: folder.clone(),
-                        uid_validity: None,
-                        uid: None,
-                    };
-                    to_move.push((f.uid, folder.clone(), sweeper.mover.intent(&judged, from, to, why)));
+                    let to = mailbox.destination(&f.uid, folder).await?;
+                    let intent = sweeper.mover.intent(&judged, from, to, why);
+                    match to_move.iter_mut().find(|(f, _)| f == folder) {
+                        Some((_, batch)) => batch.push((f.uid, intent)),
+                        None => to_move.push((folder.clone(), vec![(f.uid, intent)])),
+                    }
                 }
                 Plan::Move { .. } | Plan::WouldMove => summary.would_move += 1,
                 Plan::Keep => {}
             }
         }
         summary.scanned += fetched.len();
-        // The intents are on disk before any command moves a message.
-        let intents: Vec<Move> = to_move.iter().map(|(_, _, m)| m.clone()).collect();
-        sweeper.mover.begin(&intents)?;
-        let mut folders: Vec<&str> = to_move.iter().map(|(_, folder, _)| folder.as_str()).collect();
-        folders.dedup();
-        for folder in folders {
-            let batch: Vec<&(u32, String, Move)> = to_move.iter().filter(|(_, f, _)| f == folder).collect();
-            let uids: Vec<u32> = batch.iter().map(|(uid, _, _)| *uid).collect();
-            let wire = utf7::encode(folder);
-            // A failure here (a lost connection, no answer in time: the connection is dropped)
-            // leaves the intents unfinished; the next connection reconciles them.
-            match timed("the move", session::move_uids(session, run.caps, &uids, &wire)).await? {
-                Moved::Done => {
-                    summary.moved += batch.len();
-                    for (_, _, m) in batch {
-                        sweeper.mover.done(&m.id, m.to.clone())?;
+        for (folder, batch) in to_move {
+            // Journaled around the command; a failure (a lost connection, no answer in time:
+            // the connection is dropped) leaves the intents for the next connection to settle.
+            let outcomes = timed("the move", sweeper.mover.carry_out(&mut mailbox, &folder, batch)).await?;
+            for (intent, landed) in outcomes {
+                match landed {
+                    Landed::At(_) => summary.moved += 1,
+                    Landed::Refused(why) => {
+                        summary.left += 1;
+                        tracing::warn!(mailbox = %intent.from, why, "left in place");
                     }
-                }
-                Moved::Impossible(why) => {
-                    summary.left += batch.len();
-                    for (uid, _, m) in batch {
-                        tracing::warn!(mailbox = %m.from.mailbox(), uid, why, "left in place");
-                        sweeper.mover.abandoned(&m.id, why)?;
-                    }
+                    Landed::Vanished | Landed::Failed(_) => summary.left += 1,
                 }
             }
         }
@@ -446,15 +468,6 @@ async fn sweep(
         progress(&summary);
     }
     Ok(summary)
-}
-
-fn place(target: &Target, uid_validity: u32, uid: Option<u32>) -> Place {
-    Place::Imap {
-        account: target.account.name.clone(),
-        mailbox: target.mailbox.clone(),
-        uid_validity: Some(uid_validity),
-        uid,
-    }
 }
 
 /// `scan --imap`: judges every message in every mailbox of `account` once, moving backscatter

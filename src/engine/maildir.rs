@@ -3,11 +3,13 @@
 //! both go through [`MaildirBox`]; unfinished intents are reconciled by [`reconcile`].
 
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError, RwLock};
 
+use crate::evidence::maildir::MaildirSent;
 use crate::journal::{Ledger, Place};
-use crate::store::maildir::{refind_in, unique_part, Maildir, Moved};
+use crate::store::maildir::{refind_in, unique_part, Maildir};
 use crate::store::read::{read_message, Read};
-use crate::store::{StoreError, Taken};
+use crate::store::{Landed, Mailbox, StoreError, Taken};
 use crate::verdict;
 
 use super::act::Mover;
@@ -19,12 +21,31 @@ pub struct MaildirBox {
     maildir: Maildir,
     pipeline: Pipeline,
     mover: Mover,
+    /// Its Sent index (DESIGN §4.5), when it has a Sent folder: read by every judgement (on any
+    /// thread), refreshed by [`MaildirBox::handle`].
+    sent: Option<Arc<RwLock<MaildirSent>>>,
 }
 
 impl MaildirBox {
     /// The Maildir with the pipeline and journal of the run.
     pub fn new(maildir: Maildir, pipeline: Pipeline, mover: Mover) -> MaildirBox {
-        MaildirBox { maildir, pipeline, mover }
+        MaildirBox { maildir, pipeline, mover, sent: None }
+    }
+
+    /// Judges with `sent`, the Maildir's Sent index (`None`: it has no Sent folder).
+    pub fn with_sent(mut self, sent: Option<MaildirSent>) -> MaildirBox {
+        self.sent = sent.map(|s| Arc::new(RwLock::new(s)));
+        self
+    }
+
+    /// Reads what was added to the Sent folders since the last time (two `stat`s per folder
+    /// when nothing was); a folder that cannot be read is logged, the index used as it is.
+    pub fn refresh_sent(&self) {
+        let Some(sent) = &self.sent else { return };
+        let mut sent = sent.write().unwrap_or_else(PoisonError::into_inner);
+        if let Err(err) = sent.refresh(self.pipeline.clock().now()) {
+            tracing::warn!(mailbox = %self.maildir.root().display(), "{err}");
+        }
     }
 
     /// The Maildir.
@@ -38,7 +59,7 @@ impl MaildirBox {
     pub fn judge(&self, path: &Path) -> Result<Result<(Vec<u8>, verdict::Judgement), Taken>, StoreError> {
         match read_message(path, self.pipeline.config().max_message_size)? {
             Read::Message { bytes, mtime } => {
-                let judgement = self.pipeline.judge(&bytes, mtime);
+                let judgement = self.judge_bytes(&bytes, mtime);
                 Ok(Ok((bytes, judgement)))
             }
             Read::Vanished => Ok(Err(Taken::Vanished)),
@@ -46,13 +67,23 @@ impl MaildirBox {
         }
     }
 
-    /// Reads, judges, logs and carries out the plan for the message at `path`; no judgement
-    /// when it was not read (vanished or skipped: see the [`Taken`]).
+    /// The pure judgement of a message read from this Maildir, with its Sent index as it is.
+    fn judge_bytes(&self, bytes: &[u8], mtime: i64) -> verdict::Judgement {
+        let sent = self.sent.as_ref().map(|s| s.read().unwrap_or_else(PoisonError::into_inner));
+        self.pipeline.judge(bytes, mtime, sent.as_ref().map(|s| s.index()))
+    }
+
+    /// Reads, judges (Sent read again first: what was sent a moment ago counts), logs and
+    /// carries out the plan for the message at `path`; no judgement when it was not read
+    /// (vanished or skipped: see the [`Taken`]).
     pub async fn handle(&self, path: &Path) -> Result<(Option<Judged>, Taken), StoreError> {
+        self.refresh_sent();
         match read_message(path, self.pipeline.config().max_message_size)? {
             Read::Message { bytes, mtime } => {
-                let judged = self.pipeline.run(&bytes, mtime).await;
-                let taken = self.apply(path, &judged)?;
+                let started = std::time::Instant::now();
+                let judgement = self.judge_bytes(&bytes, mtime);
+                let judged = self.pipeline.conclude_timed(&bytes, judgement, started).await;
+                let taken = self.apply(path, &judged).await?;
                 Ok((Some(judged), taken))
             }
             Read::Vanished => Ok((None, Taken::Vanished)),
@@ -65,7 +96,7 @@ impl MaildirBox {
 
     /// Logs the verdict and carries out the plan: a move is journaled (intent, rename, outcome);
     /// when the intent cannot be written, nothing moves and the error says it is the journal.
-    pub fn apply(&self, path: &Path, judged: &Judged) -> Result<Taken, StoreError> {
+    pub async fn apply(&self, path: &Path, judged: &Judged) -> Result<Taken, StoreError> {
         let item = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         verdict::log(&judged.judgement, &self.maildir.root().to_string_lossy(), &item);
         let (folder, why) = match &judged.plan {
@@ -83,27 +114,18 @@ impl MaildirBox {
             tracing::info!(mailbox = %self.maildir.root().display(), item = %path.display(), "restored by hand once: kept");
             return Ok(Taken::Spared);
         }
-        let folder_dir = self.maildir.ensure_folder(folder)?;
-        let root = self.maildir.root().to_path_buf();
-        let place = |path: PathBuf| Place::Maildir { root: root.clone(), path };
-        let to = self.maildir.destination(path, &folder_dir);
-        let intent = self.mover.intent(judged, place(path.to_path_buf()), place(to), why);
-        self.mover.begin(std::slice::from_ref(&intent))?;
-        let moved = self.maildir.move_message(path, &folder_dir);
-        match moved {
-            Ok(Moved::Moved { to, .. }) => {
-                self.mover.done(&intent.id, place(to.clone()))?;
-                Ok(Taken::Moved { id: intent.id, to })
+        let mut maildir = self.maildir.clone();
+        let from = Mailbox::place(&maildir, &path.to_path_buf());
+        let to = Mailbox::destination(&mut maildir, &path.to_path_buf(), folder).await?;
+        let intent = self.mover.intent(judged, from, to, why);
+        let id = intent.id.clone();
+        let outcome = self.mover.carry_out(&mut maildir, folder, vec![(path.to_path_buf(), intent)]).await?;
+        match outcome.into_iter().next().map(|(_, landed)| landed) {
+            Some(Landed::At(Place::Maildir { path: to, .. })) => Ok(Taken::Moved { id, to }),
+            Some(Landed::Failed(error)) => {
+                Err(StoreError::Io { path: path.to_path_buf(), source: std::io::Error::other(error) })
             }
-            Ok(Moved::Vanished) => {
-                self.mover.abandoned(&intent.id, "the message vanished before it could move")?;
-                Ok(Taken::Vanished)
-            }
-            Err(err) => {
-                // Recorded so the intent is not left for reconciliation; the error is the news.
-                let _ = self.mover.abandoned(&intent.id, &err.to_string());
-                Err(err)
-            }
+            _ => Ok(Taken::Vanished),
         }
     }
 }

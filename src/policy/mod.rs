@@ -1,7 +1,7 @@
 //! What to do with a classified, verified message (DESIGN §6): which kinds are checked, whose
 //! mail is protected, exemptions, the under-attack `all_bounces` mode, fallback evidence from
-//! our own relays, `monitor` vs `enforce`, and the grace period after the first key. Pure: every
-//! input is a value, and every [`Decision`] explains itself in one line.
+//! our own relays and the Sent folder (§4.5), `monitor` vs `enforce`, and the grace period after
+//! the first key. Pure: every input is a value, and every [`Decision`] explains itself in one line.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::classify::{self, Classification, Kind};
 use crate::config::{self, Mode};
 use crate::day::Day;
+use crate::evidence::SentFinding;
 use crate::sign::{batv, Verification};
 use crate::verify::fields::{self, Field};
 use crate::verify::{Carrier, CarrierKind};
@@ -93,15 +94,18 @@ impl Decision {
     }
 }
 
-/// What the policy needs besides the message and the config: the day the message arrived and
-/// the keyring's age.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the policy needs besides the message and the config: the day the message arrived, the
+/// keyring's age and what the Sent folder says.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Context {
     /// The day the message arrived (DESIGN §4), on which the grace period is judged.
     pub arrival: Day,
     /// The `created` day of the keyring's oldest key; `None` when there is no keyring at all
-    /// (nothing can be verified, so nothing is moved).
+    /// (no carrier can be verified: only Sent evidence moves anything then).
     pub first_key_created: Option<Day>,
+    /// What the Sent index says about the message's original (DESIGN §4.5); `None` when there
+    /// is no Sent index.
+    pub sent: Option<SentFinding>,
 }
 
 /// Decides what `message` (classified as `c`, with `carriers` found and checked) is and what
@@ -115,7 +119,11 @@ pub struct Context {
 ///    makes it `exempt`;
 /// 5. `all_bounces` (under attack) makes every remaining checked message `backscatter`;
 /// 6. one of `own_relays` in the returned original's `Received:` chain makes it `genuine`;
-/// 7. anything else is `backscatter`: moved in `enforce` mode, but only `would-move` in
+/// 7. the Sent folder: the original in Sent makes it `genuine` — unless a carrier is forged;
+///    the original missing from Sent while Sent covers its date makes it `backscatter`, moved at
+///    once in `enforce` mode (the grace period is about mail sent before signing began, and
+///    Sent knows that mail), with or without a keyring;
+/// 8. anything else is `backscatter`: moved in `enforce` mode, but only `would-move` in
 ///    `monitor` mode, with no keyring, or before the grace period (`grace_days` after the first
 ///    key's creation) ends on the arrival day.
 pub fn decide(
@@ -158,24 +166,36 @@ pub fn decide(
     if let Some(why) = own_relay(c, policy) {
         return Decision::keep(Verdict::Genuine, why);
     }
+    let forged = carriers.iter().find(|carrier| carrier.result == Verification::Forged);
+    match (&context.sent, forged) {
+        (Some(SentFinding::Genuine { why }), None) => return Decision::keep(Verdict::Genuine, why.clone()),
+        (Some(SentFinding::Backscatter { why }), _) => return backscatter(why.clone(), policy, context, true),
+        _ => {}
+    }
+    // What Sent could not settle is said after the carriers' why.
+    let sent_note = match &context.sent {
+        Some(SentFinding::Genuine { why }) => format!("; {why}, but a carrier is forged"),
+        Some(SentFinding::Unknown { why }) => format!("; {why}"),
+        _ => String::new(),
+    };
     if context.first_key_created.is_none() {
         return Decision {
             verdict: Verdict::Backscatter,
             action: Action::WouldMove,
-            why: "no keyring: nothing can be verified".to_owned(),
+            why: format!("no keyring: nothing can be verified{sent_note}"),
         };
     }
-    backscatter(why_not(c, carriers, &protected), policy, context, false)
+    backscatter(format!("{}{sent_note}", why_not(c, carriers, &protected)), policy, context, false)
 }
 
-/// A backscatter decision: moved, unless monitor mode or (for ordinary enforcement, not the
-/// under-attack mode) the grace period keeps it.
-fn backscatter(why: String, policy: &config::Policy, context: &Context, under_attack: bool) -> Decision {
+/// A backscatter decision: moved, unless monitor mode or (for ordinary enforcement by carriers,
+/// not the under-attack mode or Sent evidence: `at_once`) the grace period keeps it.
+fn backscatter(why: String, policy: &config::Policy, context: &Context, at_once: bool) -> Decision {
     let verdict = Verdict::Backscatter;
     if policy.mode == Mode::Monitor {
         return Decision { verdict, action: Action::WouldMove, why: format!("{why}; monitor mode") };
     }
-    if let (Some(created), false) = (context.first_key_created, under_attack) {
+    if let (Some(created), false) = (context.first_key_created, at_once) {
         // Mail sent before signing began still bounces: enforce from created + grace_days on.
         let enforced_from = Day(created.0.saturating_add(i64::from(policy.grace_days)));
         if context.arrival < enforced_from {

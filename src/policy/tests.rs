@@ -13,7 +13,7 @@ fn day() -> Day {
 
 /// A keyring made long before the bounce: the grace period is over.
 fn context() -> Context {
-    Context { arrival: day(), first_key_created: Some(Day(day().0 - 100)) }
+    Context { arrival: day(), first_key_created: Some(Day(day().0 - 100)), sent: None }
 }
 
 fn carrier(kind: CarrierKind, result: Verification, token: &str) -> Carrier {
@@ -79,21 +79,27 @@ fn monitor_mode_and_grace_period_only_would_move() {
     let d = decide_with(BOUNCE, &[], &monitor, &[], &context());
     assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::WouldMove));
     assert!(d.why.ends_with("; monitor mode"), "{}", d.why);
-    let fresh = Context { arrival: day(), first_key_created: Some(Day(day().0 - 3)) };
+    let fresh = Context { arrival: day(), first_key_created: Some(Day(day().0 - 3)), sent: None };
     let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &fresh);
     assert_eq!(d.action, Action::WouldMove);
     assert!(d.why.ends_with("; grace period until 2013-10-20"), "{}", d.why);
     // The grace period ends on created + grace_days; grace_days = 0 means none.
-    let ends = Context { arrival: day(), first_key_created: Some(Day(day().0 - 7)) };
+    let ends = Context { arrival: day(), first_key_created: Some(Day(day().0 - 7)), sent: None };
     assert_eq!(decide_with(BOUNCE, &[], &Policy::default(), &[], &ends).action, Action::Move);
     let no_grace = Policy { grace_days: 0, ..Policy::default() };
-    let d = decide_with(BOUNCE, &[], &no_grace, &[], &Context { arrival: day(), first_key_created: Some(day()) });
+    let d = decide_with(
+        BOUNCE,
+        &[],
+        &no_grace,
+        &[],
+        &Context { arrival: day(), first_key_created: Some(day()), sent: None },
+    );
     assert_eq!(d.action, Action::Move);
 }
 
 #[test]
 fn no_keyring_is_said_and_moves_nothing() {
-    let none = Context { arrival: day(), first_key_created: None };
+    let none = Context { arrival: day(), first_key_created: None, sent: None };
     let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &none);
     assert_eq!(
         (d.verdict, d.action, d.why.as_str()),
@@ -139,11 +145,11 @@ fn exempt_ips_of_the_relay_and_the_reporting_mta() {
 fn all_bounces_moves_even_signed_ones_but_not_exempt() {
     let attack = Policy { all_bounces: true, ..Policy::default() };
     let signed = [carrier(CarrierKind::Header, valid(), "v1")];
-    let fresh = Context { arrival: day(), first_key_created: Some(day()) };
+    let fresh = Context { arrival: day(), first_key_created: Some(day()), sent: None };
     let d = decide_with(BOUNCE, &signed, &attack, &[], &fresh);
     assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::Move), "no grace under attack");
     assert_eq!(d.why, "all-bounces mode: every checked message is backscatter (ndr)");
-    let none = Context { arrival: day(), first_key_created: None };
+    let none = Context { arrival: day(), first_key_created: None, sent: None };
     assert_eq!(decide_with(BOUNCE, &[], &attack, &[], &none).action, Action::Move);
     let monitored = Policy { mode: Mode::Monitor, ..attack.clone() };
     assert_eq!(decide_with(BOUNCE, &[], &monitored, &[], &context()).action, Action::WouldMove);
@@ -195,4 +201,50 @@ fn a_real_header_carrier_through_decide() {
     assert_eq!((d.verdict, d.why.as_str()), (Verdict::Genuine, "valid signature header in the returned original"));
     assert_eq!(Verdict::Genuine.to_string(), "genuine");
     assert_eq!(Action::WouldMove.to_string(), "would-move");
+}
+
+fn with_sent(first_key_created: Option<Day>, sent: SentFinding) -> Context {
+    Context { arrival: day(), first_key_created, sent: Some(sent) }
+}
+
+#[test]
+fn sent_evidence_decides_what_carriers_cannot() {
+    let in_sent = || SentFinding::Genuine { why: "the returned original <a@b> is in Sent, sent 2013-10-16".into() };
+    let not_in_sent =
+        || SentFinding::Backscatter { why: "<a@b> is not in Sent, which holds what you sent since 2013-01-01".into() };
+    let policy = Policy::default();
+    for keyring in [None, Some(day()), Some(Day(day().0 - 100))] {
+        let d = decide_with(BOUNCE, &[], &policy, &[], &with_sent(keyring, in_sent()));
+        assert_eq!((d.verdict, d.action), (Verdict::Genuine, Action::Keep), "{keyring:?}");
+        assert_eq!(d.why, in_sent().why());
+        // Missing from Sent: moved at once, with no keyring and within the grace period alike.
+        let d = decide_with(BOUNCE, &[], &policy, &[], &with_sent(keyring, not_in_sent()));
+        assert_eq!((d.verdict, d.action, d.why.as_str()), (Verdict::Backscatter, Action::Move, not_in_sent().why()));
+    }
+    let monitor = Policy { mode: Mode::Monitor, ..Policy::default() };
+    let d = decide_with(BOUNCE, &[], &monitor, &[], &with_sent(None, not_in_sent()));
+    assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::WouldMove));
+}
+
+#[test]
+fn a_valid_carrier_wins_over_sent_and_a_forged_one_stays_backscatter() {
+    let not_in_sent = SentFinding::Backscatter { why: "<a@b> is not in Sent".into() };
+    let valid = [carrier(CarrierKind::Header, valid(), "v1.3.1.2.3")];
+    let d = decide_with(BOUNCE, &valid, &Policy::default(), &[], &with_sent(Some(day()), not_in_sent));
+    assert_eq!((d.verdict, d.action), (Verdict::Genuine, Action::Keep));
+    let in_sent = SentFinding::Genuine { why: "the returned original <a@b> is in Sent, sent 2013-10-16".into() };
+    let forged = [carrier(CarrierKind::Header, Verification::Forged, "v1.3.1.2.3")];
+    let d = decide_with(BOUNCE, &forged, &Policy::default(), &[], &with_sent(Some(Day(day().0 - 100)), in_sent));
+    assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::Move));
+    assert!(d.why.ends_with("is in Sent, sent 2013-10-16, but a carrier is forged"), "{}", d.why);
+}
+
+#[test]
+fn what_sent_cannot_settle_is_left_to_the_carriers_and_said() {
+    let unknown = SentFinding::Unknown { why: "<a@b> is not in Sent, but Sent starts on 2014-01-01".into() };
+    let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &with_sent(None, unknown.clone()));
+    assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::WouldMove));
+    assert_eq!(d.why, format!("no keyring: nothing can be verified; {}", unknown.why()));
+    let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &with_sent(Some(day()), unknown));
+    assert_eq!(d.action, Action::WouldMove, "the grace period applies to carriers: {}", d.why);
 }

@@ -13,7 +13,8 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use super::StoreError;
+use super::{Landed, StoreError};
+use crate::journal::Place;
 
 /// How subfolders are stored below the Maildir root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -169,7 +170,7 @@ impl Maildir {
     /// Where [`Maildir::move_message`] will put the message at `path`: `folder_dir/cur/` with
     /// its name (and the `:2,` suffix a message from `new/` gains) — what the journal's intent
     /// names before the move.
-    pub fn destination(&self, path: &Path, folder_dir: &Path) -> PathBuf {
+    pub fn moved_path(&self, path: &Path, folder_dir: &Path) -> PathBuf {
         let name = path.file_name().unwrap_or_default();
         let in_new = path.parent().is_some_and(|dir| self.is_new_dir(dir));
         folder_dir.join("cur").join(cur_name(name, in_new))
@@ -210,6 +211,32 @@ impl Maildir {
     /// The message whose unique part is `unique`, in `cur/` (where a MUA puts it) or `new/`.
     pub fn refind(&self, unique: &OsStr) -> Option<PathBuf> {
         ["cur", "new"].iter().find_map(|sub| refind_in(&self.root.join(sub), unique))
+    }
+}
+
+impl super::Mailbox for Maildir {
+    type Item = PathBuf;
+    type Error = StoreError;
+
+    fn place(&self, item: &PathBuf) -> Place {
+        Place::Maildir { root: self.root.clone(), path: item.clone() }
+    }
+
+    async fn destination(&mut self, item: &PathBuf, folder: &str) -> Result<Place, StoreError> {
+        let folder_dir = self.ensure_folder(folder)?;
+        Ok(Place::Maildir { root: self.root.clone(), path: self.moved_path(item, &folder_dir) })
+    }
+
+    async fn move_to(&mut self, items: &[PathBuf], folder: &str) -> Result<Vec<Landed>, StoreError> {
+        let folder_dir = self.folder_dir(folder);
+        Ok(items
+            .iter()
+            .map(|path| match self.move_message(path, &folder_dir) {
+                Ok(Moved::Moved { to, .. }) => Landed::At(Place::Maildir { root: self.root.clone(), path: to }),
+                Ok(Moved::Vanished) => Landed::Vanished,
+                Err(err) => Landed::Failed(err.to_string()),
+            })
+            .collect())
     }
 }
 

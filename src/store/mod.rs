@@ -5,19 +5,65 @@
 //! - [`imap`]: IMAP accounts — IDLE, UID MOVE, reconnects, UIDVALIDITY state.
 //! - [`read`]: reading a delivered message safely (no links, no FIFOs, a size limit).
 //!
+//! - [`Mailbox`]: what the engine asks of every store when it moves messages — where a message
+//!   is, where it will be, and the move itself — so the journal is written in one place
+//!   ([`crate::engine::act`]) for Maildir and IMAP alike.
+//!
 //! What is done with a message — the pipeline, the journal — is the engine's ([`crate::engine`]).
+//! Finding and reading messages stays with each store: a Maildir is listed and read a file at a
+//! time as inotify reports arrivals, an IMAP mailbox fetched a chunk at a time after IDLE.
 
 pub mod imap;
 pub mod maildir;
 pub mod read;
 pub mod watch;
 
+use std::future::Future;
 use std::io;
 use std::path::PathBuf;
 
-use crate::journal::JournalError;
+use crate::journal::{JournalError, Place};
 
 pub use read::Skip;
+
+/// Where a message ended up when asked to move.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Landed {
+    /// In the folder, here.
+    At(Place),
+    /// Gone before it could move (a MUA moved or deleted it): nothing to do.
+    Vanished,
+    /// The store cannot move it safely; it stays (why).
+    Refused(&'static str),
+    /// Moving this one failed; it stays (the error, in one line).
+    Failed(String),
+}
+
+/// A mailbox as the engine moves messages out of it.
+pub trait Mailbox {
+    /// A message's handle here: a file path, a UID.
+    type Item;
+    /// The store's failure to move.
+    type Error: From<JournalError>;
+
+    /// Where `item` is now.
+    fn place(&self, item: &Self::Item) -> Place;
+
+    /// Where `item` will be once moved into `folder` (created if missing).
+    fn destination(
+        &mut self,
+        item: &Self::Item,
+        folder: &str,
+    ) -> impl Future<Output = Result<Place, Self::Error>> + Send;
+
+    /// Moves `items` into `folder`: one outcome per item, in order. `Err` means the outcome is
+    /// unknown (a connection lost mid-command): the journal's intents are reconciled later.
+    fn move_to(
+        &mut self,
+        items: &[Self::Item],
+        folder: &str,
+    ) -> impl Future<Output = Result<Vec<Landed>, Self::Error>> + Send;
+}
 
 /// Failing to read or change a store.
 #[derive(Debug, thiserror::Error)]

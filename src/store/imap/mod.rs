@@ -4,10 +4,12 @@
 //!
 //! - [`connect`]: TCP, TLS (rustls/ring), the secret, LOGIN or XOAUTH2.
 //! - [`session`]: the commands (SELECT, UID SEARCH/FETCH/MOVE, the COPY fallback).
+//! - [`mailbox`]: a selected mailbox as a [`crate::store::Mailbox`] (moves by UID).
 //! - [`state`]: UIDVALIDITY + last UID per mailbox, written atomically.
 //! - [`utf7`]: modified UTF-7 folder names (RFC 3501 §5.1.3).
 
 pub mod connect;
+pub mod mailbox;
 pub mod session;
 pub mod state;
 pub mod utf7;

@@ -1,0 +1,55 @@
+//! A selected IMAP mailbox as a [`Mailbox`]: messages are UIDs, moved by `UID MOVE` or the
+//! UIDPLUS fallback ([`session::move_uids`]).
+
+use super::connect::Session;
+use super::session::{self, Caps, Moved};
+use super::{utf7, ImapError};
+use crate::journal::Place;
+use crate::store::{Landed, Mailbox};
+
+/// The mailbox `mailbox` of account `account`, selected on `session` with `uid_validity`.
+pub struct ImapMailbox<'s> {
+    /// The connection, with the mailbox selected.
+    pub session: &'s mut Session,
+    /// What the server offers.
+    pub caps: Caps,
+    /// The `[[imap]]` account's name.
+    pub account: &'s str,
+    /// The mailbox (UTF-8).
+    pub mailbox: &'s str,
+    /// Its UIDVALIDITY.
+    pub uid_validity: u32,
+}
+
+impl ImapMailbox<'_> {
+    fn folder(&self, folder: &str) -> Place {
+        // The folder's UID is not known: async-imap does not report RFC 4315 COPYUID.
+        Place::Imap { account: self.account.to_owned(), mailbox: folder.to_owned(), uid_validity: None, uid: None }
+    }
+}
+
+impl Mailbox for ImapMailbox<'_> {
+    type Item = u32;
+    type Error = ImapError;
+
+    fn place(&self, uid: &u32) -> Place {
+        Place::Imap {
+            account: self.account.to_owned(),
+            mailbox: self.mailbox.to_owned(),
+            uid_validity: Some(self.uid_validity),
+            uid: Some(*uid),
+        }
+    }
+
+    async fn destination(&mut self, _uid: &u32, folder: &str) -> Result<Place, ImapError> {
+        Ok(self.folder(folder))
+    }
+
+    async fn move_to(&mut self, uids: &[u32], folder: &str) -> Result<Vec<Landed>, ImapError> {
+        let landed = match session::move_uids(self.session, self.caps, uids, &utf7::encode(folder)).await? {
+            Moved::Done => Landed::At(self.folder(folder)),
+            Moved::Impossible(why) => Landed::Refused(why),
+        };
+        Ok(vec![landed; uids.len()])
+    }
+}
