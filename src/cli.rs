@@ -78,6 +78,9 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, num_args = 0..)]
         args: Vec<String>,
     },
+    /// The MTA side: a milter (Postfix smtpd_milters/non_smtpd_milters, Sendmail) on `[milter]
+    /// listen` that signs outbound mail and refuses backscatter at SMTP time
+    Milter,
     /// Manage the keyring and use the carriers by hand
     #[command(subcommand)]
     Keys(KeysCommand),

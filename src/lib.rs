@@ -24,6 +24,8 @@
 //! - [`engine`]: the one pipeline (judge → SPF → plan), the journaled mover, and `watch` as one
 //!   async function supervising a task per mailbox.
 //! - [`metrics`]: the stats page (self-contained HTML) drawn from the journal's numbers.
+//! - [`milter`]: `backscatter milter`, the MTA side: signs what leaves, refuses backscatter at
+//!   SMTP time.
 
 pub mod classify;
 pub mod config;
@@ -33,6 +35,7 @@ pub mod evidence;
 pub mod journal;
 pub mod keys;
 pub mod metrics;
+pub mod milter;
 pub mod policy;
 pub mod privileges;
 pub mod sendmail;

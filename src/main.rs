@@ -80,5 +80,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Restore { since, all, ids } => cmd::journal::restore(runtime, &globals, since.as_deref(), all, &ids),
         Command::Stats { since, html } => cmd::journal::stats(&globals, since.as_deref(), html.as_deref()),
         Command::Watch { shard } => cmd::watch::run(runtime, &globals, shard),
+        Command::Milter => cmd::milter::run(runtime, &globals),
     }
 }

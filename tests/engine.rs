@@ -304,7 +304,8 @@ fn fifos_and_links_in_new_are_left_unread_and_stop_nothing() {
     std::os::unix::fs::symlink("/dev/zero", new.join("2.zero.host")).unwrap();
     // A link out of the mailbox, to a forged bounce: never followed, never moved.
     let outside = world.dir.path().join("outside.eml");
-    fs::write(&outside, bounce("outside")).unwrap();
+    let outside_bytes = bounce("outside");
+    fs::write(&outside, &outside_bytes).unwrap();
     std::os::unix::fs::symlink(&outside, new.join("3.out.host")).unwrap();
     world.deliver("4.b.host", &bounce("b4"));
     let start = Instant::now();
@@ -320,7 +321,7 @@ fn fifos_and_links_in_new_are_left_unread_and_stop_nothing() {
     for name in ["1.fifo.host", "2.zero.host", "3.out.host"] {
         assert!(fs::symlink_metadata(new.join(name)).is_ok(), "{name} left in place");
     }
-    assert_eq!(fs::read(&outside).unwrap(), bounce("outside"), "the link's target untouched");
+    assert_eq!(fs::read(&outside).unwrap(), outside_bytes, "the link's target untouched");
 
     // watch: the same files, a bounce arriving beside them, and SIGTERM still stops it at once.
     let mut watch = Daemon::spawn(world.command(&["watch"]).stderr(Stdio::null()));
@@ -610,4 +611,35 @@ fn sighup_picks_up_a_new_mailbox_and_a_rotated_key() {
         "signed with the rotated key: genuine"
     );
     assert_eq!(watch.terminate().code(), Some(0));
+}
+
+#[test]
+fn scan_draws_a_progress_bar_on_a_terminal_and_never_when_piped_or_with_json() {
+    let world = World::new("");
+    for i in 0..300 {
+        world.deliver(&format!("{i:05}.h.host"), &ham(&format!("h{i}")));
+    }
+    let config = world.dir.path().join("config.toml");
+    let maildir = world.maildir();
+    let command = |json: &str| {
+        format!(
+            "{} -c {} scan --dry-run {json} {}",
+            env!("CARGO_BIN_EXE_backscatter"),
+            config.display(),
+            maildir.display()
+        )
+    };
+    // `script` gives the command a terminal (util-linux).
+    let on_terminal = |json: &str| {
+        let out =
+            Command::new("script").args(["-qec", &command(json), "/dev/null"]).stdin(Stdio::null()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let shown = on_terminal("");
+    assert!(shown.contains("] 0/300") || shown.contains("/300"), "a bar on a terminal: {shown:?}");
+    assert!(shown.contains('#'), "{shown:?}");
+    assert!(!on_terminal("--json").contains("/300"), "never with --json");
+    let piped = world.output(&["scan", "--dry-run", &maildir.to_string_lossy()]);
+    assert!(!String::from_utf8_lossy(&piped.stderr).contains("/300"), "never when piped");
 }

@@ -222,7 +222,96 @@ const BODY_OOO: &[&str] = &[
     "jag är inte på kontoret",
     "不在にしております",
     "休暇を取っております",
+    // Danish / Norwegian, Finnish, Czech, Hungarian, Russian, Turkish, Chinese, Korean.
+    "jeg er ikke på kontoret",
+    "jeg er på ferie",
+    "jeg er fraværende",
+    "olen lomalla",
+    "olen poissa toimistolta",
+    "jsem mimo kancelář",
+    "jsem na dovolené",
+    "házon kívül vagyok",
+    "szabadságon vagyok",
+    "я в отпуске",
+    "меня нет в офисе",
+    "ofis dışındayım",
+    "izindeyim",
+    "我不在办公室",
+    "我正在休假",
+    "부재중입니다",
 ];
+
+/// Words by which an out-of-office notice says when its writer is back. With an OOO sentence
+/// at the very top of a short text, they make a notice that carries no auto-reply header or
+/// subject at all.
+const BODY_RETURN: &[&str] = &[
+    "until",
+    "return",
+    "back on",
+    "back in",
+    "bis zum",
+    "bis ",
+    "zurück",
+    "jusqu",
+    "retour",
+    "hasta",
+    "regreso",
+    "fino al",
+    "rientro",
+    "terug",
+    "até",
+    "retorno",
+    "powrót",
+    "tilbage",
+    "tilbake",
+    "tillbaka",
+    "вернусь",
+    "戻り",
+    "返回",
+];
+
+/// Words by which a notice sends the reader elsewhere meanwhile: what a person answering a
+/// thread ("Re: …") in a few words does not write, and a notice does.
+const BODY_REDIRECT: &[&str] = &[
+    "urgent",
+    "limited access",
+    "in my absence",
+    "please contact",
+    "dringend",
+    "vertretung",
+    "en mon absence",
+    "urgente",
+    "en mi ausencia",
+    "in mia assenza",
+    "dringende",
+    "pilne",
+    "brådskande",
+    "срочн",
+    "緊急",
+    "紧急",
+];
+
+/// Where an OOO sentence may start in the body text, at most, to count without a second
+/// signal: the notice is the message, not a remark in a longer letter.
+const TEXT_ONLY_AT: usize = 160;
+
+/// How long the body text of a text-only notice may be (bytes, normalised, up to the quoted
+/// original).
+const TEXT_ONLY_LEN: usize = 900;
+
+/// An out-of-office notice known only by its text: an OOO sentence opens a short body that
+/// says whom to ask meanwhile (or, outside a reply thread, when its writer is back), in a
+/// message nobody forwarded.
+fn text_only(s: &Signals<'_>) -> Option<String> {
+    let at = BODY_OOO.iter().filter_map(|p| s.body_top.find(p)).min()?;
+    let top = &s.body_top;
+    let short = top.len() <= TEXT_ONLY_LEN;
+    let forwarded = s.subject_unlisted().starts_with("fw");
+    // An answer in a thread needs the redirect too: "Re: lunch — I am on vacation until
+    // Monday, so later." is a person.
+    let says = contains_any(top, BODY_REDIRECT) || !s.subject_is_reply && contains_any(top, BODY_RETURN);
+    (at <= TEXT_ONLY_AT && short && !forwarded && says).then(|| "body:out-of-office notice".to_string())
+}
 
 /// RFC 3834 §5 and the vendor forms, in order of certainty.
 fn detect_autoreply(s: &Signals<'_>) -> Option<Detection> {
@@ -279,7 +368,7 @@ fn detect_autoreply(s: &Signals<'_>) -> Option<Detection> {
         return Some(Detection::new(Kind::AutoReply, hit));
     }
     let body_ooo = body_ooo?;
-    let second = subject_ooo.or_else(|| s.automated.clone())?;
+    let second = subject_ooo.or_else(|| s.automated.clone()).or_else(|| text_only(s))?;
     Some(Detection::new(Kind::AutoReply, format!("{second} + {body_ooo}")))
 }
 
@@ -324,6 +413,35 @@ mod tests {
     #[test]
     fn ordinary_mail_is_nothing() {
         assert_eq!(run(PLAIN), None);
+    }
+
+    #[test]
+    fn out_of_office_text_alone_opening_a_short_note() {
+        let note = |subject: &str, body: &str| {
+            kind(&format!("From: bob@example.com\nTo: a@example.org\nSubject: {subject}\n\n{body}\n"))
+        };
+        let ooo = "I am out of the office until 5 May with limited access to email. For urgent matters, please contact carol@example.com.";
+        assert_eq!(note("Re: invoice 42", ooo), Some(Kind::AutoReply));
+        assert_eq!(
+            note(
+                "invoice 42",
+                "Ich bin bis zum 5. Mai nicht im Büro. In dringenden Fällen wenden Sie sich an carol@example.com."
+            ),
+            Some(Kind::AutoReply)
+        );
+        assert_eq!(note("invoice 42", "Je suis absent jusqu'au 5 mai."), Some(Kind::AutoReply));
+        // A person mentioning it inside a longer letter, or forwarding a notice, is not one.
+        let letter = format!(
+            "Hi Alice,\nthanks for the draft. {} {}",
+            "The numbers look fine to me, but the second table needs a source. ".repeat(3),
+            ooo
+        );
+        assert_eq!(note("Re: invoice 42", &letter), None);
+        assert_eq!(note("Fwd: invoice 42", ooo), None);
+        assert_eq!(
+            note("Re: invoice 42", "I am out of the office today, so I read this on my phone. Looks good."),
+            None
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! The scan allocates nothing for mail without signals: names are compared in place,
 //! case-insensitively, and only the few values that matter are looked at.
 
-use super::{autoreply, subjects};
+use super::{autoreply, fingerprints, subjects};
 
 /// How much of the raw body [`autoreply::body_hint`] gets to see.
 const BODY_HINT_PREFIX: usize = 2048;
@@ -66,8 +66,12 @@ pub struct Signals {
     complaint_subject: bool,
     /// Weak: `Return-Path: <>` (the null sender of RFC 5321 §4.5.5).
     pub null_sender: bool,
-    /// Weak: `From:` a mailer-daemon or postmaster.
+    /// Weak: `From:` a mailer-daemon or postmaster, by address, by display name ("Mail Delivery
+    /// System" at any address) or by a From with no address at all.
     pub daemon_sender: bool,
+    /// Weak: `Return-Path:` names a daemon instead of being null (`<MAILER-DAEMON>`, a daemon
+    /// address, or one inside an SRS rewrite): a bounce copied by IMAP, forwarded or re-sent.
+    pub daemon_path: bool,
     /// Weak: `From:` a no-reply address (`no-reply@`, `noreply@`, `do-not-reply@`): a machine
     /// writes, though not necessarily a bounce.
     pub noreply_sender: bool,
@@ -81,6 +85,9 @@ pub struct Signals {
     pub challenge_subject: bool,
     /// The raw body start looks like an auto-reply ([`autoreply::body_hint`]).
     pub body_hint: bool,
+    /// The raw body start holds a bounce fingerprint ([`fingerprints::bounce_text`]): an MTA's
+    /// own sentence or a non-delivery phrase.
+    pub bounce_body: bool,
     /// `List-Id` or another `List-*` header (RFC 2369, RFC 2919), or `Mailing-List`.
     pub list: bool,
 }
@@ -101,7 +108,7 @@ impl Signals {
     /// How many weak signals are present.
     pub fn weak(&self) -> usize {
         [
-            self.null_sender,
+            self.null_sender || self.daemon_path,
             self.daemon_sender || self.noreply_sender,
             self.bounce_subject || self.forwarded_subject,
             self.autoreply_subject || self.challenge_subject,
@@ -119,14 +126,21 @@ impl Signals {
             || self.vendor_notification
             || self.null_sender
             || self.daemon_sender
+            || self.daemon_path
             || self.bounce_subject
+            || self.bounce_body
     }
 
     /// The signals say "this may be an auto-reply or a challenge" (a null sender alone does
     /// not: RFC 3834 §3.3 asks auto-replies for one, but bounces have it too).
     /// Signs of a bounce proper (an MTA's header, sender or subject) outweigh these.
     pub fn reply_like(&self) -> bool {
-        let bounce_proper = self.failed_recipients || self.exchange_ndr || self.daemon_sender || self.bounce_subject;
+        let bounce_proper = self.failed_recipients
+            || self.exchange_ndr
+            || self.daemon_sender
+            || self.daemon_path
+            || self.bounce_subject
+            || self.bounce_body;
         !bounce_proper
             && (self.autoreply_header
                 || self.autoreply_subject
@@ -135,9 +149,11 @@ impl Signals {
                 || self.body_hint)
     }
 
-    /// The message deserves the full pipeline.
+    /// The message deserves the full pipeline: a strong signal, any sign of a bounce (one is
+    /// enough: the fast path may end a message as ordinary only when nothing bounce-like is in
+    /// its head or the start of its body, DESIGN §5), or two weak signals of another kind.
     pub fn candidate(&self) -> bool {
-        self.strong() || self.weak() >= 2 || self.forwarded_subject || self.body_hint
+        self.strong() || self.bounce_like() || self.weak() >= 2 || self.forwarded_subject || self.body_hint
     }
 
     /// The signals as words for a classification's evidence, strongest first.
@@ -150,7 +166,7 @@ impl Signals {
             Some(ReportType::Other) => out.push("multipart/report".to_string()),
             None => {}
         }
-        let flags: [(bool, &str); 15] = [
+        let flags: [(bool, &str); 17] = [
             (self.failed_recipients, "X-Failed-Recipients"),
             (self.vendor_notification, "X-AMZ-SNS-Message-Id"),
             (self.jmrp, "Microsoft JMRP complaint"),
@@ -159,12 +175,14 @@ impl Signals {
             (self.challenge, "challenge-response header"),
             (self.null_sender, "Return-Path: <>"),
             (self.daemon_sender, "From: mailer-daemon/postmaster"),
+            (self.daemon_path, "Return-Path: mailer-daemon"),
             (self.noreply_sender, "From: no-reply"),
             (self.bounce_subject, "bounce subject"),
             (self.forwarded_subject, "forwarded bounce subject"),
             (self.autoreply_subject, "auto-reply subject"),
             (self.challenge_subject, "challenge subject"),
             (self.body_hint, "auto-reply body"),
+            (self.bounce_body, "bounce text"),
             (self.list, "List-* header"),
         ];
         if let Some(a) = self.auto_submitted {
@@ -194,13 +212,22 @@ pub enum FastPath {
 
 /// Scans the header block of a message (CRLF or LF newlines) and decides.
 pub fn scan(message: &[u8]) -> FastPath {
-    let (signals, body_start) = signals(message);
+    let (mut signals, body_start) = signals(message);
+    let body = message.get(body_start..).unwrap_or_default();
     if signals.candidate() {
+        // An auto-reply header says little against an MTA's own text (an Exim bounce carries
+        // `Auto-Submitted: auto-replied` too): look, so that the text can outrank it.
+        if !signals.bounce_like() {
+            signals.bounce_body = fingerprints::bounce_text(body).is_some();
+        }
         return FastPath::Candidate(signals);
     }
-    // Only otherwise-ordinary mail pays for the body look (e.g. an out-of-office reply sent
-    // with no auto-reply header at all).
-    let body = message.get(body_start..).unwrap_or_default();
+    // Only otherwise-ordinary mail pays for the body look: a bounce whose sender and subject
+    // say nothing (forwarded, copied, from an unlisted daemon), or an out-of-office reply sent
+    // with no auto-reply header at all.
+    if fingerprints::bounce_text(body).is_some() {
+        return FastPath::Candidate(Signals { bounce_body: true, ..signals });
+    }
     let prefix = body.get(..BODY_HINT_PREFIX).unwrap_or(body);
     if autoreply::body_hint(prefix) {
         return FastPath::Candidate(Signals { body_hint: true, ..signals });
@@ -224,18 +251,15 @@ pub fn signals(message: &[u8]) -> (Signals, usize) {
             look_at(&mut s, name, value);
         }
     }
-    // The subject costs a decode and a dictionary search: look only when it can change the
-    // decision (it pairs with another weak signal, completes a JMRP complaint, or is a
-    // forward) or when the message is a candidate anyway (for the evidence).
+    // Every subject is read (one automaton pass; encoded words are decoded first): a bounce
+    // subject alone makes a candidate.
     if let Some(value) = subject_value {
-        if s.null_sender || s.daemon_sender || s.hotmail_staff || s.strong() || subjects::is_forward(value) {
-            let subject = subjects::read(value);
-            s.bounce_subject = subject.bounce;
-            s.forwarded_subject = subject.forwarded;
-            s.autoreply_subject = subject.autoreply;
-            s.challenge_subject = subject.challenge;
-            s.complaint_subject = subject.complaint;
-        }
+        let subject = subjects::read(value);
+        s.bounce_subject = subject.bounce;
+        s.forwarded_subject = subject.forwarded;
+        s.autoreply_subject = subject.autoreply;
+        s.challenge_subject = subject.challenge;
+        s.complaint_subject = subject.complaint;
     }
     s.jmrp = s.hotmail_staff && s.complaint_subject;
     (s, fields.pos)
@@ -276,7 +300,10 @@ fn look_at(s: &mut Signals, name: &[u8], value: &[u8]) {
                 s.autoreply_header = true;
             }
         }
-        Some(b'r') if is("return-path") => s.null_sender = is_null_path(value),
+        Some(b'r') if is("return-path") => {
+            s.null_sender = is_null_path(value);
+            s.daemon_path = !s.null_sender && daemon_path(value);
+        }
         Some(b'f') if is("from") => {
             let (daemon, noreply) = sender_kind(value);
             s.daemon_sender = daemon || is_null_path(value);
@@ -336,8 +363,43 @@ fn is_null_path(value: &[u8]) -> bool {
 }
 
 /// Local parts of the addresses bounces come from (any case).
-const DAEMON_LOCALS: [&[u8]; 6] =
-    [b"mailer-daemon", b"postmaster", b"mailerdaemon", b"mail-daemon", b"mdaemon", b"mail.delivery.system"];
+const DAEMON_LOCALS: [&[u8]; 10] = [
+    b"mailer-daemon",
+    b"mailer_daemon",
+    b"postmaster",
+    b"mailerdaemon",
+    b"mail-daemon",
+    b"mdaemon",
+    b"mail.delivery.system",
+    b"bounce",
+    b"bounces",
+    // Old Sendmail (V5) and many appliances send their notices as root.
+    b"root",
+];
+
+/// Display names of bounce daemons, whatever address they come with (any case).
+const DAEMON_NAMES: [&[u8]; 7] = [
+    b"mail delivery",
+    // Trend Micro's gateway: "InterScan MSS", "InterScan Notification".
+    b"interscan",
+    b"mailer-daemon",
+    b"mailer daemon",
+    b"postmaster",
+    b"mail administrator",
+    b"delivery status notification",
+];
+
+/// Whether a `Return-Path` value names a daemon: `<MAILER-DAEMON>`, `<postmaster@host>`, or an
+/// SRS rewrite of one (`SRS0=hash=tt=host=mailer-daemon@forwarder`).
+fn daemon_path(value: &[u8]) -> bool {
+    let v = trim(value);
+    let v = v.strip_prefix(b"<").unwrap_or(v);
+    let v = v.strip_suffix(b">").unwrap_or(v);
+    let local = v.iter().rposition(|b| *b == b'@').map_or(v, |at| v.get(..at).unwrap_or_default());
+    let srs = starts_with_ci(local, b"srs0=") || starts_with_ci(local, b"srs1=");
+    let local = if srs { local.rsplit(|b| *b == b'=').next().unwrap_or(local) } else { local };
+    DAEMON_LOCALS.iter().any(|d| local.eq_ignore_ascii_case(d))
+}
 
 /// Local parts of no-reply senders (any case).
 const NOREPLY_LOCALS: [&[u8]; 4] = [b"no-reply", b"noreply", b"do-not-reply", b"donotreply"];
@@ -357,12 +419,20 @@ fn sender_kind(value: &[u8]) -> (bool, bool) {
         let head = value.get(..i).unwrap_or_default();
         let start = head.iter().rposition(|c| delim(*c)).map_or(0, |p| p + 1);
         let local = head.get(start..).unwrap_or_default();
-        daemon |= is(&DAEMON_LOCALS, local);
+        daemon |= is(&DAEMON_LOCALS, local) || starts_with_ci(local, b"microsoftexchange");
         noreply |= is(&NOREPLY_LOCALS, local);
     }
+    // A From with no address at all ("MAILER-DAEMON", "Mail Delivery Subsystem"): no person
+    // writes that.
     if !any_at {
-        daemon = value.split(|c| delim(*c)).any(|w| is(&DAEMON_LOCALS, w));
+        daemon = !trim(value).is_empty();
     }
+    // The display name: before `<`, or a trailing `(comment)`.
+    let name = match value.iter().position(|b| *b == b'<') {
+        Some(lt) => value.get(..lt).unwrap_or_default(),
+        None => value.iter().position(|b| *b == b'(').and_then(|p| value.get(p..)).unwrap_or_default(),
+    };
+    daemon |= DAEMON_NAMES.iter().any(|n| find_ci(name, n).is_some());
     (daemon, noreply)
 }
 
@@ -549,14 +619,50 @@ mod tests {
     }
 
     #[test]
-    fn one_weak_signal_is_not_enough() {
+    fn one_bounce_sign_is_enough_other_weak_signals_count_in_pairs() {
         for h in [
             "Return-Path: <>\r\nFrom: a@b.example\r\nSubject: hi",
             "From: MAILER-DAEMON@mx.example\r\nSubject: hi",
             "From: a@b.example\r\nSubject: Undeliverable: invoice",
+            "Return-Path: <MAILER-DAEMON>\r\nFrom: a@b.example\r\nSubject: hi",
+        ] {
+            assert!(candidate(h).bounce_like(), "{h}");
+        }
+        for h in [
+            "From: Shop <no-reply@shop.example>\r\nSubject: your order",
+            "From: a@b.example\r\nSubject: Out of office party",
+            "Return-Path: <list-bounces@lists.example>\r\nFrom: a@b.example\r\nSubject: hi",
         ] {
             assert_eq!(decide(h), FastPath::Ordinary, "{h}");
         }
+    }
+
+    #[test]
+    fn bounce_text_in_the_body_makes_a_candidate_whatever_the_headers() {
+        let mail = "From: ops@example.net\r\nSubject: fwd\r\nList-Id: <x.lists.example>\r\n\r\n\
+            This is the mail system at host mx.example.\r\n\r\nI'm sorry to have to inform you ...\r\n";
+        match scan(mail.as_bytes()) {
+            FastPath::Candidate(s) => assert!(s.bounce_body && s.bounce_like() && !s.reply_like()),
+            other => panic!("{other:?}"),
+        }
+        // Auto-reply signs alone do not stop the look at the text.
+        let mail = "From: a@b.example\r\nAuto-Submitted: auto-replied\r\n\r\n\
+            Delivery to the following recipient failed permanently:\r\n";
+        match scan(mail.as_bytes()) {
+            FastPath::Candidate(s) => assert!(s.bounce_body),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn daemon_return_paths() {
+        assert!(daemon_path(b" <MAILER-DAEMON>"));
+        assert!(daemon_path(b" <postmaster@mx.example>"));
+        assert!(daemon_path(b" <SRS0=abcd=XY=mx.example=MAILER-DAEMON@fwd.example>"));
+        assert!(daemon_path(b"<bounce@mx.example>"));
+        assert!(!daemon_path(b" <alice@example.org>"));
+        assert!(!daemon_path(b" <SRS0=abcd=XY=example.org=alice@fwd.example>"));
+        assert!(!daemon_path(b" <users-bounces@lists.example>"));
     }
 
     #[test]
@@ -600,6 +706,12 @@ mod tests {
         assert!(daemon(b" Postmaster <Postmaster@example.com>"));
         assert!(!daemon(b" postmaster-tools@example.com"));
         assert!(!daemon(b" Ann <ann@postmaster.example>"));
+        assert!(daemon(b" MAILER_DAEMON@mx.example"));
+        assert!(daemon(b" \"Mail Delivery System\" <bounces@mx.example>"));
+        assert!(daemon(b" postmaster@mx.example (Mail Delivery System)"));
+        assert!(daemon(b" Mail Delivery Subsystem"));
+        assert!(daemon(b" Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@example.com>"));
+        assert!(!daemon(b" Mail Team <team@mail-delivery.example>"));
         assert_eq!(sender_kind(b" Shop <No-Reply@shop.example>"), (false, true));
         assert_eq!(sender_kind(b" noreplying@x.example"), (false, false));
     }

@@ -8,6 +8,7 @@ pub mod autoreply;
 mod bodyhint;
 mod challenge;
 pub mod dsn;
+mod fingerprints;
 pub mod headers;
 pub mod lhost;
 pub mod original;
@@ -370,23 +371,33 @@ fn deep(message: &Message<'_>, signals: &Signals) -> Classification {
             return found;
         }
     }
-    if report::nested(message) {
+    if let Some(inner) = report::nested(message) {
+        // A daemon that sends a report wrapped in message/rfc822 under a bounce subject is
+        // bouncing, not forwarding: read the inner report as its own.
+        let daemon = signals.daemon_sender || signals.null_sender || signals.daemon_path;
+        if daemon && signals.bounce_subject {
+            if let Some(mut c) = report::delivery_or_other(inner, signals) {
+                if c.kind.is_bounce() {
+                    c.evidence.insert(0, "delivery report inside message/rfc822 from a daemon".to_string());
+                    return c;
+                }
+            }
+        }
         let mut evidence = vec!["delivery report inside message/rfc822".to_string()];
         evidence.extend(signals.evidence());
         let mut c = Classification::bare(Kind::ForwardedBounce, evidence);
         c.original = original::locate(message, None, original::Correlators::default());
         return c;
     }
-    // Bounce-like signals ask the MTA recognisers (an Exim bounce says `Auto-Submitted:
-    // auto-replied` too); auto-reply signs ask the auto-reply detectors first, so that a
-    // vacation reply from a null sender is not read as a bounce.
-    let recognised = || {
-        signals.bounce_like().then(|| lhost::recognise(message)).flatten().map(|b| from_recogniser(message, b, signals))
-    };
-    let found = if signals.reply_like() {
-        auto(message, signals).or_else(recognised)
-    } else {
-        recognised().or_else(|| auto(message, signals))
+    // Structure outranks hints (DESIGN §5): an MTA's own bounce format wins over auto-reply
+    // signs (an Exim bounce says `Auto-Submitted: auto-replied` too). Only the generic
+    // recogniser, which reads shape rather than an MTA's fingerprint, yields to auto-reply
+    // signs, so that a vacation reply from a null sender is not read as a bounce.
+    let bounce = if signals.bounce_like() { lhost::recognise(message) } else { None };
+    let found = match bounce {
+        Some(b) if b.mta != lhost::GENERIC || !signals.reply_like() => Some(from_recogniser(message, b, signals)),
+        Some(b) => auto(message, signals).or_else(|| Some(from_recogniser(message, b, signals))),
+        None => auto(message, signals),
     };
     found.unwrap_or_else(|| fallback(signals))
 }
@@ -417,7 +428,12 @@ pub(crate) fn kind_from(recipients: &[Recipient]) -> Option<Kind> {
 
 /// Sets recipients and the overall reason and permanence: from the first failed recipient,
 /// else the first one.
-pub(crate) fn finish(c: &mut Classification, recipients: Vec<Recipient>) {
+pub(crate) fn finish(c: &mut Classification, mut recipients: Vec<Recipient>) {
+    for r in recipients.iter_mut() {
+        if let Some(reason) = r.reason {
+            r.reason = Some(reason::last_resort(reason, r.action == Some(Action::Delayed), r.diagnostic.as_deref()));
+        }
+    }
     let lead = recipients.iter().find(|r| r.action == Some(Action::Failed)).or_else(|| recipients.first());
     if let Some(r) = lead {
         c.reason = r.reason;
@@ -562,6 +578,73 @@ Status: {status}\nDiagnostic-Code: smtp; {diagnostic}\n\n--b--\n"
         assert_eq!(reason(&report("mx.example", "5.0.0", "550 user unknown", rcpt)), Some(Reason::UserUnknown));
         let gmail = report("googlemail.com", "5.0.0", "550 user unknown", text);
         assert_eq!(reason(&gmail), Some(Reason::UserUnknown));
+    }
+
+    /// A plain-text Postfix bounce with the given extra header lines and sender.
+    fn postfix_text(from: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "From: {from}\nTo: a@example.org\nSubject: Undelivered Mail Returned to Sender\n{extra}\n\
+This is the mail system at host mx.example.\n\nI'm sorry to have to inform you that your message could not\n\
+be delivered to one or more recipients.\n\n<x@y.example>: host mx.y.example said: 550 5.1.1 <x@y.example>:\n\
+    Recipient address rejected: User unknown (in reply to RCPT TO command)\n"
+        )
+        .into_bytes()
+    }
+
+    #[test]
+    fn structure_outranks_list_and_auto_reply_hints() {
+        let daemon = "MAILER-DAEMON@mx.example (Mail Delivery System)";
+        for extra in [
+            "List-Id: <users.lists.example>\nList-Unsubscribe: <mailto:leave@lists.example>\n",
+            "Auto-Submitted: auto-replied\n",
+            "Auto-Submitted: auto-replied\nX-Autoreply: yes\nPrecedence: auto_reply\n",
+        ] {
+            for from in [daemon, "ops@example.net", "Mail Delivery System <bounce@mx.example>"] {
+                let c = classify(&postfix_text(from, extra));
+                assert_eq!(c.kind, Kind::Ndr, "{from} {extra:?}: {:?}", c.evidence);
+                assert_eq!(c.reason, Some(Reason::UserUnknown));
+            }
+        }
+        // A DSN and an ARF report keep their kinds under `Auto-Submitted: auto-replied`.
+        let dsn = String::from_utf8_lossy(&report("mx.example", "5.1.1", "550 5.1.1 user unknown", "x")).replacen(
+            "Subject:",
+            "Auto-Submitted: auto-replied\nSubject:",
+            1,
+        );
+        assert_eq!(classify(dsn.as_bytes()).kind, Kind::Ndr);
+        let arf = "From: abuse@isp.example\nAuto-Submitted: auto-replied\nSubject: abuse report\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=feedback-report; boundary=b\n\n--b\nContent-Type: text/plain\n\n\
+complaint\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nVersion: 1\n\n--b--\n";
+        assert_eq!(classify(arf.as_bytes()).kind, Kind::Feedback);
+    }
+
+    #[test]
+    fn a_daemons_wrapped_report_is_a_bounce_a_persons_is_forwarded() {
+        let inner = String::from_utf8_lossy(&report("mx.example", "5.1.1", "550 5.1.1 user unknown", "x")).into_owned();
+        let wrap = |from: &str, subject: &str| {
+            format!(
+                "From: {from}\nSubject: {subject}\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=o\n\n\
+--o\nContent-Type: text/plain\n\nSee attached.\n--o\nContent-Type: message/rfc822\n\n{inner}\n--o--\n"
+            )
+        };
+        let c = classify(wrap("MAILER-DAEMON@relay.example", "Undelivered Mail Returned to Sender").as_bytes());
+        assert_eq!((c.kind, c.reason), (Kind::Ndr, Some(Reason::UserUnknown)), "{:?}", c.evidence);
+        let c = classify(wrap("Alice <alice@example.org>", "Fwd: Undelivered Mail Returned to Sender").as_bytes());
+        assert_eq!(c.kind, Kind::ForwardedBounce);
+    }
+
+    #[test]
+    fn out_of_office_notices_known_only_by_their_text() {
+        for body in [
+            "I am out of the office until 5 May. For urgent matters, please contact carol@example.com.",
+            "I'm away until Monday. In my absence, please contact carol@example.com.",
+        ] {
+            let mail = format!(
+                "From: bob@example.com\nTo: a@example.org\nSubject: Re: invoice 42\nMIME-Version: 1.0\n\
+Content-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n{body}\n"
+            );
+            assert_eq!(classify(mail.as_bytes()).kind, Kind::AutoReply, "{body}");
+        }
     }
 
     #[test]

@@ -108,7 +108,8 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     let comment = status.and_then(|s| s.split_once('(')).map_or("", |(_, c)| c);
     let text = format!("{} {comment}", diagnostic.unwrap_or_default());
     let diag = text.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
-    let diag = diag.as_str();
+    let diag = without_banners(&diag);
+    let diag = diag.as_ref();
     // A DSN's Status field is authoritative; a status stated in the text is the next best.
     // An unspecific x.0.0 gives way to a specific code quoted in the text ("550 5.7.26 …").
     let field = status.and_then(status_in);
@@ -132,7 +133,8 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     let by_text = PHRASES
         .iter()
         .find(|(_, phrases)| phrases.iter().any(|p| pairs.may_contain(p) && diag.contains(p)))
-        .map(|(r, _)| *r);
+        .map(|(r, _)| *r)
+        .or_else(|| no_account_here(diag).then_some(Reason::UserUnknown));
     let by_status = status.as_deref().and_then(from_status);
     let reason = match (by_text, by_status) {
         // Codes so specific that the text around them only repeats them in other words.
@@ -162,6 +164,54 @@ pub fn judge(status: Option<&str>, diagnostic: Option<&str>) -> (Reason, Option<
     };
     let permanent = if reason == Reason::Greylisted { Some(false) } else { permanent };
     (reason, permanent)
+}
+
+/// The reason the diagnostic's words alone give (the phrase tables; no status or reply code).
+pub fn by_text(diagnostic: &str) -> Option<Reason> {
+    let diag = diagnostic.split_whitespace().collect::<Vec<_>>().join(" ").to_ascii_lowercase();
+    let diag = without_banners(&diag);
+    let pairs = Pairs::of(&diag);
+    PHRASES
+        .iter()
+        .find(|(_, phrases)| phrases.iter().any(|p| pairs.may_contain(p) && diag.contains(p)))
+        .map(|(r, _)| *r)
+        .or_else(|| no_account_here(&diag).then_some(Reason::UserUnknown))
+}
+
+/// Sisimai's last resorts (`Sisimai::Reason::get` and `anotherone`), for a recipient whose
+/// reason is still vague once every source was read: a delayed recipient whose words name no
+/// reason has `expired` (its status says only that the network or host is trying), and a
+/// failure whose words name no reason but exist is `onhold` rather than `undefined`.
+pub fn last_resort(reason: Reason, delayed: bool, diagnostic: Option<&str>) -> Reason {
+    let words = diagnostic.map(str::trim).filter(|d| !d.is_empty());
+    let named = words.and_then(by_text);
+    match reason {
+        Reason::Undefined | Reason::NetworkError if delayed && named.is_none() => Reason::Expired,
+        Reason::Undefined if words.is_some() && named.is_none() => Reason::OnHold,
+        r => r,
+    }
+}
+
+/// "This user doesn't have a yahoo.com account", "… does not have an account here": the
+/// address names nobody (Sisimai `Reason::UserUnknown`).
+fn no_account_here(diag: &str) -> bool {
+    ["doesn't have a", "does not have a"]
+        .iter()
+        .filter_map(|p| diag.find(p).map(|i| i + p.len()))
+        .any(|end| diag.get(end..).is_some_and(|rest| rest.split(' ').take(4).any(|w| w.starts_with("account"))))
+}
+
+/// Sentences that scanners and mail gateways append to any message they pass ("This email has
+/// been scanned for viruses by …"): they say nothing about why delivery failed, but their
+/// words ("virus", "spam") would outvote the report's own status. Dropped before judging.
+fn without_banners(diag: &str) -> std::borrow::Cow<'_, str> {
+    const BANNER: [&str; 5] = ["scanned", "virus-free", "virus free", "antivirus", "anti-virus"];
+    if !BANNER.iter().any(|b| diag.contains(b)) {
+        return std::borrow::Cow::Borrowed(diag);
+    }
+    let kept: Vec<&str> =
+        diag.split_inclusive(['.', '!', '|']).filter(|s| !BANNER.iter().any(|b| s.contains(b))).collect();
+    std::borrow::Cow::Owned(kept.concat())
 }
 
 /// A 4096-bit set of the (hashed) adjacent byte pairs of a text: a phrase with a pair the text
@@ -321,6 +371,23 @@ mod tests {
         assert_eq!(judge(None, Some("550 mailbox busy, temporary failure, try again later")).1, Some(false));
         assert_eq!(judge(Some("5.2.2"), Some("550 5.2.2 mailbox full, try again later")).1, Some(true));
         assert_eq!(judge(None, Some("This is a permanent error.")).1, Some(true));
+    }
+
+    #[test]
+    fn clear_words_beat_a_vague_status() {
+        assert_eq!(judge(Some("5.7.1"), Some("smtp; 550 5.7.1 Nonexistent user")).0, Reason::UserUnknown);
+        assert_eq!(judge(Some("5.3.0"), Some("smtp; 553 5.3.0 Unknown E-Mail Address")).0, Reason::UserUnknown);
+        assert_eq!(judge(Some("5.0.0"), Some("550 This user doesn't have a yahoo.com account")).0, Reason::UserUnknown);
+        assert_eq!(judge(Some("5.2.2"), Some("552 5.2.2 Mailbox quota usage exceeded")).0, Reason::MailboxFull);
+        assert_eq!(judge(Some("5.0.0"), Some("550 unknown user account")).0, Reason::UserUnknown);
+        assert_eq!(judge(Some("5.4.4"), Some("I couldn't find any host by that name.")).0, Reason::HostUnknown);
+    }
+
+    #[test]
+    fn a_scanner_banner_does_not_decide() {
+        let d = "550 5.1.1 <a@b.c>: mailbox unavailable. This email has been scanned for viruses and spam by Example.";
+        assert_eq!(judge(Some("5.1.1"), Some(d)).0, Reason::UserUnknown);
+        assert_eq!(judge(Some("5.7.1"), Some("554 5.7.1 Virus found in message")).0, Reason::VirusDetected);
     }
 
     #[test]

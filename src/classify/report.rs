@@ -78,8 +78,8 @@ pub fn delivery_or_other(message: &Message<'_>, signals: &Signals) -> Option<Cla
         for r in recipients.iter_mut().filter(|r| r.diagnostic.is_none()) {
             enrich(r, message);
         }
-        filtered_after_rcpt(message, parsed.per_message.get("reporting-mta"), &mut recipients);
     }
+    filtered_after_rcpt(message, parsed.per_message.get("reporting-mta"), &mut recipients);
     let kind = kind_from(&recipients).unwrap_or(Kind::Ndr);
     evidence.extend(signals.evidence());
     let correlators = original::Correlators {
@@ -222,12 +222,12 @@ pub fn jmrp(message: &Message<'_>, signals: &Signals) -> Classification {
     c
 }
 
-/// A delivery report inside an attached message of a message that is not a report itself
-/// (someone forwarded a bounce).
-pub fn nested(message: &Message<'_>) -> bool {
-    message.parts.iter().skip(1).any(|part| match &part.body {
+/// The attached message that holds a delivery report, in a message that is not a report
+/// itself (someone forwarded a bounce, or an MTA wrapped one).
+pub fn nested<'a>(message: &'a Message<'a>) -> Option<&'a Message<'a>> {
+    message.parts.iter().skip(1).find_map(|part| match &part.body {
         PartType::Message(inner) => {
-            inner.parts.iter().any(|p| {
+            let report = inner.parts.iter().any(|p| {
                 p.content_type().is_some_and(|ct| {
                     ct.ctype().eq_ignore_ascii_case("message")
                         && ct.subtype().is_some_and(|s| {
@@ -239,8 +239,9 @@ pub fn nested(message: &Message<'_>) -> bool {
                 ct.ctype().eq_ignore_ascii_case("multipart")
                     && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
                     && ct.attribute("report-type").is_some_and(|t| t.to_ascii_lowercase().contains("delivery-status"))
-            })
+            });
+            report.then_some(inner)
         }
-        _ => false,
+        _ => None,
     })
 }

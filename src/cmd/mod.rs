@@ -7,6 +7,7 @@ pub mod docs;
 pub mod imap;
 pub mod journal;
 pub mod keys;
+pub mod milter;
 pub mod scan;
 pub mod sendmail;
 pub mod spf;

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::classify::Kind;
 
-pub use net::{Cidr, Dns};
+pub use net::{Cidr, Dns, Listen};
 
 /// The annotated example config, documenting every key (`backscatter config describe`).
 pub const EXAMPLE: &str = include_str!("../../config/backscatter.toml");
@@ -49,6 +49,8 @@ pub struct Config {
     pub spf: Spf,
     /// `[metrics]`: the Prometheus endpoint of `watch`.
     pub metrics: Metrics,
+    /// `[milter]`: the MTA side, `backscatter milter` (DESIGN §8b).
+    pub milter: Milter,
 }
 
 /// 64 MiB: bigger than any message a real MTA accepts by default (Postfix: 10 MB).
@@ -68,6 +70,7 @@ impl Default for Config {
             imap: Vec::new(),
             spf: Spf::default(),
             metrics: Metrics::default(),
+            milter: Milter::default(),
         }
     }
 }
@@ -323,6 +326,62 @@ impl Default for Spf {
             fail_score: 5,
             trusted_domains: Vec::new(),
             pass_score: -2,
+        }
+    }
+}
+
+/// `milter.action`: what the milter does with backscatter in enforce mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MilterAction {
+    /// `"reject"`: 550 5.7.1 with the one-line why; the message never enters.
+    #[default]
+    Reject,
+    /// `"quarantine"`: accepted into the MTA's hold queue (SMFIR_QUARANTINE).
+    Quarantine,
+    /// `"header"`: accepted, only marked with `X-Backscatter`, for Sieve to file.
+    Header,
+}
+
+/// `milter.spf_fail`: what an SPF `fail` at SMTP time does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpfFail {
+    /// `"header"`: nothing beyond `Received-SPF` (when `milter.received_spf` is on).
+    #[default]
+    Header,
+    /// `"score"`: adds `X-Backscatter-Score: <spf.fail_score>` for a filter to weigh.
+    Score,
+    /// `"reject"`: 550 5.7.23 (RFC 7372) to MAIL FROM; the message never enters.
+    Reject,
+}
+
+/// `[milter]`: `backscatter milter`, the MTA side (DESIGN §8b).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Milter {
+    /// `listen`: where the milter listens, in Postfix's notation (`inet:127.0.0.1:8891`,
+    /// `unix:/run/backscatter/milter.sock`).
+    pub listen: Listen,
+    /// `sign_networks`: clients whose mail is outbound (signed) even without SMTP AUTH.
+    pub sign_networks: Vec<Cidr>,
+    /// `action`: what happens to backscatter in enforce mode.
+    pub action: MilterAction,
+    /// `spf_fail`: what an SPF `fail` of the connection does (with `spf.enabled`).
+    pub spf_fail: SpfFail,
+    /// `received_spf`: insert `Received-SPF` (RFC 7208 §9.1) with the connection's result.
+    pub received_spf: bool,
+    /// `received_spf_none`: insert it for a `none` result too.
+    pub received_spf_none: bool,
+}
+
+impl Default for Milter {
+    fn default() -> Self {
+        let loopback = ["127.0.0.0/8", "::1/128"];
+        Milter {
+            listen: Listen::Inet(std::net::SocketAddr::from(([127, 0, 0, 1], 8891))),
+            sign_networks: loopback.iter().filter_map(|net| net.parse().ok()).collect(),
+            action: MilterAction::default(),
+            spf_fail: SpfFail::default(),
+            received_spf: true,
+            received_spf_none: true,
         }
     }
 }

@@ -1,8 +1,9 @@
-//! Network values in the config: IP networks (`exempt_ips`, `own_relays`) and the SPF resolver
-//! (`spf.dns`).
+//! Network values in the config: IP networks (`exempt_ips`, `own_relays`, `sign_networks`),
+//! the SPF resolver (`spf.dns`) and the milter's socket (`milter.listen`).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 /// An IP network: an address and a prefix length, host bits zero. A bare address is a /32 or
@@ -114,6 +115,41 @@ impl FromStr for Dns {
     }
 }
 
+/// `milter.listen`: a socket in Postfix's milter notation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listen {
+    /// `inet:IP:PORT` (`inet:[::1]:PORT` for IPv6): a TCP socket.
+    Inet(SocketAddr),
+    /// `unix:/PATH`: a Unix socket (Postfix's smtpd in a chroot needs it inside the chroot).
+    Unix(PathBuf),
+}
+
+impl FromStr for Listen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if let Some(path) = s.strip_prefix("unix:") {
+            return match path.starts_with('/') {
+                true => Ok(Listen::Unix(PathBuf::from(path))),
+                false => Err("the Unix socket needs a full path".to_owned()),
+            };
+        }
+        let Some(addr) = s.strip_prefix("inet:").or_else(|| s.strip_prefix("inet6:")) else {
+            return Err("start with inet: or unix:".to_owned());
+        };
+        addr.parse().map(Listen::Inet).map_err(|_| "inet: takes an IP address and a port, no host name".to_owned())
+    }
+}
+
+impl fmt::Display for Listen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Listen::Inet(addr) => write!(f, "inet:{addr}"),
+            Listen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,6 +182,18 @@ mod tests {
         assert!(err("10.0.0.0/33").contains("0–32"));
         assert!(err("example.com").contains("IP address"));
         assert!(err("10.0.0.0/").contains("prefix"));
+    }
+
+    #[test]
+    fn listen_takes_postfix_notation() {
+        let inet = "inet:127.0.0.1:8891".parse::<Listen>().expect("inet");
+        assert_eq!(inet, Listen::Inet(SocketAddr::from(([127, 0, 0, 1], 8891))));
+        assert_eq!(inet.to_string(), "inet:127.0.0.1:8891");
+        assert!(matches!("inet:[::1]:8891".parse(), Ok(Listen::Inet(a)) if a.ip().is_loopback()));
+        assert_eq!("unix:/run/m.sock".parse(), Ok(Listen::Unix(PathBuf::from("/run/m.sock"))));
+        assert!("unix:m.sock".parse::<Listen>().is_err());
+        assert!("inet:localhost:8891".parse::<Listen>().is_err());
+        assert!("127.0.0.1:8891".parse::<Listen>().is_err());
     }
 
     #[test]

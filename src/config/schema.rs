@@ -1,7 +1,7 @@
 //! The schema: each section's keys as a table (with how each is written), the words a
 //! choice may take, and near-miss suggestions for what is not in them.
 
-use super::{Mode, SpfAction, Tls};
+use super::{MilterAction, Mode, SpfAction, SpfFail, Tls};
 use crate::classify::Kind;
 
 /// A section: how messages name it, the prefix of its dotted key names, and its keys, each
@@ -30,6 +30,7 @@ pub(super) const ROOT: Schema = Schema {
         ("imap", "[[imap]] (one per account)"),
         ("spf", "[spf]"),
         ("metrics", "[metrics]"),
+        ("milter", "[milter]"),
     ],
 };
 
@@ -119,12 +120,34 @@ pub(super) const SPF: Schema = Schema {
 pub(super) const METRICS: Schema =
     Schema { name: "[metrics]", prefix: "metrics.", keys: &[("listen", "listen = \"127.0.0.1:9911\"")] };
 
+pub(super) const MILTER: Schema = Schema {
+    name: "[milter]",
+    prefix: "milter.",
+    keys: &[
+        ("listen", "listen = \"inet:127.0.0.1:8891\""),
+        ("sign_networks", "sign_networks = [\"127.0.0.0/8\", \"::1/128\"]"),
+        ("action", "action = \"reject\""),
+        ("spf_fail", "spf_fail = \"header\""),
+        ("received_spf", "received_spf = true"),
+        ("received_spf_none", "received_spf_none = true"),
+    ],
+};
+
+pub(super) const MILTER_ACTIONS: [(&str, MilterAction); 3] =
+    [("reject", MilterAction::Reject), ("quarantine", MilterAction::Quarantine), ("header", MilterAction::Header)];
+
+pub(super) const SPF_FAILS: [(&str, SpfFail); 3] =
+    [("header", SpfFail::Header), ("score", SpfFail::Score), ("reject", SpfFail::Reject)];
+
+pub(super) const MILTER_LISTEN_FIX: &str =
+    "write Postfix's notation: \"inet:127.0.0.1:8891\", \"inet:[::1]:8891\" or \"unix:/run/backscatter/milter.sock\"";
+
 pub(super) const LISTEN_FIX: &str =
     "write an IP address and port, e.g. \"127.0.0.1:9911\" or \"[::1]:9911\" (no host names)";
 pub(super) const DNS_FIX: &str = "write \"system\" or a server's IP address and port, e.g. \"127.0.0.1:53\"";
 
 /// Every section, to say where a key that is unknown in one section belongs.
-pub(super) const SECTIONS: [&Schema; 7] = [&SIGN, &POLICY, &MAILDIR, &IMAP, &SPF, &METRICS, &ROOT];
+pub(super) const SECTIONS: [&Schema; 8] = [&SIGN, &POLICY, &MAILDIR, &IMAP, &SPF, &METRICS, &MILTER, &ROOT];
 
 /// Each section's name and keys, for the test that the example documents them all.
 #[cfg(test)]

@@ -475,6 +475,28 @@ fn plaintext_imap_only_to_loopback_unless_allowed() {
 }
 
 #[test]
+fn milter_section_is_read_and_checked() {
+    let d = ok("").milter;
+    assert_eq!(d.listen.to_string(), "inet:127.0.0.1:8891");
+    assert_eq!((d.action, d.spf_fail), (MilterAction::Reject, SpfFail::Header));
+    assert!(d.sign_networks.iter().any(|n| n.contains("127.0.0.9".parse().expect("ip"))));
+    let m = ok("[milter]\nlisten = \"unix:/run/m.sock\"\nsign_networks = [\"192.0.2.0/24\"]\naction = \"quarantine\"\nspf_fail = \"reject\"\n").milter;
+    assert_eq!(m.listen, Listen::Unix(PathBuf::from("/run/m.sock")));
+    assert!(!m.sign_networks.iter().any(|n| n.contains("127.0.0.1".parse().expect("ip"))), "replaces loopback");
+    assert_eq!((m.action, m.spf_fail), (MilterAction::Quarantine, SpfFail::Reject));
+    assert_eq!(ok("[milter]\nsign_networks = []\n").milter.sign_networks, []);
+    let bad = problems("[milter]\nlisten = \"localhost:8891\"\naction = \"drop\"\n");
+    assert!(
+        bad[0].starts_with("2: milter.listen = \"localhost:8891\" is not a milter socket — write Postfix's notation"),
+        "{bad:?}"
+    );
+    assert_eq!(
+        bad[1],
+        "3: milter.action = \"drop\" is not a milter action — use \"reject\", \"quarantine\" or \"header\""
+    );
+}
+
+#[test]
 fn sent_folders_per_mailbox() {
     let config = ok(r#"
 [[maildir]]

@@ -8,10 +8,10 @@ use toml::Spanned;
 
 use super::raw::{Lines, Node, Table};
 use super::schema::{
-    example, Schema, AUTH_KEYS, DNS_FIX, IMAP, KINDS, LISTEN_FIX, MAILDIR, METRICS, MODES, POLICY, ROOT, SIGN, SPF,
-    SPF_ACTIONS, TLS,
+    example, Schema, AUTH_KEYS, DNS_FIX, IMAP, KINDS, LISTEN_FIX, MAILDIR, METRICS, MILTER, MILTER_ACTIONS,
+    MILTER_LISTEN_FIX, MODES, POLICY, ROOT, SIGN, SPF, SPF_ACTIONS, SPF_FAILS, TLS,
 };
-use super::{Auth, Config, Dns, Imap, Maildir, Metrics, Policy, Problem, Sign, Spf, Tls};
+use super::{Auth, Config, Dns, Imap, Listen, Maildir, Metrics, Milter, Policy, Problem, Sign, Spf, Tls};
 use crate::classify::Kind;
 
 /// Checks the root table and builds the config, or returns every problem found.
@@ -91,7 +91,32 @@ impl Checker<'_> {
             self.unknown_keys(&metrics);
             config.metrics = Metrics { listen: self.parsed(&metrics, "listen", "an IP:PORT address", LISTEN_FIX) };
         }
+        if let Some(milter) = self.section(s, "milter", &MILTER) {
+            config.milter = self.milter(&milter);
+        }
         config
+    }
+
+    fn milter(&mut self, s: &Section) -> Milter {
+        self.unknown_keys(s);
+        let d = Milter::default();
+        let listen = self.parsed::<Listen>(s, "listen", "a milter socket", MILTER_LISTEN_FIX);
+        let action =
+            self.string(s, "action").and_then(|v| self.choice(s, "action", v, &MILTER_ACTIONS, "milter action"));
+        let spf_fail =
+            self.string(s, "spf_fail").and_then(|v| self.choice(s, "spf_fail", v, &SPF_FAILS, "SPF fail action"));
+        Milter {
+            listen: listen.unwrap_or(d.listen),
+            sign_networks: if s.get("sign_networks").is_some() {
+                self.cidrs(s, "sign_networks")
+            } else {
+                d.sign_networks
+            },
+            action: action.unwrap_or(d.action),
+            spf_fail: spf_fail.unwrap_or(d.spf_fail),
+            received_spf: self.boolean(s, "received_spf").unwrap_or(d.received_spf),
+            received_spf_none: self.boolean(s, "received_spf_none").unwrap_or(d.received_spf_none),
+        }
     }
 
     fn sign(&mut self, s: &Section) -> Sign {

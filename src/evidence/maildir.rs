@@ -16,7 +16,7 @@ use super::index::{Record, SentIndex};
 use super::EvidenceError;
 use crate::config::Config;
 use crate::store::maildir::unique_part;
-use crate::store::watch::expand;
+use crate::store::watch::names;
 
 /// The Sent folders looked for when `sent` is not set: what Dovecot, Courier, Thunderbird,
 /// Apple Mail and Outlook call them, in both layouts.
@@ -118,15 +118,6 @@ impl MaildirSent {
 /// section names it or it does not set `sent`.
 pub fn configured<'c>(config: &'c Config, root: &Path) -> Option<&'c [String]> {
     config.maildir.iter().find(|m| names(&m.path, root)).and_then(|m| m.sent.as_deref())
-}
-
-/// True if a `[[maildir]]` `path` (or glob) names the Maildir at `root`.
-fn names(path: &str, root: &Path) -> bool {
-    if path.contains(['*', '?']) {
-        expand(path).iter().any(|p| p == root)
-    } else {
-        Path::new(path) == root
-    }
 }
 
 /// Reads the messages of `dir` whose names `stored` has not seen into its index.

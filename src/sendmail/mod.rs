@@ -2,7 +2,8 @@
 //! carriers, and hands everything to the real sendmail.
 //!
 //! - [`args`]: the command line, as Postfix's sendmail(1) reads it.
-//! - [`stamp`]: what is added (pure): the signature header, a signed Message-ID, the BATV tag.
+//! - [`stamp`](crate::sign::stamp): what is added (pure, shared with the milter): the signature
+//!   header, a signed Message-ID, the BATV tag.
 //! - [`origin`]: who the sender is when no `-f` was given (login name, host name).
 //! - here: the flow — read the message, stamp it into an unlinked temp file, [`Handoff::exec`].
 //!
@@ -12,7 +13,6 @@
 
 pub mod args;
 pub mod origin;
-pub mod stamp;
 
 use std::ffi::OsString;
 use std::fs::{File, OpenOptions};
@@ -25,9 +25,10 @@ use std::process::{Command, Stdio};
 use crate::config::Config;
 use crate::day::Day;
 use crate::keys::{Keyring, KeyringError};
+use crate::sign::stamp;
 
+pub use crate::sign::stamp::{SenderTag, Stamp};
 pub use args::{Invocation, Mode};
-pub use stamp::{SenderTag, Stamp};
 
 /// Why the message could not be handed on. Each one means: the caller keeps the message.
 #[derive(Debug, thiserror::Error)]

@@ -7,10 +7,12 @@
 //! - [`batv`]: the BATV `prvs=` tag on the envelope sender, byte-for-byte Exim's `${prvs}`.
 //! - [`header`]: the `X-Backscatter-Sig: v1.K.D.N.S` header.
 //! - [`msgid`]: the signed Message-ID `<bs1.D.N.KS@domain>` and the same token as an ENVID.
+//! - [`stamp`]: what the drop-in and the milter stamp on outgoing mail, from those three.
 
 pub mod batv;
 pub mod header;
 pub mod msgid;
+pub mod stamp;
 
 use std::fmt;
 

@@ -165,6 +165,25 @@ pub fn expand(pattern: &str) -> Vec<PathBuf> {
     found
 }
 
+/// True if `path` is one of the directories `pattern` (as for [`expand`]) names — decided from
+/// the two paths alone, without listing any directory (a daemon asks this per mailbox).
+pub fn names(pattern: &str, path: &Path) -> bool {
+    let (mut want, mut have) = (Path::new(pattern).components(), path.components());
+    loop {
+        match (want.next(), have.next()) {
+            (None, None) => return true,
+            (Some(w), Some(h)) => {
+                let (w, h) = (w.as_os_str().to_string_lossy(), h.as_os_str().to_string_lossy());
+                let hidden = h.starts_with('.') && !w.starts_with('.') && w.contains(['*', '?']);
+                if hidden || !matches(w.as_bytes(), h.as_bytes()) {
+                    return false;
+                }
+            }
+            _ => return false,
+        }
+    }
+}
+
 /// Shell-style match of `*` (any run) and `?` (one byte).
 fn matches(pattern: &[u8], name: &[u8]) -> bool {
     let (mut p, mut n) = (0, 0);
@@ -225,5 +244,11 @@ mod tests {
         assert_eq!(rel, ["example.com/alice/Maildir", "example.com/bob/Maildir", "example.org/carol/Maildir"]);
         assert_eq!(expand(&format!("{}/example.com/alice/Maildir", tmp.path().display())).len(), 1);
         assert!(expand(&format!("{}/nope/*", tmp.path().display())).is_empty());
+        for found in &found {
+            assert!(names(&pattern, found), "{}", found.display());
+        }
+        assert!(!names(&pattern, &tmp.path().join(".hidden/x/Maildir")));
+        assert!(!names(&pattern, &tmp.path().join("example.com/alice")));
+        assert!(names("/var/vmail/*/Maildir", Path::new("/var/vmail/ann/Maildir")));
     }
 }

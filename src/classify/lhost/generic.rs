@@ -51,6 +51,8 @@ const PHRASES: &[&str] = &[
     "wasn't delivered",
     "not be delivered",
     "unable to deliver",
+    "wasn't able to deliver",
+    "was not able to deliver",
     "could not deliver",
     "not delivered to",
     "user unknown",
@@ -83,6 +85,8 @@ const SUBJECTS: &[&str] = &[
     "delivery problem",
     "could not send",
     "rejected",
+    // Apache James's default subject.
+    "[bounce]",
     // German, French, Italian, Spanish, Portuguese, Dutch (Exchange and Sendmail translations).
     "unzustellbar",
     "nicht zustellbar",
@@ -103,11 +107,15 @@ fn signal(s: &str) -> bool {
 }
 
 /// Recognises a bounce by shape alone. Demands a daemon-like sender (or `X-Failed-Recipients`)
-/// and bounce wording, so person-written mail that quotes an error does not match.
+/// and bounce wording — or, from any sender, a bounce subject that nobody replied to or
+/// forwarded *and* bounce wording in the text (a bounce re-sent or copied under another
+/// sender) — so person-written mail that quotes an error does not match.
 pub fn recognise(input: &Input) -> Option<Bounce> {
     let sender = input.sent_by_daemon() || input.null_sender || !input.failed.is_empty();
-    let wording = SUBJECTS.iter().any(|s| input.subject.contains(s)) || input.has(PHRASES);
-    if !sender || !wording {
+    let bounce_subject = SUBJECTS.iter().any(|s| input.subject.contains(s));
+    let wording = bounce_subject || input.has(PHRASES);
+    let own_subject = bounce_subject && !replied(&input.subject) && input.has(PHRASES);
+    if !(sender && wording || own_subject) {
         return None;
     }
     let report = input.section(&[], ORIGINAL);
@@ -155,7 +163,15 @@ pub fn recognise(input: &Input) -> Option<Bounce> {
     let delayed = input.subject.contains("delay") || input.subject.starts_with("warning") || input.has(DELAY);
     let action = if delayed { Action::Delayed } else { Action::Failed };
     let recipients = found.iter().map(|(a, d)| recipient(a, d, action)).collect();
-    Some(Bounce { mta: "generic", recipients, original_headers: input.original_after(ORIGINAL) })
+    Some(Bounce { mta: super::GENERIC, recipients, original_headers: input.original_after(ORIGINAL) })
+}
+
+/// Whether a (lowercase) subject starts with a reply or forward prefix in one of the common
+/// languages: a person is talking about a bounce.
+fn replied(subject: &str) -> bool {
+    const PREFIXES: [&str; 12] = ["re:", "re ", "aw:", "sv:", "fw:", "fwd:", "wg:", "tr:", "rv:", "vs:", "antw:", "r:"];
+    let s = subject.trim_start();
+    PREFIXES.iter().any(|p| s.starts_with(p))
 }
 
 /// Addresses of mail systems, which a bounce names as its sender, never as the failed recipient.

@@ -54,6 +54,9 @@ pub struct Bounce {
     pub original_headers: Option<Vec<u8>>,
 }
 
+/// The name the generic fallback gives in [`Bounce::mta`].
+pub const GENERIC: &str = "generic";
+
 /// A recogniser: `None` unless the input is its MTA's format and names a failed recipient.
 type Recogniser = fn(&Input) -> Option<Bounce>;
 

@@ -31,6 +31,8 @@ pub struct Input {
     pub parties: Vec<String>,
     /// `Return-Path: <>` (RFC 5321 §4.5.5: bounces are sent with a null reverse path).
     pub null_sender: bool,
+    /// `Return-Path` names a mailer-daemon or postmaster instead.
+    daemon_path: bool,
 }
 
 impl Input {
@@ -80,16 +82,30 @@ impl Input {
                 parties.extend(addresses_in(v));
             }
         }
-        let null_sender = message.header_raw("Return-Path").map(str::trim) == Some("<>");
-        Input { from, subject, text, lower, failed, parties, null_sender }
+        let path = message.header_raw("Return-Path").map(|p| p.trim().to_ascii_lowercase()).unwrap_or_default();
+        let null_sender = path == "<>";
+        let daemon_path = ["<mailer-daemon", "<postmaster@", "<mailer_daemon"].iter().any(|d| path.starts_with(d));
+        Input { from, subject, text, lower, failed, parties, null_sender, daemon_path }
     }
 
     /// Whether the sender looks like a bounce daemon (RFC 5321 §4.5.5 null sender aside, the
-    /// conventional local parts).
+    /// conventional local parts and display names), or the Return-Path names one
+    /// (`<MAILER-DAEMON>`: a bounce copied or re-sent with a named envelope sender).
     pub fn sent_by_daemon(&self) -> bool {
-        ["mailer-daemon", "postmaster", "mail delivery", "mailer_daemon", "maildaemon", "mail administrator"]
-            .iter()
-            .any(|p| self.from.contains(p))
+        const SENDERS: [&str; 11] = [
+            "mailer-daemon",
+            "postmaster",
+            "mail delivery",
+            "mailer_daemon",
+            "maildaemon",
+            "mail administrator",
+            "<bounce@",
+            "<bounces@",
+            "<microsoftexchange",
+            "mail-daemon",
+            "interscan",
+        ];
+        self.daemon_path || SENDERS.iter().any(|p| self.from.contains(p))
     }
 
     /// Byte offset in `text` of the first of `markers` (lowercase) found, with the marker's length.

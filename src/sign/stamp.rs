@@ -1,15 +1,17 @@
-//! What the drop-in stamps on a message, decided without I/O: the signature header, a signed
-//! Message-ID when there is none, and the BATV tag on the envelope sender (DESIGN §4, §8).
+//! What is stamped on outgoing mail, decided without I/O: the signature header, a signed
+//! Message-ID when there is none, the BATV tag on the envelope sender and the signed ENVID
+//! (DESIGN §4, §8, §8b). The sendmail drop-in and the milter both stamp through here.
 //!
-//! The message bytes are never changed: the stamp is a block of header lines inserted at one
-//! offset, written with the message's own line ending.
+//! The drop-in never changes the message bytes: its [`Stamp`] is a block of header lines
+//! inserted at one offset, written with the message's own line ending. The milter adds the same
+//! [`fields`] through the MTA.
 
 use std::fmt;
 use std::io::{self, Write};
 
+use super::{batv, header, msgid, Key};
 use crate::config::Sign;
 use crate::day::Day;
-use crate::sign::{batv, header, msgid, Key};
 
 /// The added header lines and where they go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,21 +34,35 @@ impl Stamp {
     }
 }
 
-/// The stamp for `message` signed with `key` on `day`: the signature header named
-/// `sign.header` as the first header, then, when `sign.message_id` is on and the message has no
-/// Message-ID, a signed one under `domain`. `nonce` is the caller's random number.
+/// The header fields stamped on a message signed with `key` on `day`, in order, as (name,
+/// value): the signature header named `sign.header` (to go first in the header), then, when
+/// `sign.message_id` is on and the message `has_message_id` not, a signed Message-ID under
+/// `domain`. `nonce` is the caller's random number.
+pub fn fields(
+    sign: &Sign,
+    domain: &str,
+    key: &Key<'_>,
+    day: Day,
+    nonce: u64,
+    has_message_id: bool,
+) -> Vec<(String, String)> {
+    let mut fields = vec![(sign.header.clone(), header::make(key, day, nonce))];
+    if sign.message_id && !has_message_id {
+        fields.push(("Message-ID".to_owned(), msgid::make_message_id(key, day, nonce, domain)));
+    }
+    fields
+}
+
+/// The stamp for `message`: its [`fields`] as header lines at the top, after a leading mbox
+/// `From ` line.
 pub fn stamp(message: &[u8], sign: &Sign, domain: &str, key: &Key<'_>, day: Day, nonce: u64) -> Stamp {
     let newline: &[u8] = if uses_crlf(message) { b"\r\n" } else { b"\n" };
     let mut lines = Vec::new();
-    let mut push = |name: &str, value: &str| {
+    for (name, value) in fields(sign, domain, key, day, nonce, has_field(message, b"message-id")) {
         lines.extend_from_slice(name.as_bytes());
         lines.extend_from_slice(b": ");
         lines.extend_from_slice(value.as_bytes());
         lines.extend_from_slice(newline);
-    };
-    push(&sign.header, &header::make(key, day, nonce));
-    if sign.message_id && !has_field(message, b"message-id") {
-        push("Message-ID", &msgid::make_message_id(key, day, nonce, domain));
     }
     let at = after_mbox_from(message);
     // A first line starting with a blank would read as a continuation of our last header and be
@@ -174,7 +190,8 @@ pub fn tag_sender(
     SenderTag::Tagged(batv::make(&canonical, key, day))
 }
 
-/// The signed ENVID for `-V` (RFC 3461 §4.4): the Message-ID token, same nonce.
+/// The signed ENVID (RFC 3461 §4.4; `-V` for the drop-in, `ENVID=` through the milter): the
+/// Message-ID token, same nonce.
 pub fn envid(key: &Key<'_>, day: Day, nonce: u64) -> String {
     msgid::make_envid(key, day, nonce)
 }
