@@ -11,7 +11,7 @@ use std::os::unix::ffi::OsStringExt;
 use backscatter::config::Sign;
 use backscatter::day::Day;
 use backscatter::sendmail::args::{sender_address, Invocation, Mode};
-use backscatter::sendmail::stamp::{stamp, tag_sender};
+use backscatter::sign::stamp::{stamp, tag_sender};
 use backscatter::sign::{header, Key, KeyId};
 use libfuzzer_sys::fuzz_target;
 
