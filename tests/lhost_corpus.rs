@@ -97,7 +97,9 @@ fn corpus_recall_reasons_and_ham() {
         let (Some(path), Some(&"bounce"), Some(reasons)) = (f.first(), f.get(1), f.get(3)) else { continue };
         let raw = fs::read(root.join("sisimai").join(path)).expect("corpus file");
         let input = normalise(&raw);
-        let Some(message) = MessageParser::default().parse(input.as_ref()) else { continue };
+        // Contained as `classify` contains it (mail-parser's debug assertions, tests/regression.rs).
+        let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(input.as_ref()));
+        let Some(message) = parsed.ok().flatten() else { continue };
         if f.get(12).is_some_and(|d| !d.is_empty()) {
             // A copy with other newlines (CRLF, CR only): must read the same as its original.
             if dsn_records(&message).is_none_or(|r| r.is_empty()) {

@@ -1,7 +1,6 @@
 //! Fuzz target: the RFC 3464 / 6533 / 8098 field-block parser and its per-recipient records on
-//! arbitrary bytes. `RUSTC_BOOTSTRAP=1 cargo fuzz run -O dsn -- -max_total_time=300`
-//! `-O` builds without debug assertions, as shipped: mail-parser 0.11 has a
-//! `debug_assert!(false, "Invalid part ID…")` that malformed MIME reaches (harmless in release).
+//! arbitrary bytes. `fuzz/run dsn` (or `RUSTC_BOOTSTRAP=1 cargo fuzz run -s none dsn`).
+//! Built with debug assertions and overflow checks.
 #![no_main]
 
 use backscatter::classify::dsn;

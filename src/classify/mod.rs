@@ -231,11 +231,58 @@ pub fn classify(message: &[u8]) -> Classification {
     match headers::scan(&input) {
         FastPath::Ordinary => Classification::bare(Kind::Ordinary, Vec::new()),
         FastPath::List => Classification::bare(Kind::List, vec!["List-* header".to_string()]),
-        FastPath::Candidate(signals) => match parser().parse(input.as_ref()) {
-            Some(parsed) => deep(&parsed, &signals),
-            None => fallback(&signals),
-        },
+        FastPath::Candidate(signals) => {
+            let flattened: Vec<u8>;
+            let parsed = match contained_parse(&input) {
+                Ok(parsed) => parsed,
+                Err(()) => {
+                    flattened = flatten_nesting(&input);
+                    contained_parse(&flattened).ok().flatten()
+                }
+            };
+            match parsed {
+                Some(parsed) => deep(&parsed, &signals),
+                None => fallback(&signals),
+            }
+        }
     }
+}
+
+/// mail-parser's full parse, with a panic inside it caught (`Err`). mail-parser 0.11 restores
+/// nested messages with `debug_assert!(false, "Invalid part ID…")` for states it thinks cannot
+/// happen, and malformed MIME reaches them: a `message/rfc822` part whose body is itself
+/// `message/rfc822`, inside a multipart (a forward of a forward; tests/regression.rs builds it).
+/// Release builds skip the assertion and return a best-effort parse; a build with debug
+/// assertions (a library user's debug build, `cargo test`, a fuzz build) panics. Catching the
+/// panic here, at the one place that parses whole messages, keeps that a library matter and not
+/// a crash of `watch`. (The default panic hook still prints the assertion on stderr.)
+fn contained_parse(input: &[u8]) -> Result<Option<Message<'_>>, ()> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser().parse(input))).map_err(|_| ())
+}
+
+/// `input` with every `message/rfc822`, `message/global` and `multipart/digest` (any case)
+/// neutralised by changing one letter: mail-parser then nests no message at all, so the code
+/// that panicked is never reached, and byte offsets stay where they were. The report parts still
+/// classify the message; carriers are searched in the raw bytes anyway (`verify::carriers`), so
+/// a crafted nesting cannot turn a forged bounce into an ordinary message.
+fn flatten_nesting(input: &[u8]) -> Vec<u8> {
+    let mut out = input.to_vec();
+    let patterns: [(&[u8], usize); 3] = [(b"message/rfc822", 0), (b"message/global", 0), (b"multipart/digest", 10)];
+    for (pattern, letter) in patterns {
+        let mut at = 0;
+        while let Some(found) = out.get(at..).and_then(|rest| find_ignore_case(rest, pattern)) {
+            if let Some(byte) = out.get_mut(at + found + letter) {
+                *byte = b'x';
+            }
+            at += found + pattern.len();
+        }
+    }
+    out
+}
+
+/// Where `needle` first occurs in `haystack`, ASCII case ignored.
+fn find_ignore_case(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w.eq_ignore_ascii_case(needle))
 }
 
 /// mail-parser configured like its default (0.11 `parsers/header.rs`) except that `Received`

@@ -14,7 +14,7 @@ use backscatter::config::Config;
 use backscatter::engine::{Judged, Pipeline, SystemClock};
 use backscatter::keys::{Keyring, KeyringError};
 use backscatter::spf::step::Report;
-use backscatter::store::read::{read_message, Read};
+use backscatter::store::read::{read_message, Read, Skip};
 use backscatter::verdict::Judgement;
 
 use super::Globals;
@@ -42,7 +42,12 @@ async fn classify(pipeline: Pipeline, json: bool, files: &[PathBuf]) -> anyhow::
     for arg in files {
         if arg.as_os_str() == "-" {
             let mut bytes = Vec::new();
-            match std::io::stdin().read_to_end(&mut bytes) {
+            // Bounded like a file (store::read): one more byte tells that it is too big.
+            match std::io::stdin().take(max.saturating_add(1)).read_to_end(&mut bytes) {
+                Ok(_) if bytes.len() as u64 > max => {
+                    eprintln!("backscatter: stdin: more than max_message_size ({max} bytes); not classified — raise max_message_size to read it");
+                    unreadable = true;
+                }
                 Ok(_) => {
                     if !emit(&mut out, "-", &pipeline.run(&bytes, now(), None).await, json)? {
                         return Ok(ExitCode::SUCCESS);
@@ -66,6 +71,13 @@ async fn classify(pipeline: Pipeline, json: bool, files: &[PathBuf]) -> anyhow::
                     if !emit(&mut out, &path.to_string_lossy(), &j, json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
+                }
+                Ok(Read::Skipped(skip @ Skip::TooBig(_))) => {
+                    eprintln!(
+                        "backscatter: {}: {skip} — not classified; raise max_message_size ({max} bytes) to read it",
+                        path.display()
+                    );
+                    unreadable = true;
                 }
                 Ok(Read::Skipped(skip)) => {
                     eprintln!("backscatter: {}: {skip}", path.display());
