@@ -4,17 +4,19 @@
 //! keyring to verify it against. Silent unless `-v` (then one line on stderr) or undecided (then
 //! the reason on stderr).
 
-use std::io::Read;
+use std::io::Read as _;
 use std::path::Path;
 use std::process::ExitCode;
 
 use std::sync::Arc;
 
+use backscatter::config::DEFAULT_MAX_MESSAGE_SIZE;
 use backscatter::engine::{Pipeline, SystemClock};
 use backscatter::policy::{Action, Verdict};
+use backscatter::store::read::{read_message, Read};
 use backscatter::verdict::Judgement;
 
-use super::classify::{load, mtime, now};
+use super::classify::{load, now};
 use super::Globals;
 use crate::exit;
 
@@ -36,8 +38,14 @@ pub fn run(
         let mut bytes = Vec::new();
         std::io::stdin().read_to_end(&mut bytes).map(|_| (bytes, now()))
     } else {
+        // As the stores read: no FIFO waited on, no link followed, no size without bound.
         let path = file.unwrap_or(Path::new("-"));
-        std::fs::read(path).map(|bytes| (bytes, mtime(path).unwrap_or_else(now)))
+        match read_message(path, DEFAULT_MAX_MESSAGE_SIZE) {
+            Ok(Read::Message { bytes, mtime }) => Ok((bytes, mtime)),
+            Ok(Read::Skipped(skip)) => Err(std::io::Error::other(skip.to_string())),
+            Ok(Read::Vanished) => Err(std::io::Error::from(std::io::ErrorKind::NotFound)),
+            Err(err) => Err(std::io::Error::other(err.to_string())),
+        }
     };
     let (bytes, fallback) = match read {
         Ok(read) => read,

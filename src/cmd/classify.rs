@@ -119,13 +119,6 @@ pub fn now() -> i64 {
     since.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
-/// A file's modification time in Unix seconds: when a Maildir message was delivered.
-pub fn mtime(path: &Path) -> Option<i64> {
-    let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok()?;
-    let secs = modified.duration_since(SystemTime::UNIX_EPOCH).ok()?.as_secs();
-    i64::try_from(secs).ok()
-}
-
 /// `path` itself if it is not a directory, else every regular file below it, sorted; a
 /// Maildir's `tmp/` (messages still being written) is skipped, and so are symbolic links to
 /// directories (no loops). What cannot be read is reported on stderr and counted.
