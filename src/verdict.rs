@@ -7,7 +7,7 @@ use crate::classify::{self, Classification};
 use crate::config::Config;
 use crate::day::Day;
 use crate::evidence::{self, SentIndex};
-use crate::keys::Keyring;
+use crate::keys::StoredKey;
 use crate::policy::{self, Context, Decision};
 use crate::verify::{self, Carrier};
 
@@ -27,14 +27,14 @@ pub struct Judgement {
 }
 
 /// Judges `message`: classifies it, reads its arrival time (else `fallback_arrival`, Unix
-/// seconds: the file's mtime or the IMAP INTERNALDATE), checks its carriers against the keys the
-/// keyring lets verify on that day, looks its original up in the mailbox's Sent index (`sent`,
-/// DESIGN §4.5) and applies the config's policy. `keyring: None` means there is none (see
-/// [`policy::decide`]). Pure: no clock, no files.
+/// seconds: the file's mtime or the IMAP INTERNALDATE), checks its carriers against those of
+/// `keys` that verify on that day, looks its original up in the mailbox's Sent index (`sent`,
+/// DESIGN §4.5) and applies the config's policy. The keys are values, not the keyring file: no
+/// keys means there is no keyring (see [`policy::decide`]). Pure: no clock, no files.
 pub fn judge(
     message: &[u8],
     fallback_arrival: i64,
-    keyring: Option<&Keyring>,
+    keys: &[StoredKey],
     sent: Option<&SentIndex>,
     config: &Config,
 ) -> Judgement {
@@ -45,14 +45,14 @@ pub fn judge(
     let checked = config.policy.check.contains(&classification.kind);
     // Ordinary mail, the bulk of any mailbox, is not searched for carriers.
     let carriers = if checked {
-        let keys = keyring.map(|k| k.verifying_keys(arrival)).unwrap_or_default();
+        let keys: Vec<_> = keys.iter().filter(|k| k.verifies_on(arrival)).map(StoredKey::as_key).collect();
         verify::carriers(message, &classification, &keys, arrival, &config.sign.header)
     } else {
         Vec::new()
     };
     let sent =
         sent.filter(|_| checked).and_then(|index| evidence::judge(&classification, message, arrival_time, index));
-    let first_key_created = keyring.and_then(|k| k.keys().iter().map(|k| k.created()).min());
+    let first_key_created = keys.iter().map(StoredKey::created).min();
     let context = Context { arrival, first_key_created, sent };
     let decision =
         policy::decide(&classification, message, &carriers, &config.policy, &config.protected_domains, &context);
@@ -103,6 +103,7 @@ mod tests {
     use std::sync::{Arc, Mutex};
 
     use super::*;
+    use crate::keys::Keyring;
     use crate::policy::{Action, Verdict};
     use crate::sign::header;
 
@@ -126,7 +127,7 @@ mod tests {
 
     #[test]
     fn json_object_has_the_design_fields() {
-        let j = judge(signed().as_bytes(), 0, Some(&keyring()), None, &Config::default());
+        let j = judge(signed().as_bytes(), 0, keyring().keys(), None, &Config::default());
         let v = j.to_json("cur/1");
         assert_eq!(v["path"], "cur/1");
         assert_eq!(v["kind"], "ndr");
@@ -146,7 +147,7 @@ mod tests {
     fn unchecked_kinds_skip_the_carrier_search() {
         let mut config = Config::default();
         config.policy.check.retain(|k| *k != classify::Kind::Ndr);
-        let j = judge(signed().as_bytes(), 0, Some(&keyring()), None, &config);
+        let j = judge(signed().as_bytes(), 0, keyring().keys(), None, &config);
         assert!(j.carriers.is_empty());
         assert_eq!((j.decision.verdict, j.decision.action), (Verdict::Ordinary, Action::Keep));
     }
@@ -174,7 +175,7 @@ mod tests {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        let j = judge(BOUNCE.as_bytes(), 0, Some(&keyring()), None, &Config::default());
+        let j = judge(BOUNCE.as_bytes(), 0, keyring().keys(), None, &Config::default());
         tracing::subscriber::with_default(subscriber, || log(&j, "INBOX", "1234"));
         let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("UTF-8");
         assert_eq!(text.lines().count(), 1, "{text}");

@@ -75,6 +75,6 @@ fn a_message_rfc822_whose_body_is_message_rfc822_is_classified_not_a_panic() {
         "[[key]]\nid = 1\ncreated = \"2020-01-01\"\nsecret = \"regression-secret\"\n",
     )
     .expect("keyring");
-    let j = verdict::judge(bounce.as_bytes(), 0, Some(&keyring), None, &Config::default());
+    let j = verdict::judge(bounce.as_bytes(), 0, keyring.keys(), None, &Config::default());
     assert_eq!(j.decision.verdict, Verdict::Backscatter, "{}", j.decision.why);
 }

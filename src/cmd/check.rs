@@ -115,11 +115,11 @@ mod tests {
     fn status_follows_the_decision() {
         let config = Config::default();
         let all = Config { policy: Policy { all_bounces: true, ..Policy::default() }, ..Config::default() };
-        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, None, &config);
+        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, &[], None, &config);
         assert_eq!(status(&ordinary, false), KEEP);
-        let unverifiable = verdict::judge(BOUNCE, 0, None, None, &config);
+        let unverifiable = verdict::judge(BOUNCE, 0, &[], None, &config);
         assert_eq!(status(&unverifiable, false), exit::TEMPFAIL);
-        let attacked = verdict::judge(BOUNCE, 0, None, None, &all);
+        let attacked = verdict::judge(BOUNCE, 0, &[], None, &all);
         assert_eq!(status(&attacked, false), BACKSCATTER, "{}", attacked.decision.why);
     }
 }

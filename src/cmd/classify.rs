@@ -224,7 +224,7 @@ mod tests {
     #[test]
     fn json_line_has_every_field_and_the_verdict() {
         let config = Config::default();
-        let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, None, None, &config);
+        let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, &[], None, &config);
         let mut out = Vec::new();
         print(&mut out, "m1", &bounce, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
@@ -240,7 +240,7 @@ mod tests {
         assert_eq!(v["carriers"], serde_json::json!([]));
         assert_eq!(v["original"]["via"], "message/rfc822");
 
-        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, None, None, &config);
+        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, &[], None, &config);
         let mut out = Vec::new();
         print(&mut out, "m2", &ordinary, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");

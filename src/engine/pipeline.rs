@@ -95,7 +95,8 @@ impl Pipeline {
     /// (`sent`, DESIGN §4.5) and decide (`fallback_arrival`: the file's mtime or the IMAP
     /// INTERNALDATE, unix seconds). CPU only, so a scan runs it on several threads.
     pub fn judge(&self, message: &[u8], fallback_arrival: i64, sent: Option<&SentIndex>) -> Judgement {
-        verdict::judge(message, fallback_arrival, self.keyring.as_deref(), sent, &self.config)
+        let keys = self.keyring.as_deref().map_or(&[][..], Keyring::keys);
+        verdict::judge(message, fallback_arrival, keys, sent, &self.config)
     }
 
     /// The second half: the evidence that needs the network (SPF), then the plan.

@@ -193,12 +193,12 @@ fn judged_at_arrival_not_at_the_scan() {
     let sig = header::make(&key(), signed, NONCE);
     let message = with_original_header(&format!("X-Backscatter-Sig: {sig}"));
     let scan_time = (day().0 + 30) * 86_400;
-    let j = judge(message.as_bytes(), scan_time, Some(&keyring()), None, &Config::default());
+    let j = judge(message.as_bytes(), scan_time, keyring().keys(), None, &Config::default());
     assert_eq!(j.arrival, day());
     assert_eq!((j.decision.verdict, j.decision.action), (Verdict::Genuine, Action::Keep), "{}", j.decision.why);
     // Without a Received date or Delivery-Date, the fallback (the scan day here) decides.
     let undated = message.replacen("Received: from localhost (localhost)", "X-Received: from localhost", 1);
-    let j = judge(undated.as_bytes(), scan_time, Some(&keyring()), None, &Config::default());
+    let j = judge(undated.as_bytes(), scan_time, keyring().keys(), None, &Config::default());
     assert_eq!(j.arrival, Day(day().0 + 30));
     assert_eq!(j.decision.verdict, Verdict::Backscatter);
     assert!(j.decision.why.contains("expired signature header"), "{}", j.decision.why);
@@ -225,13 +225,13 @@ fn corpus_bounces_with_injected_carriers() {
         let (head, _) = fields::split(&raw);
         let Some(at) = find(&raw, first, head.len()) else { continue };
         // Undated ones arrive on 2020-01-01, after the keyring's grace period.
-        let unsigned = judge(&raw, 1_577_836_800, Some(&keyring), None, &config);
+        let unsigned = judge(&raw, 1_577_836_800, keyring.keys(), None, &config);
         let arrival = unsigned.arrival;
         let sig = header::make(&key(), arrival, NONCE);
         let mut signed = raw.get(..at).unwrap_or_default().to_vec();
         signed.extend_from_slice(format!("X-Backscatter-Sig: {sig}\n").as_bytes());
         signed.extend_from_slice(raw.get(at..).unwrap_or_default());
-        let j = judge(&signed, 1_577_836_800, Some(&keyring), None, &config);
+        let j = judge(&signed, 1_577_836_800, keyring.keys(), None, &config);
         let name = path.display();
         if j.decision.verdict != Verdict::Genuine {
             failures.push(format!("{name}: signed is {} ({})", j.decision.verdict, j.decision.why));
@@ -290,7 +290,7 @@ fn real_replies_with_a_signed_message_id() {
     {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
         let raw = String::from_utf8_lossy(&std::fs::read(&path).expect("fixture")).into_owned();
-        let unsigned = judge(raw.as_bytes(), 1_577_836_800, Some(&keyring), None, &config);
+        let unsigned = judge(raw.as_bytes(), 1_577_836_800, keyring.keys(), None, &config);
         assert_eq!(unsigned.decision.verdict, Verdict::Backscatter, "{name}: {}", unsigned.decision.why);
         let (_, head) = fields::split(raw.as_bytes());
         let head_len = raw.len() - head.len();
@@ -303,7 +303,7 @@ fn real_replies_with_a_signed_message_id() {
             .unwrap_or_else(|| panic!("{name} names no original"));
         let id = msgid::make_message_id(&key(), unsigned.arrival, NONCE, "example.org");
         let signed = raw.replace(&parent, &id);
-        let j = judge(signed.as_bytes(), 1_577_836_800, Some(&keyring), None, &config);
+        let j = judge(signed.as_bytes(), 1_577_836_800, keyring.keys(), None, &config);
         assert_eq!(j.decision.verdict, Verdict::Genuine, "{name}: {}", j.decision.why);
         assert!(j.decision.why.starts_with("valid signed Message-ID in "), "{name}: {}", j.decision.why);
     }
@@ -342,9 +342,9 @@ fn keys_retired_long_before_arrival_no_longer_verify() {
         Keyring::parse(Path::new("keyring.toml"), &text).expect("keyring parses")
     };
     // Retired 7 days before the arrival: still verifies; 8 days: the carrier names an unknown key.
-    let j = judge(message.as_bytes(), 0, Some(&retired("2013-10-09")), None, &Config::default());
+    let j = judge(message.as_bytes(), 0, retired("2013-10-09").keys(), None, &Config::default());
     assert_eq!(j.decision.verdict, Verdict::Genuine, "{}", j.decision.why);
-    let j = judge(message.as_bytes(), 0, Some(&retired("2013-10-08")), None, &Config::default());
+    let j = judge(message.as_bytes(), 0, retired("2013-10-08").keys(), None, &Config::default());
     assert_eq!(j.decision.verdict, Verdict::Backscatter);
     assert_eq!(j.decision.why, "no valid carrier: unknown-key signature header in the returned original");
 }
