@@ -88,6 +88,18 @@ impl Ledger {
         self.records.iter().filter(|r| r.state == State::Unfinished)
     }
 
+    /// Moves that happened (done, perhaps restored since) at or after `since` (unix seconds), if
+    /// given, each with whether it was restored: what `stats` and the stats page count.
+    pub fn happened(&self, since: Option<i64>) -> impl Iterator<Item = (&Record, bool)> {
+        self.records.iter().filter(move |r| since.is_none_or(|since| r.intent.time.0 >= since)).filter_map(|r| {
+            match r.state {
+                State::Done { .. } => Some((r, false)),
+                State::Restored { .. } => Some((r, true)),
+                State::Unfinished | State::Abandoned { .. } => None,
+            }
+        })
+    }
+
     /// Done moves not restored yet, chosen by `ids` (if any are given), else by `since` (unix
     /// seconds; moves at or after it), else all — what `restore` may undo.
     pub fn restorable(&self, ids: &[String], since: Option<i64>) -> Vec<&Record> {

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use super::{format_time, Ledger, Record, State};
+use super::{format_time, Ledger, Record};
 use crate::day::Day;
 use crate::metrics::{Move, Origin};
 
@@ -29,22 +29,12 @@ impl Stats {
     /// `since` (unix seconds), if given.
     pub fn of(ledger: &Ledger, since: Option<i64>) -> Stats {
         let mut stats = Stats::default();
-        for r in ledger.records() {
-            let restored = match r.state {
-                State::Done { .. } => false,
-                State::Restored { .. } => true,
-                State::Unfinished | State::Abandoned { .. } => continue,
-            };
-            if since.is_some_and(|since| r.intent.time.0 < since) {
-                continue;
-            }
+        for (r, restored) in ledger.happened(since) {
             let m = &r.intent;
             stats.moves += 1;
             stats.restored += u64::from(restored);
             *stats.by_kind.entry(m.kind.as_str().to_owned()).or_default() += 1;
-            let reason =
-                m.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned));
-            *stats.by_reason.entry(reason.unwrap_or_else(|| "-".into())).or_default() += 1;
+            *stats.by_reason.entry(reason_word(m).unwrap_or_else(|| "-".into())).or_default() += 1;
             let day = format_time(m.time.0);
             *stats.by_day.entry(day.get(..10).unwrap_or(&day).to_owned()).or_default() += 1;
             *stats.by_mailbox.entry(m.from.mailbox()).or_default() += 1;
@@ -57,27 +47,22 @@ impl Stats {
 /// [`Move`] each, in journal order); `origin` tells who reported each moved message and whom it
 /// targeted — the caller reads the message, or says unknown.
 pub fn page_moves(ledger: &Ledger, since: Option<i64>, mut origin: impl FnMut(&Record) -> Origin) -> Vec<Move> {
-    let mut moves = Vec::new();
-    for r in ledger.records() {
-        let restored = match r.state {
-            State::Done { .. } => false,
-            State::Restored { .. } => true,
-            State::Unfinished | State::Abandoned { .. } => continue,
-        };
-        if since.is_some_and(|since| r.intent.time.0 < since) {
-            continue;
-        }
-        let m = &r.intent;
-        moves.push(Move {
-            day: Day::from_unix_seconds(m.time.0),
-            kind: m.kind.as_str().to_owned(),
-            reason: m.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned)),
-            mailbox: m.from.mailbox(),
+    ledger
+        .happened(since)
+        .map(|(r, restored)| Move {
+            day: Day::from_unix_seconds(r.intent.time.0),
+            kind: r.intent.kind.as_str().to_owned(),
+            reason: reason_word(&r.intent),
+            mailbox: r.intent.from.mailbox(),
             restored,
             origin: origin(r),
-        });
-    }
-    moves
+        })
+        .collect()
+}
+
+/// The move's bounce reason as its JSON word (`userunknown`), if it has one.
+fn reason_word(m: &super::Move) -> Option<String> {
+    m.reason.and_then(|r| serde_json::to_value(r).ok()).and_then(|v| v.as_str().map(str::to_owned))
 }
 
 /// A plain-text report: the totals, then one table per dimension, largest counts first (days
