@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use backscatter::config::{Auth, Config, Imap, Mode, Tls};
+use backscatter::config::{Config, Imap, Mode};
 use backscatter::engine::daemon::{self, Engine, Timing};
 use backscatter::engine::imap::{self, Options, Sweeper};
 use backscatter::engine::{Mover, Pipeline, SystemClock};
@@ -46,18 +46,7 @@ fn pipeline() -> Pipeline {
 }
 
 fn account(dovecot: &Dovecot) -> Imap {
-    Imap {
-        name: "bench".into(),
-        host: "127.0.0.1".into(),
-        port: dovecot.port,
-        tls: Tls::None,
-        allow_plaintext: false,
-        ca_file: None,
-        username: "alice".into(),
-        auth: Auth::Password("secret".into()),
-        mailboxes: vec!["INBOX".into()],
-        sent: None,
-    }
+    dovecot.account("bench", "alice")
 }
 
 fn seq(bytes: &[u8]) -> Option<usize> {

@@ -13,7 +13,6 @@ use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use backscatter::config::{Auth, Imap, Tls};
 use backscatter::evidence::file::{self, Stored};
 use backscatter::evidence::imap::ImapSent;
 use backscatter::evidence::index::{Record, SentIndex};
@@ -107,18 +106,7 @@ fn imap(n: usize) {
     }
     let chown = Command::new("chown").arg("-R").arg("--reference").arg(dovecot.maildir()).arg(&sent).status();
     assert!(chown.unwrap().success());
-    let account = Imap {
-        name: "bench".into(),
-        host: "127.0.0.1".into(),
-        port: dovecot.port,
-        tls: Tls::None,
-        allow_plaintext: false,
-        ca_file: None,
-        username: "alice".into(),
-        auth: Auth::Password("secret".into()),
-        mailboxes: vec!["INBOX".into()],
-        sent: None,
-    };
+    let account = dovecot.account("bench", "alice");
     let state = tempfile::tempdir().unwrap();
     let mut index = ImapSent::open(&account, Path::new(state.path())).unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -65,18 +65,7 @@ impl Drop for Watcher {
 }
 
 fn account(dovecot: &Dovecot, user: &str) -> Imap {
-    Imap {
-        name: user.to_owned(),
-        host: "127.0.0.1".to_owned(),
-        port: dovecot.port,
-        tls: Tls::None,
-        allow_plaintext: false,
-        ca_file: None,
-        username: user.to_owned(),
-        auth: Auth::Password("secret".to_owned()),
-        mailboxes: vec!["INBOX".to_owned()],
-        sent: None,
-    }
+    dovecot.account(user, user)
 }
 
 fn options() -> Options {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use backscatter::config::{Auth, Config, Imap, Mode, Tls};
+use backscatter::config::{Config, Imap, Mode};
 use backscatter::engine::daemon::{self, Engine, Timing};
 use backscatter::engine::imap::Options;
 use backscatter::engine::{Mover, Pipeline, SystemClock};
@@ -134,18 +134,7 @@ fn run_with_faults(dovecot_env: &[(&str, &str)]) {
     let mut config = Config::default();
     config.policy.all_bounces = true;
     config.policy.mode = Mode::Enforce;
-    config.imap = vec![Imap {
-        name: "alice".into(),
-        host: "127.0.0.1".into(),
-        port: proxy.port,
-        tls: Tls::None,
-        allow_plaintext: false,
-        ca_file: None,
-        username: "alice".into(),
-        auth: Auth::Password("secret".into()),
-        mailboxes: vec!["INBOX".into()],
-        sent: None,
-    }];
+    config.imap = vec![Imap { port: proxy.port, ..dovecot.account("alice", "alice") }];
     let options = Options {
         idle_interval: Duration::from_secs(20),
         poll_interval: Duration::from_millis(200),

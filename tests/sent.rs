@@ -13,7 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backscatter::classify::classify;
-use backscatter::config::{Auth, Imap, Tls};
+use backscatter::config::Imap;
 use backscatter::day::Day;
 use backscatter::evidence::file;
 use backscatter::evidence::imap::ImapSent;
@@ -279,18 +279,7 @@ fn a_message_sent_while_watch_runs_counts() {
 }
 
 fn account(dovecot: &Dovecot) -> Imap {
-    Imap {
-        name: "alice".to_owned(),
-        host: "127.0.0.1".to_owned(),
-        port: dovecot.port,
-        tls: Tls::None,
-        allow_plaintext: false,
-        ca_file: None,
-        username: "alice".to_owned(),
-        auth: Auth::Password("secret".to_owned()),
-        mailboxes: vec!["INBOX".to_owned()],
-        sent: None,
-    }
+    dovecot.account("alice", "alice")
 }
 
 /// Dovecot with a mailbox `Sent` marked `\Sent` (RFC 6154), stored as `.Sent`.

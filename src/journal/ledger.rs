@@ -91,12 +91,12 @@ impl Ledger {
     /// Moves that happened (done, perhaps restored since) at or after `since` (unix seconds), if
     /// given, each with whether it was restored: what `stats` and the stats page count.
     pub fn happened(&self, since: Option<i64>) -> impl Iterator<Item = (&Record, bool)> {
-        self.records.iter().filter(move |r| since.is_none_or(|since| r.intent.time.0 >= since)).filter_map(|r| {
-            match r.state {
-                State::Done { .. } => Some((r, false)),
-                State::Restored { .. } => Some((r, true)),
-                State::Unfinished | State::Abandoned { .. } => None,
-            }
+        self.records.iter().filter(move |r| since.is_none_or(|since| r.intent.time.0 >= since)).filter_map(|r| match r
+            .state
+        {
+            State::Done { .. } => Some((r, false)),
+            State::Restored { .. } => Some((r, true)),
+            State::Unfinished | State::Abandoned { .. } => None,
         })
     }
 

@@ -221,6 +221,23 @@ impl Dovecot {
         self.dir.path().join("dovecot/cert.pem")
     }
 
+    /// An `[[imap]]` account named `name` logging in as `user` (password "secret", as the recipe
+    /// sets for every user) over plain IMAP on loopback, watching INBOX.
+    pub fn account(&self, name: &str, user: &str) -> backscatter::config::Imap {
+        backscatter::config::Imap {
+            name: name.to_owned(),
+            host: "127.0.0.1".to_owned(),
+            port: self.port,
+            tls: backscatter::config::Tls::None,
+            allow_plaintext: false,
+            ca_file: None,
+            username: user.to_owned(),
+            auth: backscatter::config::Auth::Password("secret".to_owned()),
+            mailboxes: vec!["INBOX".to_owned()],
+            sent: None,
+        }
+    }
+
     /// alice's Maildir, as Dovecot serves it.
     pub fn maildir(&self) -> PathBuf {
         self.dir.path().join("dovecot/home/alice/Maildir")
