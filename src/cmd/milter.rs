@@ -15,6 +15,8 @@ pub fn run(runtime: &tokio::runtime::Runtime, globals: &Globals) -> anyhow::Resu
     if path.is_none() {
         tracing::warn!("no config file: protected_domains is empty, so every recipient is protected");
     }
+    // Root becomes `user` before the keyring is read or the socket made: both are then its.
+    backscatter::privileges::drop_to(config.user.as_deref())?;
     let keyring = super::keyring_path(globals, config.keyring.as_deref())?;
     runtime.block_on(async {
         // A keyring problem is a config problem: exit 78 (systemd does not restart on it).
