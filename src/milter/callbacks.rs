@@ -3,7 +3,6 @@
 //! the client tries again, so no mail is lost.
 
 use std::ffi::{CStr, CString};
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -12,9 +11,9 @@ use indymilter::{
     SmtpReply, SocketInfo, Status,
 };
 
-use super::inbound::{self, Disposition, Rcpt};
+use super::inbound::{self, Disposition};
 use super::outbound;
-use super::session::{self, Direction, Message, Outbound, Session, VERDICT_HEADER};
+use super::session::{Direction, Message, Outbound, Refused, Session, VERDICT_HEADER};
 use super::smtp_spf::{self, OnFail, SCORE_HEADER};
 use super::Milter;
 use crate::day::Day;
@@ -76,25 +75,13 @@ fn macro_value(cx: &Context<Session>, name: &CStr) -> Option<String> {
 }
 
 fn connect(milter: &Milter, cx: &mut Context<Session>, name: CString, socket: SocketInfo) -> Status {
-    let receiver = macro_value(cx, c"j");
-    let session = cx.data.get_or_insert_with(Session::default);
-    session.client = match socket {
-        SocketInfo::Inet(addr) => Some(canonical(addr.ip())),
+    let receiver = macro_value(cx, c"j").or_else(|| milter.config.sign.myorigin.clone());
+    let client = match socket {
+        SocketInfo::Inet(addr) => Some(addr.ip()),
         SocketInfo::Unix(_) | SocketInfo::Unknown => None,
     };
-    // Postfix passes "unknown" without a verified reverse name, Sendmail "[ip]".
-    let name = text(&name);
-    session.client_name = (name != "unknown" && !name.starts_with('[')).then_some(name);
-    session.receiver = receiver.or_else(|| milter.config.sign.myorigin.clone());
+    cx.data.get_or_insert_with(Session::default).connect(client, &text(&name), receiver);
     Status::Continue
-}
-
-/// An IPv4 client seen through a dual-stack socket as `::ffff:a.b.c.d` is the IPv4 address.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
 }
 
 fn helo(cx: &mut Context<Session>, name: CString) -> Status {
@@ -108,19 +95,21 @@ async fn mail(milter: &Milter, cx: &mut Context<Session>, args: Vec<CString>) ->
     let mut args = args.iter().map(|a| text(a));
     let sender = args.next().unwrap_or_default();
     let session = cx.data.get_or_insert_with(Session::default);
-    let direction = session::direction(session.client, auth.as_deref(), &milter.config.milter.sign_networks);
-    let mut message = Message::new(direction, &sender, args.collect());
+    session.mail(&sender, args.collect(), auth.as_deref(), &milter.config.milter.sign_networks);
+    let Some(message) = session.message.as_ref() else { return Status::Continue };
     if let (Direction::Inbound, Some(checker)) = (&message.direction, &milter.spf) {
         let facts = smtp_spf::facts(session, &message.sender, false);
         let outcome = checker.check(&facts).await;
         if let OnFail::Reject(why) = smtp_spf::on_fail(&outcome, &milter.config) {
             tracing::info!(client = ?session.client, sender = message.sender, why, "refused at MAIL FROM: SPF fail");
             count("mail", "spf-fail", "reject");
+            session.message = None;
             return refuse(&mut cx.reply, "550", "5.7.23", &why);
         }
-        message.spf = Some(outcome);
+        if let Some(message) = session.message.as_mut() {
+            message.spf = Some(outcome);
+        }
     }
-    session.message = Some(message);
     Status::Continue
 }
 
@@ -128,30 +117,24 @@ async fn mail(milter: &Milter, cx: &mut Context<Session>, args: Vec<CString>) ->
 /// refused (this recipient only).
 fn rcpt(milter: &Milter, cx: &mut Context<Session>, args: Vec<CString>) -> Status {
     let recipient = args.first().map(|a| text(a)).unwrap_or_default();
-    let recipient = session::strip_brackets(&recipient).to_owned();
-    let Some(message) = cx.data.as_mut().and_then(|s| s.message.as_mut()) else { return Status::Continue };
-    if message.direction == Direction::Inbound && session::is_protected(&recipient, &milter.config) {
-        message.protected_recipient = true;
-        let today = Day::from_unix_seconds(now());
-        let pipeline = milter.pipeline();
-        let keys = pipeline.keyring().map(|ring| ring.verifying_keys(today)).unwrap_or_default();
-        match inbound::check_rcpt(&recipient, &keys, today) {
-            Rcpt::Untagged => {}
-            Rcpt::Valid(v) => message.tags.push((recipient.clone(), v)),
-            Rcpt::Refused { result, why } => {
-                tracing::info!(recipient, sender = message.sender, why, "refused at RCPT TO");
-                count("rcpt", result, "reject");
-                return refuse(&mut cx.reply, "550", "5.7.1", &why);
-            }
+    let Some(session) = cx.data.as_mut() else { return Status::Continue };
+    let today = Day::from_unix_seconds(now());
+    let pipeline = milter.pipeline();
+    let keys = pipeline.keyring().map(|ring| ring.verifying_keys(today)).unwrap_or_default();
+    match session.rcpt(&recipient, &milter.config, &keys, today) {
+        Ok(()) => Status::Continue,
+        Err(Refused { result, why }) => {
+            let sender = session.message.as_ref().map(|m| m.sender.as_str()).unwrap_or_default();
+            tracing::info!(recipient, sender, why, "refused at RCPT TO");
+            count("rcpt", result, "reject");
+            refuse(&mut cx.reply, "550", "5.7.1", &why)
         }
     }
-    message.recipients.push(recipient);
-    Status::Continue
 }
 
 fn header(cx: &mut Context<Session>, name: CString, value: CString) -> Status {
-    if let Some(message) = cx.data.as_mut().and_then(|s| s.message.as_mut()) {
-        message.add_header(&text(&name), &text(&value));
+    if let Some(session) = cx.data.as_mut() {
+        session.header(&text(&name), &text(&value));
     }
     Status::Continue
 }
@@ -159,11 +142,7 @@ fn header(cx: &mut Context<Session>, name: CString, value: CString) -> Status {
 /// The body is kept only for the judgement, and only up to its limit.
 fn body(cx: &mut Context<Session>, chunk: &[u8]) -> Status {
     let Some(session) = cx.data.as_mut() else { return Status::Continue };
-    let more = match session.message.as_mut() {
-        Some(message) if message.judged() => message.add_body(chunk),
-        _ => false,
-    };
-    if more || !session.skip {
+    if session.body(chunk) || !session.skip {
         Status::Continue
     } else {
         Status::Skip
@@ -172,7 +151,7 @@ fn body(cx: &mut Context<Session>, chunk: &[u8]) -> Status {
 
 fn abort(cx: &mut Context<Session>) -> Status {
     if let Some(session) = cx.data.as_mut() {
-        session.message = None;
+        session.abort();
     }
     Status::Continue
 }
@@ -270,10 +249,7 @@ async fn judge(
         return Ok(Status::Continue);
     }
     let now = now();
-    let mut bytes = inbound::envelope_head(session, &message, now);
-    bytes.extend_from_slice(&message.head);
-    bytes.extend_from_slice(b"\r\n");
-    bytes.extend_from_slice(&message.body);
+    let bytes = inbound::judged_copy(session, &message, now);
     let j = inbound::judge(milter, &bytes, now).await;
     let disposition = inbound::disposition(&j.decision, config.milter.action);
     let action = match &disposition {

@@ -65,6 +65,16 @@ pub fn envelope_head(session: &Session, message: &Message, now: i64) -> Vec<u8> 
     head.into_bytes()
 }
 
+/// The message as the judgement reads it at end of message: [`envelope_head`], then the
+/// header section and the body (up to [`JUDGED_BODY`](super::session::JUDGED_BODY)) as received.
+pub fn judged_copy(session: &Session, message: &Message, now: i64) -> Vec<u8> {
+    let mut bytes = envelope_head(session, message, now);
+    bytes.extend_from_slice(&message.head);
+    bytes.extend_from_slice(b"\r\n");
+    bytes.extend_from_slice(&message.body);
+    bytes
+}
+
 /// THE call into the judgement: the message as the mailbox will hold it (see
 /// [`envelope_head`]) through the engine's pipeline — classify, carriers, policy, grace,
 /// exemptions, `all_bounces`, and with SPF on the origin check of a bounce (which only

@@ -4,8 +4,10 @@
 
 use std::net::IpAddr;
 
+use super::inbound::{self, Rcpt};
 use crate::config::{Cidr, Config};
-use crate::sign::Verification;
+use crate::day::Day;
+use crate::sign::{Key, Verification};
 use crate::spf::Outcome;
 
 /// The most of a message's body kept for the judgement. Bounces put what matters (the report
@@ -80,6 +82,78 @@ pub struct Message {
 
 /// The header our verdict is written in (and whose incoming copies are removed first).
 pub const VERDICT_HEADER: &str = "X-Backscatter";
+
+/// A recipient refused at RCPT TO (550 5.7.1): its BATV tag is ours but not valid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The result word: `forged`, `expired`, `unknown-key`, `malformed`.
+    pub result: &'static str,
+    /// The reason, for the reply.
+    pub why: String,
+}
+
+/// The stages of a session, one method each, as the milter callbacks feed them (pure: the MTA's
+/// values in, the state and what to answer out; a fuzz target drives them the same way).
+impl Session {
+    /// The client connected from `client` (an IPv4 address seen through a dual-stack socket as
+    /// `::ffff:a.b.c.d` is the IPv4 address) with the host `name` the MTA found; the MTA's own
+    /// name is `receiver`.
+    pub fn connect(&mut self, client: Option<IpAddr>, name: &str, receiver: Option<String>) {
+        self.client = client.map(|ip| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        });
+        // Postfix passes "unknown" without a verified reverse name, Sendmail "[ip]".
+        self.client_name = (name != "unknown" && !name.starts_with('[')).then(|| name.to_owned());
+        self.receiver = receiver;
+    }
+
+    /// MAIL FROM `sender` with ESMTP `params`, `auth_authen` the SMTP AUTH user (if any): a
+    /// new current message, which way it goes decided now. SPF, if on, is the caller's to add.
+    pub fn mail(&mut self, sender: &str, params: Vec<String>, auth_authen: Option<&str>, sign_networks: &[Cidr]) {
+        let direction = direction(self.client, auth_authen, sign_networks);
+        self.message = Some(Message::new(direction, sender, params));
+    }
+
+    /// RCPT TO `recipient` (brackets optional): a BATV-tagged recipient of a protected domain
+    /// on an inbound message is verified against the `keys` valid `today`; a bad tag refuses
+    /// this recipient only. Without a current message there is nothing to do.
+    pub fn rcpt(&mut self, recipient: &str, config: &Config, keys: &[Key<'_>], today: Day) -> Result<(), Refused> {
+        let recipient = strip_brackets(recipient).to_owned();
+        let Some(message) = self.message.as_mut() else { return Ok(()) };
+        if message.direction == Direction::Inbound && is_protected(&recipient, config) {
+            message.protected_recipient = true;
+            match inbound::check_rcpt(&recipient, keys, today) {
+                Rcpt::Untagged => {}
+                Rcpt::Valid(v) => message.tags.push((recipient.clone(), v)),
+                Rcpt::Refused { result, why } => return Err(Refused { result, why }),
+            }
+        }
+        message.recipients.push(recipient);
+        Ok(())
+    }
+
+    /// A header field of the current message.
+    pub fn header(&mut self, name: &str, value: &str) {
+        if let Some(message) = self.message.as_mut() {
+            message.add_header(name, value);
+        }
+    }
+
+    /// A body chunk: kept for the judgement up to its limit. Whether more of the body is
+    /// wanted; `false` means the rest may be skipped (when the MTA allows it, [`Session::skip`]).
+    pub fn body(&mut self, chunk: &[u8]) -> bool {
+        match self.message.as_mut() {
+            Some(message) if message.judged() => message.add_body(chunk),
+            _ => false,
+        }
+    }
+
+    /// The message was aborted (RSET, or the client went away): forgotten.
+    pub fn abort(&mut self) {
+        self.message = None;
+    }
+}
 
 impl Message {
     /// A new message from `sender` (MAIL FROM's first argument, brackets optional) and its
@@ -217,6 +291,35 @@ mod tests {
         let mut out = Message::new(direction("127.0.0.1".parse().ok(), None, &[net("127.0.0.1")]), "<a@b>", Vec::new());
         out.add_header("Message-ID", "<2@x>");
         assert!(out.head.is_empty() && out.has_message_id && !out.judged());
+    }
+
+    #[test]
+    fn the_stages_fill_the_session() {
+        let key = Key { id: crate::sign::KeyId::ZERO, secret: b"stage-test" };
+        let today = Day(20_000);
+        let config = Config { protected_domains: vec!["example.com".into()], ..Config::default() };
+        let mut s = Session::default();
+        s.connect("::ffff:192.0.2.7".parse().ok(), "unknown", Some("mx.example.com".into()));
+        assert_eq!((s.client, s.client_name.as_deref()), ("192.0.2.7".parse().ok(), None));
+        assert_eq!(s.rcpt("<ann@example.com>", &config, &[key], today), Ok(()), "no message: nothing to do");
+        s.mail("<>", Vec::new(), None, &[]);
+        let tagged = crate::sign::batv::make("ann@example.com", &key, today);
+        assert_eq!(s.rcpt(&format!("<{tagged}>"), &config, &[key], today), Ok(()));
+        assert_eq!(s.rcpt("carl@elsewhere.test", &config, &[key], today), Ok(()));
+        let forged = tagged.replacen("=ann", "=bob", 1);
+        let refused = s.rcpt(&forged, &config, &[key], today).expect_err("a forged tag");
+        assert_eq!(refused.result, "forged");
+        let m = s.message.as_ref().expect("a message");
+        assert!(m.judged() && m.tags.len() == 1);
+        assert_eq!(m.recipients, [tagged.as_str(), "carl@elsewhere.test"], "the refused one is not added");
+        assert!(s.body(b"kept"));
+        s.abort();
+        assert!(s.message.is_none() && !s.body(b"after abort"));
+        // Our own mail: nothing checked, nothing kept.
+        s.mail("<ann@example.com>", Vec::new(), Some("ann"), &[]);
+        assert_eq!(s.rcpt(&forged, &config, &[key], today), Ok(()));
+        s.header("Subject", "x");
+        assert!(!s.body(b"not judged") && s.message.as_ref().is_some_and(|m| m.head.is_empty()));
     }
 
     #[test]
