@@ -14,6 +14,12 @@
 //!   latency (with − without) — for 4 KB ordinary mail and for a real bounce (a Postfix DSN,
 //!   judged backscatter; `action = "header"` so it is accepted like the rest).
 //!
+//! - Concurrency: [`SESSIONS`] SMTP sessions at once, each sending [`PER_SESSION`] 4 KB
+//!   messages back to back, to each port: messages per second, latency p50/p99 per message
+//!   (MAIL FROM to the 250 after the final dot), the milter's peak RSS and CPU, and what was
+//!   dropped — every message must get its 250 and reach the sink (`status=sent` in Postfix's
+//!   log) — with the port without a milter, in the same run, as the baseline.
+//!
 //! Without `--bench` (`cargo test --all-targets`) a tiny run shows it still works.
 
 #[path = "../tests/support/mod.rs"]
@@ -35,6 +41,10 @@ const MESSAGES: usize = 2000;
 const REPEATS: usize = 5;
 /// Messages per latency series.
 const LATENCY_MESSAGES: usize = 1000;
+/// Concurrent sessions in the concurrency run.
+const SESSIONS: usize = 50;
+/// Messages per session in the concurrency run.
+const PER_SESSION: usize = 40;
 
 fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
@@ -42,10 +52,11 @@ fn full() -> bool {
 
 /// The Postfix, the sink and the two milters.
 struct Rig {
-    _postfix: Postfix,
+    postfix: Postfix,
     _dir: tempfile::TempDir,
     _sink: Daemon,
-    _milters: Vec<Daemon>,
+    /// The inbound milter, then the outbound one.
+    milters: Vec<Daemon>,
     /// smtpd ports: no milter, the inbound milter, the outbound milter.
     plain: u16,
     inbound: u16,
@@ -127,7 +138,7 @@ impl Rig {
                 .unwrap();
             std::thread::sleep(Duration::from_secs(1));
         }
-        Rig { _postfix: postfix, _dir: dir, _sink: sink, _milters: daemons, plain, inbound, outbound }
+        Rig { postfix, _dir: dir, _sink: sink, milters: daemons, plain, inbound, outbound }
     }
 
     /// `smtp-source` to `port`: `messages` 4 KB messages over 4 sessions; messages per second.
@@ -142,6 +153,100 @@ impl Rig {
         assert!(out.status.success(), "smtp-source: {}", String::from_utf8_lossy(&out.stderr));
         messages as f64 / start.elapsed().as_secs_f64()
     }
+}
+
+/// What [`SESSIONS`] concurrent sessions to one port saw.
+struct Concurrent {
+    /// Per accepted message, MAIL FROM to the 250 after the final dot, sorted.
+    times: Vec<Duration>,
+    /// The replies of messages not accepted (must be none).
+    refused: Vec<String>,
+    /// Messages Postfix relayed to the sink (`status=sent` in its log).
+    delivered: usize,
+    /// Wall time until the last 250.
+    took: Duration,
+    /// The milter's CPU time over the run, and its peak RSS (kB) after it.
+    milter: Option<(Duration, u64)>,
+}
+
+impl Rig {
+    /// [`SESSIONS`] sessions to `port` at once, `per_session` messages each; `milter` is the
+    /// process behind the port, if any.
+    fn concurrent(&self, port: u16, per_session: usize, milter: Option<&Daemon>) -> Concurrent {
+        self.drain();
+        let sent_before = self.sent();
+        let cpu_before = milter.map(|d| usage(d.0.id()).1);
+        let start = Instant::now();
+        let sessions: Vec<_> = (0..SESSIONS)
+            .map(|_| {
+                std::thread::spawn(move || {
+                    let data = ordinary();
+                    let mut client = Client::connect(port);
+                    let (mut times, mut refused) = (Vec::new(), Vec::new());
+                    for _ in 0..per_session {
+                        match client.try_send("ann@remote.invalid", "bob@sink.invalid", &data) {
+                            Ok(took) => times.push(took),
+                            Err(reply) => {
+                                refused.push(reply);
+                                client = Client::connect(port);
+                            }
+                        }
+                    }
+                    let _ = client.command("QUIT");
+                    (times, refused)
+                })
+            })
+            .collect();
+        let (mut times, mut refused) = (Vec::new(), Vec::new());
+        for session in sessions {
+            let (t, r) = session.join().expect("a session thread");
+            times.extend(t);
+            refused.extend(r);
+        }
+        let took = start.elapsed();
+        let milter = milter.zip(cpu_before).map(|(d, before)| {
+            let (hwm, after) = usage(d.0.id());
+            (Duration::from_secs_f64((after - before) as f64 / 100.0), hwm)
+        });
+        // Relayed to the sink: the queue empty and the log showing every accepted message sent.
+        self.drain();
+        let until = Instant::now() + Duration::from_secs(10);
+        while self.sent() - sent_before < times.len() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        times.sort();
+        Concurrent { delivered: self.sent() - sent_before, times, refused, took, milter }
+    }
+
+    /// Waits (up to a minute) until Postfix's queue is empty.
+    fn drain(&self) {
+        let etc = self.postfix.config_dir();
+        support::wait_for("the postfix queue to drain", Duration::from_secs(60), || {
+            let out = Command::new("postqueue").arg("-c").arg(&etc).arg("-p").output().unwrap();
+            String::from_utf8_lossy(&out.stdout).contains("Mail queue is empty")
+        });
+    }
+
+    /// How many deliveries Postfix logged as `status=sent` so far.
+    fn sent(&self) -> usize {
+        let log = std::fs::read_to_string(self.postfix.root().join("maillog")).unwrap_or_default();
+        log.matches(" status=sent ").count()
+    }
+}
+
+/// (VmHWM kB, utime + stime in clock ticks) of `pid`.
+fn usage(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the `(comm)`: utime is the 14th field of the line, stime the 15th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
+    (hwm, ticks)
 }
 
 /// Whether the milter at `socket` (Postfix notation) accepts connections.
@@ -176,29 +281,51 @@ impl Client {
     }
 
     fn expect(&mut self, line: &str, code: &str) {
+        let reply = self.command(line);
+        assert!(reply.starts_with(code), "{line:?} got {reply:?}, wanted {code}");
+    }
+
+    /// Sends `line` (unless empty) and reads the reply; its last line.
+    fn command(&mut self, line: &str) -> String {
         if !line.is_empty() {
             self.0.get_mut().write_all(format!("{line}\r\n").as_bytes()).unwrap();
         }
         let mut reply = String::new();
         loop {
             reply.clear();
-            self.0.read_line(&mut reply).unwrap();
+            if self.0.read_line(&mut reply).unwrap_or(0) == 0 {
+                return "connection closed".to_owned();
+            }
             if reply.len() < 4 || reply.as_bytes()[3] != b'-' {
-                break;
+                return reply.trim_end().to_owned();
             }
         }
-        assert!(reply.starts_with(code), "{line:?} got {reply:?}, wanted {code}");
     }
 
     /// One transaction: MAIL FROM `from`, RCPT TO `to`, DATA `data` (CRLF, dot-stuffed).
     fn send(&mut self, from: &str, to: &str, data: &[u8]) -> Duration {
+        self.try_send(from, to, data).unwrap_or_else(|reply| panic!("refused: {reply}"))
+    }
+
+    /// [`Client::send`], with the reply that was not the one wanted as the error.
+    fn try_send(&mut self, from: &str, to: &str, data: &[u8]) -> Result<Duration, String> {
         let start = Instant::now();
-        self.expect(&format!("MAIL FROM:<{from}>"), "250");
-        self.expect(&format!("RCPT TO:<{to}>"), "250");
-        self.expect("DATA", "354");
+        for (line, code) in [(format!("MAIL FROM:<{from}>"), "250"), (format!("RCPT TO:<{to}>"), "250")] {
+            let reply = self.command(&line);
+            if !reply.starts_with(code) {
+                return Err(format!("{line}: {reply}"));
+            }
+        }
+        let reply = self.command("DATA");
+        if !reply.starts_with("354") {
+            return Err(format!("DATA: {reply}"));
+        }
         self.0.get_mut().write_all(data).unwrap();
-        self.expect(".", "250");
-        start.elapsed()
+        let reply = self.command(".");
+        if !reply.starts_with("250") {
+            return Err(format!("end of data: {reply}"));
+        }
+        Ok(start.elapsed())
     }
 }
 
@@ -289,5 +416,46 @@ fn main() {
             ms(m50) - ms(p50),
             ms(m99) - ms(p99)
         );
+    }
+
+    let per_session = if full() { PER_SESSION } else { 2 };
+    println!("{SESSIONS} concurrent sessions, {per_session} 4 KB messages each, per port:");
+    println!(
+        "  {:<28} {:>8} {:>7} {:>7} {:>8} {:>9} {:>9} {:>9}",
+        "", "msg/s", "p50 ms", "p99 ms", "refused", "delivered", "milter CPU", "milter RSS"
+    );
+    let ports = [("no milter", rig.plain, None), ("milter, inbound (judged)", rig.inbound, Some(&rig.milters[0]))];
+    let ports = ports.into_iter().chain([("milter, outbound (signed)", rig.outbound, Some(&rig.milters[1]))]);
+    let mut baseline = None;
+    for (name, port, milter) in ports {
+        let c = rig.concurrent(port, per_session, milter);
+        let rate = c.times.len() as f64 / c.took.as_secs_f64();
+        let (p50, p99) = (percentile(&c.times, 50.0), percentile(&c.times, 99.0));
+        let (cpu, rss) = match c.milter {
+            Some((cpu, hwm)) => (
+                format!("{:.0}%", cpu.as_secs_f64() / c.took.as_secs_f64() * 100.0),
+                format!("{:.1} MB", hwm as f64 / 1024.0),
+            ),
+            None => ("-".to_owned(), "-".to_owned()),
+        };
+        println!(
+            "  {name:<28} {rate:>8.0} {:>7.2} {:>7.2} {:>8} {:>9} {cpu:>9} {rss:>9}",
+            ms(p50),
+            ms(p99),
+            c.refused.len(),
+            c.delivered
+        );
+        match baseline {
+            None => baseline = Some((rate, p50, p99)),
+            Some((base, b50, b99)) => println!(
+                "  {:<28} ratio {:.2}, added p50 {:.2} ms, p99 {:.2} ms",
+                "",
+                rate / base,
+                ms(p50) - ms(b50),
+                ms(p99) - ms(b99)
+            ),
+        }
+        assert!(c.refused.is_empty(), "{name}: refused {:?}", c.refused);
+        assert_eq!(c.delivered, SESSIONS * per_session, "{name}: accepted but not relayed");
     }
 }
