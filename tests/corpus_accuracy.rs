@@ -15,7 +15,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use backscatter::classify::{classify, Classification, Kind};
+use backscatter::classify::{Classification, Kind};
+use backscatter::message::Message;
+
+/// Reads `bytes` once, as the pipeline does, and classifies them.
+fn classify(bytes: &[u8]) -> Classification {
+    backscatter::classify::classify(&Message::parse(bytes))
+}
 
 /// The two halves of the split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -450,8 +456,8 @@ fn base64(bytes: &[u8]) -> String {
 /// The message with its header block changed by `p`; the body untouched (newlines normalised
 /// to LF in the head only, which the classifier accepts mixed).
 fn perturb(message: &[u8], p: Perturbation) -> Vec<u8> {
-    let message = backscatter::classify::normalise(message);
-    let text = String::from_utf8_lossy(&message).into_owned();
+    let message = Message::parse(message);
+    let text = String::from_utf8_lossy(message.bytes()).into_owned();
     let (head, body) = match (text.find("\n\n"), text.find("\r\n\r\n")) {
         (Some(a), Some(b)) if b < a => (&text[..b], &text[b + 4..]),
         (Some(a), _) => (&text[..a], &text[a + 2..]),
