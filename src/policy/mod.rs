@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::classify::{self, Classification, Kind};
+use crate::classify::{Classification, Kind};
 use crate::config::{self, Mode};
 use crate::day::Day;
 use crate::evidence::SentFinding;
@@ -248,12 +248,7 @@ impl<'m> Facts<'m> {
     /// The facts of `message`; the body is searched for `Reporting-MTA` only when
     /// `exemptions` are configured to compare it with.
     fn read(message: &'m Message<'m>, exemptions: bool) -> Facts<'m> {
-        let body = if exemptions { message.body() } else { &[] };
-        let reporting_mta = fields::body_fields(body, &["reporting-mta"])
-            .into_iter()
-            .find(|f| !f.quoted)
-            .map(|f| classify::dsn::strip_type(&f.value).trim().to_owned())
-            .filter(|v| !v.is_empty());
+        let reporting_mta = if exemptions { fields::reporting_mta(message.body()) } else { None };
         Facts { message, reporting_mta }
     }
 

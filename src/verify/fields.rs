@@ -58,6 +58,16 @@ pub(crate) fn body_fields(text: &[u8], wanted: &[&str]) -> Vec<Field> {
     found
 }
 
+/// The reporting MTA a DSN's body names (`Reporting-MTA: dns; host`, RFC 3464 §2.2.2), without
+/// its type; not one quoted from a returned message.
+pub(crate) fn reporting_mta(body: &[u8]) -> Option<String> {
+    body_fields(body, &["reporting-mta"])
+        .into_iter()
+        .find(|f| !f.quoted)
+        .map(|f| crate::classify::dsn::strip_type(&f.value).trim().to_owned())
+        .filter(|v| !v.is_empty())
+}
+
 /// RFC 5322 §3.6.8: printable ASCII but `:` and space; we also refuse absurd lengths.
 fn is_field_name(name: &str) -> bool {
     !name.is_empty() && name.len() <= 76 && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
