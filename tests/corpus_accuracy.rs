@@ -93,7 +93,7 @@ fn labels(set: &str) -> Vec<Label> {
             let rel = cell(Some(relpath));
             let dup = cell(dup_of);
             let group = format!("{set}/{}", if dup.is_empty() { rel } else { dup });
-            let half = if fnv1a(&group) % 2 == 0 { Half::Tuning } else { Half::HeldOut };
+            let half = if fnv1a(&group).is_multiple_of(2) { Half::Tuning } else { Half::HeldOut };
             Label {
                 path: dir.join(rel),
                 name: format!("{set}/{rel}"),
@@ -341,9 +341,6 @@ fn corpus_accuracy() {
 /// their folds) and returns them changed.
 type Perturbation = fn(Vec<String>) -> Vec<String>;
 
-/// The recall each perturbation must keep on both halves (percent): a little under what is
-/// reached, so that losing more than two bounces of a half fails.
-
 /// Whether a raw field is the header `name`.
 fn is(field: &str, name: &str) -> bool {
     field.split_once(':').is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
@@ -353,6 +350,8 @@ fn without(fields: Vec<String>, names: &[&str]) -> Vec<String> {
     fields.into_iter().filter(|f| !names.iter().any(|n| is(f, n))).collect()
 }
 
+/// Each perturbation, and the recall it must keep on both halves (percent): a little under what
+/// is reached, so that losing more than two bounces of a half fails.
 const PERTURBATIONS: &[(&str, Perturbation, f64)] = &[
     // Copied by IMAP or forwarded: the null Return-Path became a named one.
     (
