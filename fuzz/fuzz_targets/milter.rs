@@ -30,6 +30,7 @@ use backscatter::day::Day;
 use backscatter::engine::clock::FixedClock;
 use backscatter::engine::Pipeline;
 use backscatter::keys::Keyring;
+use backscatter::message::Message;
 use backscatter::milter::inbound::{self, Disposition};
 use backscatter::milter::outbound;
 use backscatter::milter::session::{Direction, Session, JUDGED_BODY};
@@ -185,7 +186,7 @@ fn eom(rig: &Rig, session: &mut Session, today: Day) {
         return;
     }
     let bytes = inbound::judged_copy(session, &message, NOW);
-    let j = rig.pipeline.judge(&bytes, NOW, None);
+    let j = rig.pipeline.judge(&Message::parse(&bytes), NOW, None);
     let disposition = inbound::disposition(&j.decision, rig.config.milter.action);
     assert!(one_printable_line(&inbound::verdict_header(&j.decision)), "{:?}", j.decision);
     let valid_carrier = j.carriers.iter().any(|c| c.result.is_valid());
