@@ -205,18 +205,19 @@ fn scan_rate(messages: &[Vec<u8>], count: usize) {
 /// Accounts on one Dovecot in the many-accounts run.
 const ACCOUNTS: usize = 200;
 
-/// Dovecot settings for [`ACCOUNTS`] IDLE connections from one IP: an imap process each (and a
-/// login process each while they connect), more than the default 100 of either, and the
-/// per-user-and-IP cap well above the one connection each account holds. Each IDLE process
-/// takes an inotify instance, and Linux allows a uid 128 (`fs.inotify.max_user_instances`);
-/// every mail process here runs as nobody, so past 128 Dovecot polls the mailbox instead, every
-/// `mailbox_idle_check_interval` (30 s by default, 1 s here): those arrivals are seen late by
-/// Dovecot, not by backscatter.
+/// Dovecot settings for [`ACCOUNTS`] IDLE connections from one IP: the per-user-and-IP cap well
+/// above the one connection each account holds, and imap processes serving 10 clients each.
+/// An IDLE process takes an inotify instance and Linux allows a uid 128
+/// (`fs.inotify.max_user_instances`); every mail process here runs as nobody, so with one
+/// process per client (Dovecot's default) the IDLEs past 128 would poll every 30 s instead
+/// (`mailbox_idle_check_interval`). Sharing processes is what Dovecot's docs advise when all
+/// users have one uid (`service_count = 0` lets a process take more than one).
 const MANY_CONNECTIONS: &str = "mail_max_userip_connections = 20
-mailbox_idle_check_interval = 1 secs
 default_process_limit = 1024
 default_client_limit = 4096
 service imap {
+  service_count = 0
+  client_limit = 10
   process_limit = 1024
 }
 service imap-login {
