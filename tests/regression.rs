@@ -79,3 +79,52 @@ fn a_message_rfc822_whose_body_is_message_rfc822_is_classified_not_a_panic() {
     let j = verdict::judge(&Message::parse(bounce.as_bytes()), 0, keyring.keys(), None, &Config::default());
     assert_eq!(j.decision.verdict, Verdict::Backscatter, "{}", j.decision.why);
 }
+
+/// Found by `fuzz/run milter` (crash-1105076d…, 600 s run): a forged NDR whose own `To:` names
+/// someone elsewhere, to the RCPT `"alice"@test.invalid` (a quoted local part, RFC 5321 §4.1.2).
+/// The milter judged it (the recipient is in a protected domain), but the policy's address
+/// reader split `"alice"@test.invalid` at the quotes, found no protected delivery address and
+/// let it through as `ordinary`: "delivered to nekochan@example.co.jp, not a protected domain".
+/// Fixed in `verify::fields::addresses`, which now reads quoted local parts.
+#[test]
+fn a_forged_bounce_to_a_quoted_local_part_is_judged_backscatter() {
+    use backscatter::milter::inbound::{self, Disposition};
+    use backscatter::milter::session::Session;
+
+    let mut config = Config { protected_domains: vec!["test.invalid".into()], ..Config::default() };
+    config.policy.grace_days = 0;
+    let keyring = Keyring::parse(
+        Path::new("keyring.toml"),
+        "[[key]]\nid = 4\ncreated = \"2001-01-01\"\nsecret = \"regression-secret\"\n",
+    )
+    .expect("keyring");
+    let now = 1_700_000_000;
+    let today = backscatter::day::Day::from_unix_seconds(now);
+    for recipient in ["<\"alice\"@test.invalid>", "<\"alice smith\"@test.invalid>", "<alice@test.invalid>"] {
+        let mut session = Session::default();
+        session.connect("192.0.2.5".parse().ok(), "mx.remote.test", Some("mx.test.invalid".into()));
+        session.mail("<>", Vec::new(), None, &[]);
+        session.rcpt(recipient, &config, &keyring.verifying_keys(today), today).expect("no tag to refuse");
+        for (name, value) in [
+            ("From", "Mail Delivery System <MAILER-DAEMON@mx.remote.test>"),
+            ("To", "nekochan@example.co.jp"),
+            ("Subject", "Undelivered Mail Returned to Sender"),
+            ("MIME-Version", "1.0"),
+            ("Content-Type", "multipart/report; report-type=delivery-status; boundary=\"B\""),
+        ] {
+            session.header(name, value);
+        }
+        session.body(
+            b"--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.remote.test\r\n\r\n\
+Final-Recipient: rfc822; nekochan@example.co.jp\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: alice@test.invalid\r\nSubject: offer\r\n\r\nbuy now\r\n--B--\r\n",
+        );
+        let message = session.message.take().expect("a message");
+        assert!(message.judged(), "{recipient}: a protected recipient");
+        let bytes = inbound::judged_copy(&session, &message, now);
+        let j = verdict::judge(&Message::parse(&bytes), now, keyring.keys(), None, &config);
+        assert_eq!(j.decision.verdict, Verdict::Backscatter, "{recipient}: {}", j.decision.why);
+        let refused = inbound::disposition(&j.decision, config.milter.action);
+        assert!(matches!(refused, Disposition::Reject(_)), "{recipient}: {refused:?}");
+    }
+}
