@@ -6,7 +6,8 @@
 //!
 //! ```text
 //! connect IP NAME      helo NAME      auth USER      mail SENDER [PARAM…]
-//! rcpt ADDRESS         rcpt-signed ADDRESS (tagged with our key first)
+//! rcpt ADDRESS         rcpt-signed ADDRESS (tagged with our key first; a path the MTA would
+//!                      not pass on as it is, with white space outside quotes, is skipped)
 //! data                 (then header lines, folded or not, a blank line, body lines, ".")
 //! eom                  abort
 //! ```
@@ -101,6 +102,8 @@ fn run(rig: &Rig, script: &str) {
                 let params = args.map(str::to_owned).collect();
                 session.mail(sender, params, auth.as_deref(), &rig.config.milter.sign_networks);
             }
+            "rcpt" if !smtp_path(rest) => {}
+            "rcpt-signed" if !smtp_path(rest) => {}
             "rcpt" => {
                 if let Err(refused) = session.rcpt(rest, &rig.config, &keys, today) {
                     assert!(one_printable_line(&inbound::reply_text(&refused.why)), "{refused:?}");
@@ -213,6 +216,16 @@ fn eom(rig: &Rig, session: &mut Session, today: Day) {
             }
         }
     }
+}
+
+/// Whether the MTA would pass `path` on to the milter as it is: outside a quoted local part an
+/// SMTP path (RFC 5321 §4.1.2) holds no white space, comment or list; Postfix refuses such an
+/// address or rewrites it first (`alice @x` becomes `alice@x`).
+fn smtp_path(path: &str) -> bool {
+    let path = path.trim();
+    let path = path.strip_prefix('<').and_then(|p| p.strip_suffix('>')).unwrap_or(path);
+    let unquoted: String = path.split('"').step_by(2).collect();
+    !unquoted.chars().any(|c| c.is_whitespace() || matches!(c, '<' | '>' | ',' | ';' | '(' | ')'))
 }
 
 /// Printable ASCII and spaces only: one SMTP reply line or one unfolded header value.
