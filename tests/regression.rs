@@ -85,7 +85,9 @@ fn a_message_rfc822_whose_body_is_message_rfc822_is_classified_not_a_panic() {
 /// The milter judged it (the recipient is in a protected domain), but the policy's address
 /// reader split `"alice"@test.invalid` at the quotes, found no protected delivery address and
 /// let it through as `ordinary`: "delivered to nekochan@example.co.jp, not a protected domain".
-/// Fixed in `verify::fields::addresses`, which now reads quoted local parts.
+/// Fixed in `verify::fields::addresses`, which now reads quoted local parts. The next run found
+/// `<@alice@test.invalid>` the same way; fixed in the milter, which now writes a recipient whose
+/// local part is no dot-atom quoted in the judged copy's `X-Original-To:`, as the MTA would.
 #[test]
 fn a_forged_bounce_to_a_quoted_local_part_is_judged_backscatter() {
     use backscatter::milter::inbound::{self, Disposition};
@@ -100,7 +102,9 @@ fn a_forged_bounce_to_a_quoted_local_part_is_judged_backscatter() {
     .expect("keyring");
     let now = 1_700_000_000;
     let today = backscatter::day::Day::from_unix_seconds(now);
-    for recipient in ["<\"alice\"@test.invalid>", "<\"alice smith\"@test.invalid>", "<alice@test.invalid>"] {
+    let recipients =
+        ["<\"alice\"@test.invalid>", "<\"alice smith\"@test.invalid>", "<@alice@test.invalid>", "<alice@test.invalid>"];
+    for recipient in recipients {
         let mut session = Session::default();
         session.connect("192.0.2.5".parse().ok(), "mx.remote.test", Some("mx.test.invalid".into()));
         session.mail("<>", Vec::new(), None, &[]);

@@ -60,9 +60,42 @@ pub fn envelope_head(session: &Session, message: &Message, now: i64) -> Vec<u8> 
         date(now)
     );
     for recipient in &message.recipients {
-        head.push_str(&format!("X-Original-To: {recipient}\r\n"));
+        head.push_str(&format!("X-Original-To: {}\r\n", mailbox(recipient)));
     }
     head.into_bytes()
+}
+
+/// `recipient` as the MTA writes it in `X-Original-To:` (RFC 5321 §4.1.2): a local part (all
+/// before the last `@`) that is no dot-atom and not already one quoted string is quoted, so the
+/// policy reads the same delivery address (and domain) the milter judged the message for. (Found
+/// by fuzz target `milter`: `@alice@test.invalid` was judged as protected, then read as no
+/// address at all.)
+fn mailbox(recipient: &str) -> String {
+    let Some((local, domain)) = recipient.rsplit_once('@') else { return recipient.to_owned() };
+    let atext = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c);
+    let dot_atom = local.split('.').all(|word| !word.is_empty() && word.chars().all(atext));
+    let inner = local.strip_prefix('"').and_then(|l| l.strip_suffix('"'));
+    let quoted = inner.is_some_and(|inner| {
+        let mut escaped = false;
+        inner.chars().all(|c| {
+            let ok = escaped || c != '"';
+            escaped = !escaped && c == '\\';
+            ok
+        }) && !escaped
+    });
+    if dot_atom || quoted {
+        return recipient.to_owned();
+    }
+    let mut out = String::from("\"");
+    for c in local.chars() {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push_str("\"@");
+    out.push_str(domain);
+    out
 }
 
 /// The message as the judgement reads it at end of message: [`envelope_head`], then the
@@ -144,6 +177,17 @@ mod tests {
 
     const KEY: Key<'static> = Key { id: KeyId::ZERO, secret: b"s3cret" };
     const DAY: Day = Day(20_425);
+
+    #[test]
+    fn recipients_are_written_as_mailboxes_the_policy_reads() {
+        assert_eq!(mailbox("prvs=0123abcdef=ann@example.com"), "prvs=0123abcdef=ann@example.com");
+        assert_eq!(mailbox("\"ann smith\"@example.com"), "\"ann smith\"@example.com");
+        assert_eq!(mailbox("@ann@example.com"), "\"@ann\"@example.com");
+        assert_eq!(mailbox("a\"b@example.com"), "\"a\\\"b\"@example.com");
+        assert_eq!(mailbox("\"a\"b\"@example.com"), "\"\\\"a\\\"b\\\"\"@example.com");
+        assert_eq!(mailbox(".ann@example.com"), "\".ann\"@example.com");
+        assert_eq!(mailbox("postmaster"), "postmaster");
+    }
 
     #[test]
     fn tagged_recipients_are_verified_exactly_as_received() {
