@@ -71,7 +71,6 @@ fn account(dovecot: &Dovecot, user: &str) -> Imap {
 fn options() -> Options {
     Options {
         idle_interval: Duration::from_secs(20),
-        poll_interval: Duration::from_millis(200),
         backoff_min: Duration::from_millis(100),
         backoff_max: Duration::from_millis(800),
         scan_existing: false,
@@ -231,7 +230,7 @@ fn try_scan(
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let sweeper = sweeper_into(folder, vec![account.clone()], (!dry_run).then_some(state.path()));
-        imap::scan(account, folder, &sweeper, &mut |_, _, _| {}).await
+        imap::scan(account, &sweeper, &mut |_, _, _| {}).await
     })
 }
 
@@ -326,18 +325,20 @@ fn restore_moves_a_message_back_by_its_message_id() {
     let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let sweeper = rt.block_on(async { sweeper(vec![alice.clone()], Some(state.path())) });
-    let summary = rt.block_on(imap::scan(&alice, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
+    let summary = rt.block_on(imap::scan(&alice, &sweeper, &mut |_, _, _| {})).unwrap();
     assert_eq!(summary.moved, 1);
     let ledger = sweeper.mover.ledger().unwrap();
     let record = ledger.restorable(&[], None)[0].clone();
     let config = sweeper.pipeline.config().clone();
-    let restored = rt.block_on(backscatter::engine::restore::restore(&config, &sweeper.mover, &record)).unwrap();
+    let mut restorer = backscatter::engine::restore::Restorer::new(&config);
+    let restored = rt.block_on(restorer.restore(&sweeper.mover, &record)).unwrap();
+    rt.block_on(restorer.finish());
     assert!(matches!(restored, backscatter::engine::restore::Restored::Restored { .. }), "{restored:?}");
     assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
     assert!(find(&backscatter_dir(&dovecot.maildir()), "forged").is_empty());
     assert!(sweeper.mover.ledger().unwrap().restorable(&[], None).is_empty(), "nothing left to restore");
     // Put back by a person: it carries $BackscatterKept and is not moved again.
-    let rescan = rt.block_on(imap::scan(&alice, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
+    let rescan = rt.block_on(imap::scan(&alice, &sweeper, &mut |_, _, _| {})).unwrap();
     assert_eq!((rescan.scanned, rescan.moved), (1, 0));
     assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
 }
@@ -437,11 +438,12 @@ fn scan_imap_end_to_end_with_the_real_verdict() {
 fn without_idle_the_watcher_polls_with_noop() {
     let dovecot = Dovecot::start(&[("EXTRA", "imap_capability = IMAP4rev1 LITERAL+ SASL-IR UIDPLUS MOVE")]);
     let state = tempfile::tempdir().unwrap();
-    let _running = watcher(vec![account(&dovecot, "alice")], state.path());
+    let alice = Imap { poll_interval: Duration::from_secs(1), ..account(&dovecot, "alice") };
+    let _running = watcher(vec![alice], state.path());
     wait_watching(state.path(), "alice");
     deliver(&dovecot.maildir(), "polled", true);
-    // options() polls every 200 ms.
-    wait_for("the polled bounce in Backscatter", Duration::from_secs(3), || {
+    // imap.poll_seconds = 1.
+    wait_for("the polled bounce in Backscatter", Duration::from_secs(5), || {
         !find(&backscatter_dir(&dovecot.maildir()), "polled").is_empty()
     });
 }

@@ -235,6 +235,7 @@ impl Dovecot {
             auth: backscatter::config::Auth::Password("secret".to_owned()),
             mailboxes: vec!["INBOX".to_owned()],
             sent: None,
+            poll_interval: Duration::from_secs(60),
         }
     }
 
