@@ -74,9 +74,9 @@ pub fn scan(
     if !json {
         let tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
         let verdicts: Vec<String> = tally.iter().map(|(v, n)| format!("{n} {v}")).collect();
-        let state = summary.folder_state.as_ref().map_or_else(String::new, |s| format!(" (the folder {s})"));
+        let state = summary.folder_state.as_ref().map_or_else(String::new, |s| format!("; {folder} {s}"));
         println!(
-            "{name}: {} scanned ({}), {} moved to {folder}{state}, {} would move, {} left in place",
+            "{name}: {} scanned ({}), {} moved to {folder}, {} would move, {} left in place{state}",
             summary.scanned,
             if verdicts.is_empty() { "nothing".to_owned() } else { verdicts.join(", ") },
             summary.moved,

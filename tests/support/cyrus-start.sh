@@ -24,6 +24,9 @@ sasl_auxprop_plugin: sasldb
 sasl_sasldb_path: $T/sasldb2
 sasl_mech_list: PLAIN LOGIN
 autocreate_quota: 0
+# imapd looks for changes during IDLE this often (s); idled's notifications did not reach imapd
+# in this standalone setup, and without either an IDLE client hears of new mail after 60 s.
+imapidlepoll: 1
 servername: localhost
 syslog_prefix: cyrus-test-$PORT
 ${EXTRA}

@@ -7,6 +7,8 @@
 // Each test crate uses a different subset of these servers.
 #![allow(dead_code)]
 
+pub mod cyrus;
+
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

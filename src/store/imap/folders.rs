@@ -278,7 +278,7 @@ impl std::fmt::Display for FolderState {
             FolderState::Exists => f.write_str("exists"),
             FolderState::Created => f.write_str("created"),
             FolderState::WouldCreate { rights: Some((parent, rights)) } => {
-                write!(f, "would be created (MYRIGHTS on {parent}: {rights}, which allows it)")
+                write!(f, "would be created (MYRIGHTS on {parent}: {rights})")
             }
             FolderState::WouldCreate { rights: None } => f.write_str("would be created"),
         }
