@@ -218,7 +218,7 @@ async fn connected(
     let (account, mailbox) = (target.account.name.as_str(), target.mailbox.as_str());
     let mut session = connect::open(&target.account).await?;
     let (caps, folders, folder) = prepare(&mut session, sweeper.pipeline.config()).await?;
-    timed("the folder", folders::ensure(&mut session, &folder)).await?;
+    timed("the folder", folders::ensure(&mut session, account, &folder)).await?;
     let settled = reconcile(&mut session, caps, target, &sweeper.mover).await?;
     let selected = timed("SELECT", session::select(&mut session, &target.mailbox)).await?;
     let known = lock(state).get(mailbox);
@@ -512,7 +512,7 @@ pub async fn scan(
     let state = if dry_run {
         timed("the folder", folders::check(&mut session, caps, &folders.namespace, &folder)).await?
     } else {
-        timed("the folder", folders::ensure(&mut session, &folder)).await?
+        timed("the folder", folders::ensure(&mut session, &account.name, &folder)).await?
     };
     let mut total = ScanSummary { folder, folder_state: Some(state), ..ScanSummary::default() };
     for mailbox in &account.mailboxes {

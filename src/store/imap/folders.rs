@@ -298,9 +298,10 @@ async fn exists(session: &mut Session, full: &str) -> Result<bool, ImapError> {
     Ok(names.iter().any(|n| n.name() == wire))
 }
 
-/// Makes sure `full` (UTF-8) exists and is subscribed: CREATE and SUBSCRIBE when LIST does not
-/// show it. A refused CREATE is permanent ([`ImapError::Refused`], in the server's words).
-pub async fn ensure(session: &mut Session, full: &str) -> Result<FolderState, ImapError> {
+/// Makes sure `full` (UTF-8) exists and is subscribed on `account`: CREATE and SUBSCRIBE when
+/// LIST does not show it. A refused CREATE is permanent ([`ImapError::Refused`], in the
+/// server's words).
+pub async fn ensure(session: &mut Session, account: &str, full: &str) -> Result<FolderState, ImapError> {
     if exists(session, full).await? {
         return Ok(FolderState::Exists);
     }
@@ -310,9 +311,9 @@ pub async fn ensure(session: &mut Session, full: &str) -> Result<FolderState, Im
     session.create(&wire).await.map_err(|e| ImapError::refused(&format!("CREATE {}", quoted(full)), e, fix))?;
     if let Err(e) = session.subscribe(&wire).await {
         // Unsubscribed, the folder still works; a mail client may only not show it.
-        tracing::warn!(folder = full, error = %ImapError::protocol("SUBSCRIBE", e), "the folder is not subscribed");
+        tracing::warn!(account, folder = full, error = %ImapError::protocol("SUBSCRIBE", e), "the folder is not subscribed");
     }
-    tracing::info!(folder = full, "created and subscribed the folder");
+    tracing::info!(account, folder = full, "created and subscribed the folder");
     Ok(FolderState::Created)
 }
 
