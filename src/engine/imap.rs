@@ -175,7 +175,6 @@ pub fn load_state(state_dir: &Path, account: &str) -> Result<(State, bool), Imap
 /// failure waits (capped backoff with jitter) and reconnects. Returns `Err` for what no retry
 /// can heal: settings that cannot work (the supervisor ends the process) and a refusal by the
 /// server ([`ImapError::is_permanent`]: the supervisor tries again in an hour or on SIGHUP).
-#[allow(clippy::too_many_arguments)]
 pub async fn watch_mailbox(
     account: Arc<Imap>,
     mailbox: String,
