@@ -1,7 +1,7 @@
 //! The IMAP store against a real Cyrus IMAP 3.6, a server unlike Dovecot: Debian's default
 //! personal namespace `INBOX.` (a top-level CREATE is refused), `altnamespace`,
 //! `unixhierarchysep` (`INBOX/…`), MOVE and UIDPLUS suppressed, a SPECIAL-USE `\Junk` folder, and
-//! a CREATE the server refuses. Each through the real binary — `scan`, `scan --dry-run`,
+//! a CREATE and a login the server refuses. Each through the real binary — `scan`, `scan --dry-run`,
 //! `restore`, `watch` — and checked by LISTing the folders afterwards.
 
 mod support;
@@ -185,7 +185,8 @@ fn a_refused_create_stops_scan_with_78_and_watch_keeps_the_other_account_running
     let cyrus = Cyrus::start("implicit_owner_rights: l");
     cyrus.admin("SETACL user.alice alice lrswipte");
     cyrus.deliver("alice", "INBOX", &bounce("alice-forged"));
-    let (dir, config) = config(&cyrus, &["alice", "bob"], "Backscatter");
+    // carol has no login on the server at all.
+    let (dir, config) = config(&cyrus, &["alice", "bob", "carol"], "Backscatter");
 
     let (code, _, err) = run(&config, &["scan", "--imap", "alice", "--dry-run"]);
     assert_eq!(code, Some(78), "{err}");
@@ -203,6 +204,9 @@ fn a_refused_create_stops_scan_with_78_and_watch_keeps_the_other_account_running
     );
     assert!(!err.contains("code: ") && !err.contains("Some("), "no debug text: {err}");
     assert_eq!(cyrus.folders("alice"), ["INBOX"]);
+    let (code, _, err) = run(&config, &["scan", "--imap", "carol"]);
+    assert_eq!(code, Some(78), "{err}");
+    assert!(err.contains("login refused: 127.0.0.1 as carol: the server answered NO "), "{err}");
 
     let log = dir.path().join("watch.log");
     let mut daemon = Daemon::spawn(
@@ -231,6 +235,9 @@ fn a_refused_create_stops_scan_with_78_and_watch_keeps_the_other_account_running
     let refused: Vec<&str> = text.lines().filter(|l| l.contains("Permission denied")).collect();
     assert_eq!(refused.len(), 1, "logged once: {text}");
     assert!(refused[0].contains("ERROR") && refused[0].contains("imap:alice/INBOX"), "{text}");
+    let login: Vec<&str> = text.lines().filter(|l| l.contains("login refused")).collect();
+    assert_eq!(login.len(), 1, "logged once: {text}");
+    assert!(login[0].contains("ERROR") && login[0].contains("imap:carol/INBOX"), "{text}");
     assert!(!text.contains("reconnecting"), "{text}");
     assert_eq!(cyrus.find("alice", "INBOX", "alice-forged").len(), 1);
 
