@@ -322,8 +322,12 @@ async fn reconcile(session: &mut Session, caps: Caps, target: &Target, mover: &M
             Some(false) if caps.move_ => false,
             Some(false) => match (&m.message_id, &m.to) {
                 (Some(id), Place::Imap { mailbox: folder, .. }) => {
-                    timed("SELECT", session::select(session, folder)).await?;
-                    let found = timed("UID SEARCH", session::search_message_id(session, id)).await?;
+                    // A folder the user deleted since holds no copy.
+                    let found = match timed("SELECT", session::select(session, folder)).await {
+                        Ok(_) => timed("UID SEARCH", session::search_message_id(session, id)).await?,
+                        Err(ImapError::Refused(_)) => Vec::new(),
+                        Err(e) => return Err(e),
+                    };
                     timed("SELECT", session::select(session, mailbox)).await?;
                     if !found.is_empty() {
                         timed("UID EXPUNGE", session::expunge_uids(session, &[uid])).await?;

@@ -328,9 +328,9 @@ pub async fn check(
     full: &str,
 ) -> Result<FolderState, ImapError> {
     let present = exists(session, full).await?;
-    let (mailbox, needed, word) = match (present, namespace.parent(full)) {
-        (true, _) => (full, [AclRight::Insert, AclRight::Insert], "i (insert)"),
-        (false, Some(parent)) => (parent, [AclRight::CreateMailbox, AclRight::OldCreate], "k (create)"),
+    let (mailbox, needed, word): (_, &[AclRight], _) = match (present, namespace.parent(full)) {
+        (true, _) => (full, &[AclRight::Insert], "i (insert)"),
+        (false, Some(parent)) => (parent, &[AclRight::CreateMailbox, AclRight::OldCreate], "k (create)"),
         (false, None) => return Ok(FolderState::WouldCreate { rights: None }),
     };
     let rights = if caps.acl { myrights(session, mailbox).await? } else { None };
