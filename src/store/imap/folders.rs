@@ -33,7 +33,7 @@ impl Namespace {
     /// or a full name that already starts with the prefix — as the server names it (UTF-8).
     pub fn full_name(&self, configured: &str) -> String {
         let name = match self.delimiter {
-            Some(d) => configured.split('/').collect::<Vec<_>>().join(&d.to_string()),
+            Some(d) => configured.replace('/', d.encode_utf8(&mut [0; 4])),
             None => configured.to_owned(),
         };
         // RFC 3501 §5.1: INBOX is case-insensitive, so the prefix `INBOX.` is too.
