@@ -7,16 +7,18 @@
 set -e
 T=$(realpath -m "$1"); PORT=$2
 BIN=${CYRUS_IMAPD:-/opt/cyrus-imapd}/usr/lib/cyrus/bin
-mkdir -p "$T/config" "$T/spool" "$T/run/proc" "$T/run/lock" "$T/run/socket"
+# imapd binds its IDLE socket as configdirectory/socket/idle.PID: that directory must exist, or
+# idled never hears of new mail and an IDLE client waits for imapd's 60 s poll.
+mkdir -p "$T/config/socket" "$T/spool" "$T/run/proc" "$T/run/lock"
 cat > "$T/imapd.conf" <<CONF
 configdirectory: $T/config
 partition-default: $T/spool
 defaultpartition: default
 proc_path: $T/run/proc
 mboxname_lockpath: $T/run/lock
-lmtpsocket: $T/run/socket/lmtp
-idlesocket: $T/run/socket/idle
-notifysocket: $T/run/socket/notify
+lmtpsocket: $T/config/socket/lmtp
+idlesocket: $T/config/socket/idle
+notifysocket: $T/config/socket/notify
 admins: cyrusadm
 allowplaintext: yes
 sasl_pwcheck_method: auxprop
@@ -24,9 +26,6 @@ sasl_auxprop_plugin: sasldb
 sasl_sasldb_path: $T/sasldb2
 sasl_mech_list: PLAIN LOGIN
 autocreate_quota: 0
-# imapd looks for changes during IDLE this often (s); idled's notifications did not reach imapd
-# in this standalone setup, and without either an IDLE client hears of new mail after 60 s.
-imapidlepoll: 1
 servername: localhost
 syslog_prefix: cyrus-test-$PORT
 ${EXTRA}
