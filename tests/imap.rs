@@ -318,28 +318,43 @@ fn fifty_accounts_in_one_process() {
 }
 
 #[test]
-fn restore_moves_a_message_back_by_its_message_id() {
+fn restore_moves_messages_back_by_their_message_id_over_one_connection() {
     let dovecot = Dovecot::start(&[]);
     deliver(&dovecot.maildir(), "forged", true);
+    deliver(&dovecot.maildir(), "forged-too", true);
     let alice = account(&dovecot, "alice");
     let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let sweeper = rt.block_on(async { sweeper(vec![alice.clone()], Some(state.path())) });
     let summary = rt.block_on(imap::scan(&alice, &sweeper, &mut |_, _, _| {})).unwrap();
-    assert_eq!(summary.moved, 1);
+    assert_eq!(summary.moved, 2);
     let ledger = sweeper.mover.ledger().unwrap();
-    let record = ledger.restorable(&[], None)[0].clone();
+    let records: Vec<_> = ledger.restorable(&[], None).into_iter().cloned().collect();
+    assert_eq!(records.len(), 2);
     let config = sweeper.pipeline.config().clone();
+    // Dovecot logs each login: the restore of both adds one.
+    let logins = || {
+        let log = std::fs::read_to_string(dovecot.dir.path().join("dovecot/dovecot.log")).unwrap_or_default();
+        log.lines().filter(|l| l.contains("Login: user=<alice>")).count()
+    };
+    let before = logins();
     let mut restorer = backscatter::engine::restore::Restorer::new(&config);
-    let restored = rt.block_on(restorer.restore(&sweeper.mover, &record)).unwrap();
+    for record in &records {
+        let restored = rt.block_on(restorer.restore(&sweeper.mover, record)).unwrap();
+        assert!(matches!(restored, backscatter::engine::restore::Restored::Restored { .. }), "{restored:?}");
+    }
     rt.block_on(restorer.finish());
-    assert!(matches!(restored, backscatter::engine::restore::Restored::Restored { .. }), "{restored:?}");
+    // Dovecot's log process writes a moment later.
+    wait_for("the login in dovecot.log", Duration::from_secs(5), || logins() > before);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(logins() - before, 1, "one connection for the account");
     assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
+    assert_eq!(find(&dovecot.maildir(), "forged-too").len(), 1);
     assert!(find(&backscatter_dir(&dovecot.maildir()), "forged").is_empty());
     assert!(sweeper.mover.ledger().unwrap().restorable(&[], None).is_empty(), "nothing left to restore");
-    // Put back by a person: it carries $BackscatterKept and is not moved again.
+    // Put back by a person: they carry $BackscatterKept and are not moved again.
     let rescan = rt.block_on(imap::scan(&alice, &sweeper, &mut |_, _, _| {})).unwrap();
-    assert_eq!((rescan.scanned, rescan.moved), (1, 0));
+    assert_eq!((rescan.scanned, rescan.moved), (2, 0));
     assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
 }
 
