@@ -215,4 +215,36 @@ mod tests {
         assert!(matches!(&attacked.plan, Plan::Move { folder, .. } if folder == "Backscatter"), "{:?}", attacked.plan);
         assert!(attacked.spf.is_none());
     }
+
+    /// `watch` keeps one pipeline for days: what is signed after it started is seen by the
+    /// next judgement, read incrementally.
+    #[tokio::test]
+    async fn the_sent_log_is_read_as_it_grows() {
+        use crate::day::Day;
+        use crate::evidence::sentlog::{file, Entry};
+        use crate::policy::Verdict;
+        let dir = tempfile::tempdir().unwrap();
+        let day = Day(20_425);
+        let keyring = Keyring::new(&dir.path().join("keyring.toml"), Day(day.0 - 30), "pipeline-test-secret".into());
+        let key = keyring.signing_key().unwrap().as_key();
+        let mut config = Config { state_dir: Some(dir.path().join("state")), ..Config::default() };
+        config.sign.sent_log = true;
+        let now = day.0 * 86_400 + 3_600;
+        let pipeline = Pipeline::new(config, Some(keyring.clone()), Arc::new(FixedClock(now))).unwrap();
+        let sig = crate::sign::header::make(&key, day, 42);
+        let forged = format!(
+            "From: MAILER-DAEMON@mx.example.net\nTo: ann@example.com\nSubject: failure\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\n\
+Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
+Final-Recipient: rfc822; eve@example.org\nAction: failed\nStatus: 5.1.1\n\n--B\n\
+Content-Type: text/rfc822-headers\n\nX-Backscatter-Sig: {sig}\nTo: eve@example.org\n\n--B--\n"
+        );
+        let before = pipeline.judge(forged.as_bytes(), now, None);
+        assert_eq!(before.decision.verdict, Verdict::Genuine, "{}", before.decision.why);
+        let entry = Entry::new(&key, day, 42, None, ["bob@example.net"]);
+        file::append(&dir.path().join("state"), &entry).unwrap();
+        let after = pipeline.judge(forged.as_bytes(), now, None);
+        assert_eq!(after.decision.verdict, Verdict::Backscatter, "{}", after.decision.why);
+        assert!(after.decision.why.starts_with("replayed signature"), "{}", after.decision.why);
+    }
 }

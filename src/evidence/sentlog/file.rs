@@ -226,6 +226,12 @@ impl Reader {
     /// (another inode) or is shorter than what was read: everything is reloaded then.
     fn read_day(&mut self, day: Day) -> Result<bool, SentLogError> {
         let path = day_file(&self.dir, day);
+        // The common case, nothing appended: one `stat`, no open.
+        if let (Some(cursor), Ok(meta)) = (self.files.get(&day), std::fs::symlink_metadata(&path)) {
+            if cursor.inode == meta.ino() && cursor.offset == meta.len() {
+                return Ok(true);
+            }
+        }
         let mut file =
             match OpenOptions::new().read(true).custom_flags(nix::fcntl::OFlag::O_NOFOLLOW.bits()).open(&path) {
                 Ok(file) => file,
