@@ -90,7 +90,8 @@ fn latency(bounces: &[Vec<u8>], count: usize) {
     let movers: Vec<&Vec<u8>> = bounces
         .iter()
         .filter(|b| {
-            verdict::judge(b, 0, keys.keys(), None, &config).decision.action == backscatter::policy::Action::Move
+            verdict::judge(&backscatter::message::Message::parse(b), 0, keys.keys(), None, &config).decision.action
+                == backscatter::policy::Action::Move
         })
         .collect();
     // The moment each message shows up in the folder, by its X-Bench-Seq (polled every 2 ms).
@@ -186,7 +187,7 @@ fn scan_rate(messages: &[Vec<u8>], count: usize) {
         // The Maildir store's arrival fallback is the file's mtime, as INTERNALDATE is for IMAP.
         let modified = std::fs::metadata(path).unwrap().modified().unwrap();
         let mtime = modified.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        let j = verdict::judge(&m, mtime, keys.keys(), None, &config);
+        let j = verdict::judge(&backscatter::message::Message::parse(&m), mtime, keys.keys(), None, &config);
         would_move += usize::from(j.decision.action == backscatter::policy::Action::Move);
     }
     let took = start.elapsed();

@@ -22,6 +22,7 @@ use backscatter::engine::daemon::{self, Engine, Timing};
 use backscatter::engine::{MaildirBox, Mover, Pipeline, SystemClock};
 use backscatter::journal::Journal;
 use backscatter::keys::Keyring;
+use backscatter::message::Message;
 use backscatter::policy::Action;
 use backscatter::store::maildir::Maildir;
 use backscatter::verdict;
@@ -171,8 +172,9 @@ fn main() {
         }
         start.elapsed().as_secs_f64() * 1e6 / sample.len() as f64
     };
-    let classify_us = time(&|m| drop(std::hint::black_box(backscatter::classify::classify(m))));
-    let judge_us = time(&|m| drop(std::hint::black_box(verdict::judge(m, 0, keyring.keys(), None, &config))));
+    let classify_us = time(&|m| drop(std::hint::black_box(backscatter::classify::classify(&Message::parse(m)))));
+    let judge_us =
+        time(&|m| drop(std::hint::black_box(verdict::judge(&Message::parse(m), 0, keyring.keys(), None, &config))));
     let floor_us = floor.as_secs_f64() * 1e6 / count as f64;
     println!(
         "per message: read {floor_us:.1} µs, classify {classify_us:.1} µs, judge (incl. classify) {judge_us:.1} µs"
@@ -181,7 +183,9 @@ fn main() {
     // Watch latency: arrivals one at a time into a small Maildir, of bounces the policy moves.
     let bounces: Vec<&Vec<u8>> = bounces
         .iter()
-        .filter(|b| verdict::judge(b, 0, keyring.keys(), None, &config).decision.action == Action::Move)
+        .filter(|b| {
+            verdict::judge(&Message::parse(b), 0, keyring.keys(), None, &config).decision.action == Action::Move
+        })
         .collect();
     assert!(!bounces.is_empty(), "no corpus bounce is moved by the default policy");
     let small = tmp.path().join("small");

@@ -13,6 +13,7 @@ use backscatter::config::Config;
 use backscatter::day::Day;
 use backscatter::evidence::sentlog::{file, Entry};
 use backscatter::keys::Keyring;
+use backscatter::message::Message;
 use backscatter::policy::Verdict;
 use backscatter::sign::header;
 use backscatter::verdict;
@@ -125,8 +126,8 @@ fn main() {
     let keys = keyring.keys();
     let log = Some(reader.log());
     let arrival = today().0 * 86_400 + 3_600;
-    let judge =
-        |m: &str, log| verdict::judge_with_log(m.as_bytes(), arrival, keys, None, log, &config).decision.verdict;
+    let (real, forged) = (Message::parse(real.as_bytes()), Message::parse(forged.as_bytes()));
+    let judge = |m: &Message<'_>, log| verdict::judge_with_log(m, arrival, keys, None, log, &config).decision.verdict;
     assert_eq!(judge(&real, log), Verdict::Genuine);
     assert_eq!(judge(&forged, log), Verdict::Backscatter);
     assert_eq!(judge(&forged, None), Verdict::Genuine);

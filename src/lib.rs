@@ -36,6 +36,7 @@ pub mod engine;
 pub mod evidence;
 pub mod journal;
 pub mod keys;
+pub mod message;
 pub mod metrics;
 pub mod milter;
 pub mod policy;

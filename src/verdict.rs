@@ -9,6 +9,7 @@ use crate::day::Day;
 use crate::evidence::sentlog::{self, SentLog};
 use crate::evidence::{self, SentIndex};
 use crate::keys::StoredKey;
+use crate::message::Message;
 use crate::policy::{self, Context, Decision};
 use crate::verify::{self, Carrier};
 
@@ -27,13 +28,14 @@ pub struct Judgement {
     pub message_id: Option<String>,
 }
 
-/// Judges `message`: classifies it, reads its arrival time (else `fallback_arrival`, Unix
-/// seconds: the file's mtime or the IMAP INTERNALDATE), checks its carriers against those of
-/// `keys` that verify on that day, looks its original up in the mailbox's Sent index (`sent`,
-/// DESIGN §4.5) and applies the config's policy. The keys are values, not the keyring file: no
-/// keys means there is no keyring (see [`policy::decide`]). Pure: no clock, no files.
+/// Judges `message`, read once and handed as read to every step: classifies it, reads its
+/// arrival time (else `fallback_arrival`, Unix seconds: the file's mtime or the IMAP
+/// INTERNALDATE), checks its carriers against those of `keys` that verify on that day, looks its
+/// original up in the mailbox's Sent index (`sent`, DESIGN §4.5) and applies the config's
+/// policy. The keys are values, not the keyring file: no keys means there is no keyring (see
+/// [`policy::decide`]). Pure: no clock, no files.
 pub fn judge(
-    message: &[u8],
+    message: &Message<'_>,
     fallback_arrival: i64,
     keys: &[StoredKey],
     sent: Option<&SentIndex>,
@@ -46,7 +48,7 @@ pub fn judge(
 /// a valid carrier made for a message that never went to the recipient the report names is
 /// a replay ([`sentlog::find`]).
 pub fn judge_with_log(
-    message: &[u8],
+    message: &Message<'_>,
     fallback_arrival: i64,
     keys: &[StoredKey],
     sent: Option<&SentIndex>,
@@ -146,7 +148,7 @@ mod tests {
 
     #[test]
     fn json_object_has_the_design_fields() {
-        let j = judge(signed().as_bytes(), 0, keyring().keys(), None, &Config::default());
+        let j = judge(&Message::parse(signed().as_bytes()), 0, keyring().keys(), None, &Config::default());
         let v = j.to_json("cur/1");
         assert_eq!(v["path"], "cur/1");
         assert_eq!(v["kind"], "ndr");
@@ -166,7 +168,7 @@ mod tests {
     fn unchecked_kinds_skip_the_carrier_search() {
         let mut config = Config::default();
         config.policy.check.retain(|k| *k != classify::Kind::Ndr);
-        let j = judge(signed().as_bytes(), 0, keyring().keys(), None, &config);
+        let j = judge(&Message::parse(signed().as_bytes()), 0, keyring().keys(), None, &config);
         assert!(j.carriers.is_empty());
         assert_eq!((j.decision.verdict, j.decision.action), (Verdict::Ordinary, Action::Keep));
     }
@@ -194,7 +196,7 @@ mod tests {
             .with_ansi(false)
             .with_writer(move || writer.clone())
             .finish();
-        let j = judge(BOUNCE.as_bytes(), 0, keyring().keys(), None, &Config::default());
+        let j = judge(&Message::parse(BOUNCE.as_bytes()), 0, keyring().keys(), None, &Config::default());
         tracing::subscriber::with_default(subscriber, || log(&j, "INBOX", "1234"));
         let text = String::from_utf8(buffer.0.lock().expect("lock").clone()).expect("UTF-8");
         assert_eq!(text.lines().count(), 1, "{text}");

@@ -15,7 +15,13 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use backscatter::classify::{classify, Classification, Kind};
+use backscatter::classify::{Classification, Kind};
+use backscatter::message::Message;
+
+/// Reads `bytes` once, as the pipeline does, and classifies them.
+fn classify(bytes: &[u8]) -> Classification {
+    backscatter::classify::classify(&Message::parse(bytes))
+}
 
 /// The two halves of the split.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,7 +93,7 @@ fn labels(set: &str) -> Vec<Label> {
             let rel = cell(Some(relpath));
             let dup = cell(dup_of);
             let group = format!("{set}/{}", if dup.is_empty() { rel } else { dup });
-            let half = if fnv1a(&group) % 2 == 0 { Half::Tuning } else { Half::HeldOut };
+            let half = if fnv1a(&group).is_multiple_of(2) { Half::Tuning } else { Half::HeldOut };
             Label {
                 path: dir.join(rel),
                 name: format!("{set}/{rel}"),
@@ -335,9 +341,6 @@ fn corpus_accuracy() {
 /// their folds) and returns them changed.
 type Perturbation = fn(Vec<String>) -> Vec<String>;
 
-/// The recall each perturbation must keep on both halves (percent): a little under what is
-/// reached, so that losing more than two bounces of a half fails.
-
 /// Whether a raw field is the header `name`.
 fn is(field: &str, name: &str) -> bool {
     field.split_once(':').is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
@@ -347,6 +350,8 @@ fn without(fields: Vec<String>, names: &[&str]) -> Vec<String> {
     fields.into_iter().filter(|f| !names.iter().any(|n| is(f, n))).collect()
 }
 
+/// Each perturbation, and the recall it must keep on both halves (percent): a little under what
+/// is reached, so that losing more than two bounces of a half fails.
 const PERTURBATIONS: &[(&str, Perturbation, f64)] = &[
     // Copied by IMAP or forwarded: the null Return-Path became a named one.
     (
@@ -450,8 +455,8 @@ fn base64(bytes: &[u8]) -> String {
 /// The message with its header block changed by `p`; the body untouched (newlines normalised
 /// to LF in the head only, which the classifier accepts mixed).
 fn perturb(message: &[u8], p: Perturbation) -> Vec<u8> {
-    let message = backscatter::classify::normalise(message);
-    let text = String::from_utf8_lossy(&message).into_owned();
+    let message = Message::parse(message);
+    let text = String::from_utf8_lossy(message.bytes()).into_owned();
     let (head, body) = match (text.find("\n\n"), text.find("\r\n\r\n")) {
         (Some(a), Some(b)) if b < a => (&text[..b], &text[b + 4..]),
         (Some(a), _) => (&text[..a], &text[a + 2..]),

@@ -4,7 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use backscatter::classify::{classify, Classification};
+use backscatter::classify::Classification;
+use backscatter::message::Message;
+
+/// Reads `bytes` once, as the pipeline does, and classifies them.
+fn classify(bytes: &[u8]) -> Classification {
+    backscatter::classify::classify(&Message::parse(bytes))
+}
 
 /// The expectation file's content for a classification: pretty JSON plus the returned header
 /// block's Message-ID-bearing size (the headers themselves are not serialized).

@@ -41,7 +41,7 @@ impl Proxy {
                 random = random.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
                 // Cut after 100 B … 64 KiB of server output: greeting, login, SELECT, FETCH, MOVE.
                 let budget = 100 + (random >> 33) % 65_536;
-                let pause = (random >> 20) % 4 == 0;
+                let pause = (random >> 20).is_multiple_of(4);
                 let cut = f.load(Ordering::Relaxed).then_some(budget);
                 pump(client, server, cut, pause, c.clone());
             }

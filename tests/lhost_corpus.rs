@@ -13,7 +13,7 @@ use std::path::Path;
 
 use backscatter::classify::lhost;
 use backscatter::classify::reason::{judge, Reason};
-use backscatter::classify::{normalise, Recipient};
+use backscatter::classify::Recipient;
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 
 /// The serde name of a reason, as the labels write it.
@@ -96,9 +96,9 @@ fn corpus_recall_reasons_and_ham() {
         let f: Vec<&str> = row.split('\t').collect();
         let (Some(path), Some(&"bounce"), Some(reasons)) = (f.first(), f.get(1), f.get(3)) else { continue };
         let raw = fs::read(root.join("sisimai").join(path)).expect("corpus file");
-        let input = normalise(&raw);
+        let input = backscatter::message::Message::parse(&raw);
         // Contained as `classify` contains it (mail-parser's debug assertions, tests/regression.rs).
-        let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(input.as_ref()));
+        let parsed = std::panic::catch_unwind(|| MessageParser::default().parse(input.bytes()));
         let Some(message) = parsed.ok().flatten() else { continue };
         if f.get(12).is_some_and(|d| !d.is_empty()) {
             // A copy with other newlines (CRLF, CR only): must read the same as its original.
@@ -182,8 +182,8 @@ fn corpus_recall_reasons_and_ham() {
         // mail-parser 0.11 itself panics on a few malformed ham messages ("Invalid part ID"):
         // that is the pipeline's problem to contain, not the recognisers'; skip those here.
         let outcome = std::panic::catch_unwind(|| {
-            let input = normalise(&raw);
-            let message = MessageParser::default().parse(input.as_ref())?;
+            let input = backscatter::message::Message::parse(&raw);
+            let message = MessageParser::default().parse(input.bytes())?;
             lhost::recognise(&message).map(|b| b.mta)
         });
         match outcome {

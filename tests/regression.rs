@@ -6,6 +6,7 @@ use std::path::Path;
 use backscatter::classify::{self, Kind};
 use backscatter::config::Config;
 use backscatter::keys::Keyring;
+use backscatter::message::Message;
 use backscatter::policy::Verdict;
 use backscatter::verdict;
 
@@ -67,7 +68,7 @@ fn a_message_rfc822_whose_body_is_message_rfc822_is_classified_not_a_panic() {
         assert!(parse.is_err(), "mail-parser no longer panics here: the guard in classify may be unnecessary");
     }
     // …and the classifier contains it: a bounce, judged as one.
-    let c = classify::classify(bounce.as_bytes());
+    let c = classify::classify(&Message::parse(bounce.as_bytes()));
     assert_eq!(c.kind, Kind::Ndr, "{c:?}");
     assert_eq!(c.recipients.first().map(|r| r.address.as_str()), Some("nobody@victim.test"));
     let keyring = Keyring::parse(
@@ -75,6 +76,6 @@ fn a_message_rfc822_whose_body_is_message_rfc822_is_classified_not_a_panic() {
         "[[key]]\nid = 1\ncreated = \"2020-01-01\"\nsecret = \"regression-secret\"\n",
     )
     .expect("keyring");
-    let j = verdict::judge(bounce.as_bytes(), 0, keyring.keys(), None, &Config::default());
+    let j = verdict::judge(&Message::parse(bounce.as_bytes()), 0, keyring.keys(), None, &Config::default());
     assert_eq!(j.decision.verdict, Verdict::Backscatter, "{}", j.decision.why);
 }

@@ -12,14 +12,20 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use backscatter::classify::classify;
+use backscatter::classify::Classification;
 use backscatter::config::Imap;
 use backscatter::day::Day;
 use backscatter::evidence::file;
 use backscatter::evidence::imap::ImapSent;
 use backscatter::evidence::index::Record;
 use backscatter::keys::Keyring;
+use backscatter::message::Message;
 use support::{wait_for, Daemon, Dovecot};
+
+/// Reads `bytes` once, as the pipeline does, and classifies them.
+fn classify(bytes: &[u8]) -> Classification {
+    backscatter::classify::classify(&Message::parse(bytes))
+}
 
 /// Real bounces (Sisimai's corpus) whose returned original names the failed recipient.
 const KEPT: [&str; 3] = ["lhost-courier-02.eml", "lhost-messagingserver-04.eml", "lhost-office365-05.eml"];

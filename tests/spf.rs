@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::Command;
 
 use backscatter::config;
+use backscatter::message::Message;
 use backscatter::spf::facts::{self, Trust};
 use backscatter::spf::origin::{self, Hop};
 use backscatter::spf::{Checker, Identity, Outcome, SpfResult};
@@ -129,7 +130,8 @@ fn delivered(client: &str, helo: &str, sender: &str, with: &str) -> Vec<u8> {
 
 fn check(spf: &config::Spf, message: &[u8]) -> Outcome {
     let (rt, c) = checker(spf);
-    let facts = facts::facts(message, &Trust { receivers: vec!["mx.example.org".into()], ..Trust::default() });
+    let facts =
+        facts::facts(&Message::parse(message), &Trust { receivers: vec!["mx.example.org".into()], ..Trust::default() });
     rt.block_on(c.check(&facts))
 }
 

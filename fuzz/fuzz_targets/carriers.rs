@@ -8,6 +8,7 @@
 
 use backscatter::classify::{Classification, Kind, Original, Via};
 use backscatter::day::Day;
+use backscatter::message::Message;
 use backscatter::sign::{batv, header, msgid, Key, KeyId, VALID_DAYS};
 use backscatter::verify;
 use libfuzzer_sys::fuzz_target;
@@ -66,7 +67,7 @@ fuzz_target!(|input: (u8, u16, u64, &str, &[u8])| {
         original: Some(Original { via: Via::MessageRfc822, message_id: None, headers: message.to_vec() }),
         evidence: Vec::new(),
     };
-    for carrier in verify::carriers(message, &c, &keys, day, "X-Backscatter-Sig") {
+    for carrier in verify::carriers(&Message::parse(message), &c, &keys, day, "X-Backscatter-Sig") {
         let _ = (carrier.describe(), carrier.to_json());
     }
 });

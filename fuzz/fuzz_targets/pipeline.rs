@@ -15,6 +15,7 @@ use backscatter::config::{Config, Mode};
 use backscatter::engine::clock::FixedClock;
 use backscatter::engine::Pipeline;
 use backscatter::keys::Keyring;
+use backscatter::message::Message;
 use backscatter::policy::Verdict;
 use libfuzzer_sys::fuzz_target;
 
@@ -38,7 +39,7 @@ fuzz_target!(|data: &[u8]| {
     contain::let_mail_parser_panics_unwind();
     for pipeline in pipelines() {
         // No Sent index: only a carrier can make a message genuine here.
-        let judgement = pipeline.judge(data, 1_700_000_000, None);
+        let judgement = pipeline.judge(&Message::parse(data), 1_700_000_000, None);
         let json = serde_json::to_string(&judgement.to_json("fuzz")).expect("a judgement always serialises");
         assert!(json.starts_with('{'));
         if judgement.decision.verdict == Verdict::Genuine {

@@ -6,6 +6,7 @@
 //! case-insensitively, and only the few values that matter are looked at.
 
 use super::{autoreply, fingerprints, subjects};
+use crate::message::Message;
 
 /// How much of the raw body [`autoreply::body_hint`] gets to see.
 const BODY_HINT_PREFIX: usize = 2048;
@@ -210,10 +211,10 @@ pub enum FastPath {
     Candidate(Signals),
 }
 
-/// Scans the header block of a message (CRLF or LF newlines) and decides.
-pub fn scan(message: &[u8]) -> FastPath {
-    let (mut signals, body_start) = signals(message);
-    let body = message.get(body_start..).unwrap_or_default();
+/// Scans the header block of a message and decides.
+pub fn scan(message: &Message<'_>) -> FastPath {
+    let mut signals = signals(message);
+    let body = message.body();
     if signals.candidate() {
         // An auto-reply header says little against an MTA's own text (an Exim bounce carries
         // `Auto-Submitted: auto-replied` too): look, so that the text can outrank it.
@@ -239,12 +240,12 @@ pub fn scan(message: &[u8]) -> FastPath {
     }
 }
 
-/// The signals in the header block, and where the body starts.
-pub fn signals(message: &[u8]) -> (Signals, usize) {
+/// The signals in the header block.
+pub fn signals(message: &Message<'_>) -> Signals {
     let mut s = Signals::default();
     let mut subject_value = None;
-    let mut fields = Fields { bytes: message, pos: 0 };
-    while let Some((name, value)) = fields.next_field() {
+    for field in message.fields() {
+        let (name, value) = (field.name(), field.raw());
         if name.eq_ignore_ascii_case(b"subject") {
             subject_value = Some(value);
         } else {
@@ -262,7 +263,7 @@ pub fn signals(message: &[u8]) -> (Signals, usize) {
         s.complaint_subject = subject.complaint;
     }
     s.jmrp = s.hotmail_staff && s.complaint_subject;
-    (s, fields.pos)
+    s
 }
 
 /// Updates the signals for one header field.
@@ -439,95 +440,6 @@ fn sender_kind(value: &[u8]) -> (bool, bool) {
 /// Domains of challenge-response services, as they appear in the From address.
 const CHALLENGE_DOMAINS: [&[u8]; 4] = [b"@spamarrest.com", b"@mailblocks.com", b"@boxbe.com", b"@digiportal.com"];
 
-/// The first value of header `name` (case-insensitive) in a header block, raw with folds.
-pub(crate) fn field<'a>(block: &'a [u8], name: &str) -> Option<&'a [u8]> {
-    let mut fields = Fields { bytes: block, pos: 0 };
-    while let Some((n, value)) = fields.next_field() {
-        if n.eq_ignore_ascii_case(name.as_bytes()) {
-            return Some(value);
-        }
-    }
-    None
-}
-
-/// Iterates over the header fields of a message: `(name, raw value with folds)`.
-struct Fields<'a> {
-    bytes: &'a [u8],
-    /// Where the next field starts; after the last one, where the body starts.
-    pos: usize,
-}
-
-impl<'a> Fields<'a> {
-    fn next_field(&mut self) -> Option<(&'a [u8], &'a [u8])> {
-        loop {
-            let rest = self.bytes.get(self.pos..)?;
-            if rest.is_empty() {
-                return None;
-            }
-            // A blank line ends the header block.
-            if rest.starts_with(b"\n") {
-                self.pos += 1;
-                return None;
-            }
-            if rest.starts_with(b"\r\n") {
-                self.pos += 2;
-                return None;
-            }
-            let end = field_end(rest);
-            self.pos += end;
-            let field = rest.get(..end).unwrap_or_default();
-            let Some(colon) = field.iter().position(|b| *b == b':') else {
-                // A line that is not a field (junk or a stray fold): skip it.
-                continue;
-            };
-            let name = trim(field.get(..colon).unwrap_or_default());
-            if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace()) {
-                continue;
-            }
-            return Some((name, field.get(colon + 1..).unwrap_or_default()));
-        }
-    }
-}
-
-/// Length of the field at the start of `rest`, including its folded continuation lines.
-fn field_end(rest: &[u8]) -> usize {
-    let mut pos = 0;
-    loop {
-        match rest.get(pos..).and_then(find_newline) {
-            None => return rest.len(),
-            Some(nl) => {
-                pos += nl + 1;
-                match rest.get(pos) {
-                    Some(b' ' | b'\t') => continue,
-                    _ => return pos,
-                }
-            }
-        }
-    }
-}
-
-/// Position of the first `\n`, eight bytes at a time (SWAR: a zero byte in `word ^ 0x0a…`
-/// shows up as a high bit in `(x - 0x01…) & !x & 0x80…`), since line ends are most of what the
-/// fast path looks for.
-fn find_newline(hay: &[u8]) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    const NL: u64 = LO * b'\n' as u64;
-    let mut chunks = hay.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ NL;
-        let found = x.wrapping_sub(LO) & !x & HI;
-        if found != 0 {
-            return Some(offset + (found.trailing_zeros() / 8) as usize);
-        }
-        offset += 8;
-    }
-    chunks.remainder().iter().position(|b| *b == b'\n').map(|i| offset + i)
-}
-
 /// ASCII whitespace trimmed on both sides.
 pub(crate) fn trim(b: &[u8]) -> &[u8] {
     b.trim_ascii()
@@ -550,7 +462,7 @@ mod tests {
     use super::*;
 
     fn decide(headers: &str) -> FastPath {
-        scan(format!("{headers}\r\n\r\nHello, see you tomorrow.\r\n").as_bytes())
+        scan(&Message::parse(format!("{headers}\r\n\r\nHello, see you tomorrow.\r\n").as_bytes()))
     }
 
     fn candidate(headers: &str) -> Signals {
@@ -641,14 +553,14 @@ mod tests {
     fn bounce_text_in_the_body_makes_a_candidate_whatever_the_headers() {
         let mail = "From: ops@example.net\r\nSubject: fwd\r\nList-Id: <x.lists.example>\r\n\r\n\
             This is the mail system at host mx.example.\r\n\r\nI'm sorry to have to inform you ...\r\n";
-        match scan(mail.as_bytes()) {
+        match scan(&Message::parse(mail.as_bytes())) {
             FastPath::Candidate(s) => assert!(s.bounce_body && s.bounce_like() && !s.reply_like()),
             other => panic!("{other:?}"),
         }
         // Auto-reply signs alone do not stop the look at the text.
         let mail = "From: a@b.example\r\nAuto-Submitted: auto-replied\r\n\r\n\
             Delivery to the following recipient failed permanently:\r\n";
-        match scan(mail.as_bytes()) {
+        match scan(&Message::parse(mail.as_bytes())) {
             FastPath::Candidate(s) => assert!(s.bounce_body),
             other => panic!("{other:?}"),
         }
@@ -717,25 +629,6 @@ mod tests {
     }
 
     #[test]
-    fn body_starts_after_the_blank_line_lf_and_crlf() {
-        let (_, at) = signals(b"A: b\nC: d\n\nbody");
-        assert_eq!(at, 11);
-        let (_, at) = signals(b"A: b\r\n folded\r\n\r\nbody");
-        assert_eq!(at, 17);
-    }
-
-    #[test]
-    fn newline_search_agrees_with_a_plain_scan() {
-        let text = b"0123456\n89abcdef\n\x80\x0b\xff\n\n";
-        for start in 0..text.len() {
-            for end in start..=text.len() {
-                let hay = &text[start..end];
-                assert_eq!(find_newline(hay), hay.iter().position(|b| *b == b'\n'), "{start}..{end}");
-            }
-        }
-    }
-
-    #[test]
     fn junk_header_lines_do_not_panic() {
         for input in [
             &b""[..],
@@ -746,7 +639,7 @@ mod tests {
             b"no colon\n\n",
             b"\xff\xfe: \xff",
         ] {
-            let _ = scan(input);
+            let _ = scan(&Message::parse(input));
         }
         assert!(candidate(" folded first\nX-Failed-Recipients: a").failed_recipients);
     }

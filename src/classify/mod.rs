@@ -19,8 +19,6 @@ mod signals;
 mod subjects;
 mod virus;
 
-use std::borrow::Cow;
-
 use mail_parser::{Message, MessageParser};
 use serde::Serialize;
 
@@ -226,17 +224,17 @@ impl Classification {
 }
 
 /// Classifies one message. Never panics; any input gets a classification.
-pub fn classify(message: &[u8]) -> Classification {
-    let input = normalise(message);
-    match headers::scan(&input) {
+pub fn classify(message: &crate::message::Message<'_>) -> Classification {
+    let input = message.bytes();
+    match headers::scan(message) {
         FastPath::Ordinary => Classification::bare(Kind::Ordinary, Vec::new()),
         FastPath::List => Classification::bare(Kind::List, vec!["List-* header".to_string()]),
         FastPath::Candidate(signals) => {
             let flattened: Vec<u8>;
-            let parsed = match contained_parse(&input) {
+            let parsed = match contained_parse(input) {
                 Ok(parsed) => parsed,
                 Err(()) => {
-                    flattened = flatten_nesting(&input);
+                    flattened = flatten_nesting(input);
                     contained_parse(&flattened).ok().flatten()
                 }
             };
@@ -330,32 +328,6 @@ pub(crate) fn parser() -> &'static MessageParser {
             .header_raw(H::Received)
             .header_raw(H::MimeVersion)
     })
-}
-
-/// The input as the parsers want it: without a leading mbox `From ` line, and with CR-only
-/// newlines (old Mac mail) turned into LF. Copies only when something must change.
-pub fn normalise(message: &[u8]) -> Cow<'_, [u8]> {
-    let mut bytes = message;
-    if bytes.starts_with(b"From ") {
-        // mbox separator line (RFC 4155): the message starts after its newline.
-        let end = bytes.iter().position(|b| matches!(b, b'\n' | b'\r')).unwrap_or(bytes.len());
-        let mut next = end;
-        if bytes.get(next) == Some(&b'\r') {
-            next += 1;
-        }
-        if bytes.get(next) == Some(&b'\n') {
-            next += 1;
-        }
-        bytes = bytes.get(next..).unwrap_or_default();
-    }
-    // The first line end tells: a CR not followed by LF means CR-only newlines. LF and CRLF
-    // (mixed too) mail-parser copes with; looking at one line keeps the fast path cheap.
-    let first_end = bytes.iter().position(|b| matches!(b, b'\n' | b'\r'));
-    let cr_only = first_end.is_some_and(|i| bytes.get(i) == Some(&b'\r') && bytes.get(i + 1) != Some(&b'\n'));
-    if !cr_only {
-        return Cow::Borrowed(bytes);
-    }
-    Cow::Owned(bytes.iter().map(|b| if *b == b'\r' { b'\n' } else { *b }).collect())
 }
 
 /// Layers 2–4 for a candidate: reports, recognisers, auto-replies.
@@ -478,6 +450,11 @@ fn auto(message: &Message<'_>, signals: &Signals) -> Option<Classification> {
 mod tests {
     use super::*;
 
+    /// [`super::classify`] of bytes.
+    fn classify(bytes: &[u8]) -> Classification {
+        super::classify(&crate::message::Message::parse(bytes))
+    }
+
     const DSN: &[u8] = include_bytes!("../../tests/fixtures/ndr/001.eml");
 
     fn lf(bytes: &[u8]) -> Vec<u8> {
@@ -501,14 +478,6 @@ mod tests {
             assert_eq!(got.recipients, want.recipients, "{name}");
             assert_eq!(got.original.as_ref().map(|o| &o.message_id), want.original.as_ref().map(|o| &o.message_id));
         }
-    }
-
-    #[test]
-    fn normalise_copies_only_cr_only_input() {
-        assert!(matches!(normalise(b"A: b\r\n\r\nx"), Cow::Borrowed(_)));
-        assert!(matches!(normalise(b"From x\nA: b\n\nx"), Cow::Borrowed(b"A: b\n\nx")));
-        assert_eq!(normalise(b"A: b\r\rx").as_ref(), b"A: b\n\nx");
-        assert_eq!(normalise(b"From only").as_ref(), b"");
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn from_headers(via: Via, block: &[u8]) -> Option<Original> {
     if block.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let message_id = super::headers::field(block.trim_ascii_start(), "Message-ID").and_then(message_id);
+    let message_id = crate::message::field_in(block.trim_ascii_start(), "Message-ID").and_then(|f| message_id(f.raw()));
     Some(Original { via, message_id, headers: block })
 }
 

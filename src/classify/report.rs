@@ -214,8 +214,8 @@ pub fn jmrp(message: &Message<'_>, signals: &Signals) -> Classification {
     let mut c = Classification::bare(Kind::Feedback, signals.evidence());
     c.reason = Some(Reason::Feedback);
     c.original = original::locate(message, None, original::Correlators::default());
-    let rcpt = c.original.as_ref().and_then(|o| headers::field(&o.headers, "X-HmXmrOriginalRecipient"));
-    let rcpt = rcpt.map(|v| dsn::address(&String::from_utf8_lossy(v)));
+    let rcpt = c.original.as_ref().and_then(|o| crate::message::field_in(&o.headers, "X-HmXmrOriginalRecipient"));
+    let rcpt = rcpt.map(|f| dsn::address(&String::from_utf8_lossy(f.raw())));
     if let Some(address) = rcpt.filter(|a| !a.is_empty()) {
         c.recipients.push(Recipient { address, reason: Some(Reason::Feedback), ..Recipient::default() });
     }

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use backscatter::config::DEFAULT_MAX_MESSAGE_SIZE;
 use backscatter::engine::{Pipeline, SystemClock};
+use backscatter::message::Message;
 use backscatter::policy::{Action, Verdict};
 use backscatter::store::read::{read_message, Read};
 use backscatter::verdict::Judgement;
@@ -70,7 +71,7 @@ pub fn run(
     // The same pipeline as the stores: SPF (when on) is evidence here too.
     let judged = runtime.block_on(async {
         let pipeline = Pipeline::new(config, keyring, Arc::new(SystemClock))?;
-        anyhow::Ok(pipeline.run(&bytes, fallback, None).await)
+        anyhow::Ok(pipeline.run(&Message::from(bytes), fallback, None).await)
     });
     let j = match judged {
         Ok(judged) => judged.judgement,
@@ -115,11 +116,11 @@ mod tests {
     fn status_follows_the_decision() {
         let config = Config::default();
         let all = Config { policy: Policy { all_bounces: true, ..Policy::default() }, ..Config::default() };
-        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, &[], None, &config);
+        let ordinary = verdict::judge(&Message::parse(b"From: a@b.example\n\nhello\n"), 0, &[], None, &config);
         assert_eq!(status(&ordinary, false), KEEP);
-        let unverifiable = verdict::judge(BOUNCE, 0, &[], None, &config);
+        let unverifiable = verdict::judge(&Message::parse(BOUNCE), 0, &[], None, &config);
         assert_eq!(status(&unverifiable, false), exit::TEMPFAIL);
-        let attacked = verdict::judge(BOUNCE, 0, &[], None, &all);
+        let attacked = verdict::judge(&Message::parse(BOUNCE), 0, &[], None, &all);
         assert_eq!(status(&attacked, false), BACKSCATTER, "{}", attacked.decision.why);
     }
 }

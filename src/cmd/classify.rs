@@ -13,6 +13,7 @@ use anyhow::Context;
 use backscatter::config::Config;
 use backscatter::engine::{Judged, Pipeline, SystemClock};
 use backscatter::keys::{Keyring, KeyringError};
+use backscatter::message::Message;
 use backscatter::spf::step::Report;
 use backscatter::store::read::{read_message, Read, Skip};
 use backscatter::verdict::Judgement;
@@ -49,7 +50,7 @@ async fn classify(pipeline: Pipeline, json: bool, files: &[PathBuf]) -> anyhow::
                     unreadable = true;
                 }
                 Ok(_) => {
-                    if !emit(&mut out, "-", &pipeline.run(&bytes, now(), None).await, json)? {
+                    if !emit(&mut out, "-", &pipeline.run(&Message::from(bytes), now(), None).await, json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
                 }
@@ -67,7 +68,7 @@ async fn classify(pipeline: Pipeline, json: bool, files: &[PathBuf]) -> anyhow::
         for path in paths {
             match read_message(&path, max) {
                 Ok(Read::Message { bytes, mtime }) => {
-                    let j = pipeline.run(&bytes, mtime, None).await;
+                    let j = pipeline.run(&Message::from(bytes), mtime, None).await;
                     if !emit(&mut out, &path.to_string_lossy(), &j, json)? {
                         return Ok(ExitCode::SUCCESS);
                     }
@@ -224,7 +225,8 @@ mod tests {
     #[test]
     fn json_line_has_every_field_and_the_verdict() {
         let config = Config::default();
-        let bounce = verdict::judge(include_bytes!("../../tests/fixtures/ndr/001.eml"), 0, &[], None, &config);
+        let bounce =
+            verdict::judge(&Message::parse(include_bytes!("../../tests/fixtures/ndr/001.eml")), 0, &[], None, &config);
         let mut out = Vec::new();
         print(&mut out, "m1", &bounce, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");
@@ -240,7 +242,7 @@ mod tests {
         assert_eq!(v["carriers"], serde_json::json!([]));
         assert_eq!(v["original"]["via"], "message/rfc822");
 
-        let ordinary = verdict::judge(b"From: a@b.example\n\nhello\n", 0, &[], None, &config);
+        let ordinary = verdict::judge(&Message::parse(b"From: a@b.example\n\nhello\n"), 0, &[], None, &config);
         let mut out = Vec::new();
         print(&mut out, "m2", &ordinary, None, true).expect("prints");
         let v: serde_json::Value = serde_json::from_slice(&out).expect("one JSON object");

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 
 use backscatter::engine::restore::{restore as undo, Restored};
 use backscatter::journal::{self, Place, Record, State, Stats};
+use backscatter::message::Message;
 use backscatter::metrics::{self, Origin, Summary};
 
 use super::scan::Setup;
@@ -107,7 +108,7 @@ fn origin(record: &Record) -> Origin {
     };
     let mut bytes = Vec::new();
     match std::fs::File::open(path).and_then(|f| f.take(HEAD).read_to_end(&mut bytes)) {
-        Ok(_) => Origin::of(&bytes),
+        Ok(_) => Origin::of(&Message::from(bytes)),
         Err(_) => Origin::default(),
     }
 }

@@ -173,8 +173,8 @@ async fn scan(
                 // One unreadable or immovable message is reported and counted, not the end of
                 // the scan; a journal that cannot be written is.
                 let applied = match read {
-                    Ok(Ok((bytes, judgement))) => {
-                        let judged = pipeline.conclude(&bytes, judgement).await;
+                    Ok(Ok((read, judgement))) => {
+                        let judged = pipeline.conclude(&read, judgement).await;
                         mailbox.apply(message, &judged).await.map(|taken| (Some(judged), taken))
                     }
                     Ok(Err(taken)) => Ok((None, taken)),

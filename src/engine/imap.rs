@@ -19,6 +19,7 @@ use super::pipeline::{Judged, Pipeline, Plan};
 use crate::config::Imap;
 use crate::evidence::imap::ImapSent;
 use crate::journal::{Move, Place};
+use crate::message::Message;
 use crate::metrics::prometheus as metrics;
 use crate::store::imap::connect::{self, Session};
 use crate::store::imap::mailbox::ImapMailbox;
@@ -123,19 +124,20 @@ impl Sweeper {
     /// under-attack mode, where nothing does) and arrived no earlier than the index was read:
     /// what was sent just before it may be missing.
     async fn run(&self, body: &[u8], internal_date: i64) -> Judged {
-        let Some(sent) = &self.sent else { return self.pipeline.run(body, internal_date, None).await };
+        let message = Message::parse(body);
+        let Some(sent) = &self.sent else { return self.pipeline.run(&message, internal_date, None).await };
         let started = std::time::Instant::now();
         let mut sent = sent.lock().await;
-        let mut judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
+        let mut judgement = self.pipeline.judge(&message, internal_date, Some(sent.index()));
         let backscatter = judgement.decision.verdict == crate::policy::Verdict::Backscatter;
         if backscatter && !self.pipeline.config().policy.all_bounces && sent.behind(internal_date) {
             if let Err(err) = sent.refresh(self.pipeline.clock().now()).await {
                 tracing::warn!("{err}; judged with Sent as last read");
             }
-            judgement = self.pipeline.judge(body, internal_date, Some(sent.index()));
+            judgement = self.pipeline.judge(&message, internal_date, Some(sent.index()));
         }
         drop(sent);
-        self.pipeline.conclude_timed(body, judgement, started).await
+        self.pipeline.conclude_timed(&message, judgement, started).await
     }
 }
 

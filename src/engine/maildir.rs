@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::evidence::maildir::MaildirSent;
 use crate::journal::{Ledger, Place};
+use crate::message::Message;
 use crate::store::maildir::{refind_in, unique_part, Maildir};
 use crate::store::read::{read_message, Read};
 use crate::store::{Landed, Mailbox, StoreError, Taken};
@@ -56,11 +57,12 @@ impl MaildirBox {
     /// Reads the message at `path` and judges it (the pure half: safe on any thread); `Err` is
     /// what was done instead when it could not be read.
     #[allow(clippy::type_complexity)]
-    pub fn judge(&self, path: &Path) -> Result<Result<(Vec<u8>, verdict::Judgement), Taken>, StoreError> {
+    pub fn judge(&self, path: &Path) -> Result<Result<(Message<'static>, verdict::Judgement), Taken>, StoreError> {
         match read_message(path, self.pipeline.config().max_message_size)? {
             Read::Message { bytes, mtime } => {
-                let judgement = self.judge_bytes(&bytes, mtime);
-                Ok(Ok((bytes, judgement)))
+                let message = Message::from(bytes);
+                let judgement = self.judge_message(&message, mtime);
+                Ok(Ok((message, judgement)))
             }
             Read::Vanished => Ok(Err(Taken::Vanished)),
             Read::Skipped(skip) => Ok(Err(Taken::Skipped(skip))),
@@ -68,9 +70,9 @@ impl MaildirBox {
     }
 
     /// The pure judgement of a message read from this Maildir, with its Sent index as it is.
-    fn judge_bytes(&self, bytes: &[u8], mtime: i64) -> verdict::Judgement {
+    fn judge_message(&self, message: &Message<'_>, mtime: i64) -> verdict::Judgement {
         let sent = self.sent.as_ref().map(|s| s.read().unwrap_or_else(PoisonError::into_inner));
-        self.pipeline.judge(bytes, mtime, sent.as_ref().map(|s| s.index()))
+        self.pipeline.judge(message, mtime, sent.as_ref().map(|s| s.index()))
     }
 
     /// Reads, judges (Sent read again first: what was sent a moment ago counts), logs and
@@ -81,8 +83,9 @@ impl MaildirBox {
         match read_message(path, self.pipeline.config().max_message_size)? {
             Read::Message { bytes, mtime } => {
                 let started = std::time::Instant::now();
-                let judgement = self.judge_bytes(&bytes, mtime);
-                let judged = self.pipeline.conclude_timed(&bytes, judgement, started).await;
+                let message = Message::from(bytes);
+                let judgement = self.judge_message(&message, mtime);
+                let judged = self.pipeline.conclude_timed(&message, judgement, started).await;
                 let taken = self.apply(path, &judged).await?;
                 Ok((Some(judged), taken))
             }

@@ -11,6 +11,7 @@ use crate::day::Day;
 use crate::evidence::sentlog::file::Reader;
 use crate::evidence::SentIndex;
 use crate::keys::Keyring;
+use crate::message::Message;
 use crate::metrics::prometheus as metrics;
 use crate::policy::Action;
 use crate::spf::step::{self, Consequence, Report};
@@ -112,7 +113,7 @@ impl Pipeline {
     /// the file's mtime or the IMAP INTERNALDATE, unix seconds). CPU only but for bringing the
     /// sent log up to date (a `stat` or two when nothing was appended), so a scan runs it on
     /// several threads.
-    pub fn judge(&self, message: &[u8], fallback_arrival: i64, sent: Option<&SentIndex>) -> Judgement {
+    pub fn judge(&self, message: &Message<'_>, fallback_arrival: i64, sent: Option<&SentIndex>) -> Judgement {
         let keys = self.keyring.as_deref().map_or(&[][..], Keyring::keys);
         let Some(sent_log) = &self.sent_log else {
             return verdict::judge(message, fallback_arrival, keys, sent, &self.config);
@@ -135,7 +136,7 @@ impl Pipeline {
     }
 
     /// The second half: the evidence that needs the network (SPF), then the plan.
-    pub async fn conclude(&self, message: &[u8], mut judgement: Judgement) -> Judged {
+    pub async fn conclude(&self, message: &Message<'_>, mut judgement: Judgement) -> Judged {
         let spf = match &self.spf {
             Some(checker) => {
                 let report = step::run(checker, message, &judgement, &self.config).await;
@@ -157,7 +158,7 @@ impl Pipeline {
     }
 
     /// Both halves.
-    pub async fn run(&self, message: &[u8], fallback_arrival: i64, sent: Option<&SentIndex>) -> Judged {
+    pub async fn run(&self, message: &Message<'_>, fallback_arrival: i64, sent: Option<&SentIndex>) -> Judged {
         let started = std::time::Instant::now();
         let judgement = self.judge(message, fallback_arrival, sent);
         self.conclude_timed(message, judgement, started).await
@@ -165,7 +166,12 @@ impl Pipeline {
 
     /// The second half of a judgement begun at `started` (a store that judged under a lock of
     /// its own, or read Sent first), observed in the judge-latency metric like [`Pipeline::run`].
-    pub async fn conclude_timed(&self, message: &[u8], judgement: Judgement, started: std::time::Instant) -> Judged {
+    pub async fn conclude_timed(
+        &self,
+        message: &Message<'_>,
+        judgement: Judgement,
+        started: std::time::Instant,
+    ) -> Judged {
         let judged = self.conclude(message, judgement).await;
         metrics::get().judge_seconds.observe(started.elapsed().as_secs_f64());
         judged
@@ -203,15 +209,15 @@ mod tests {
 
     #[tokio::test]
     async fn plans_follow_the_decision() {
-        let ordinary = pipeline(Config::default()).run(b"From: a@b.example\n\nhi\n", 0, None).await;
+        let ordinary = pipeline(Config::default()).run(&Message::parse(b"From: a@b.example\n\nhi\n"), 0, None).await;
         assert_eq!(ordinary.plan, Plan::Keep);
         // No keyring: backscatter is only logged.
-        let unverifiable = pipeline(Config::default()).run(BOUNCE, 0, None).await;
+        let unverifiable = pipeline(Config::default()).run(&Message::parse(BOUNCE), 0, None).await;
         assert_eq!(unverifiable.plan, Plan::WouldMove);
         let mut config = Config::default();
         config.policy.all_bounces = true;
         config.policy.mode = Mode::Enforce;
-        let attacked = pipeline(config).run(BOUNCE, 0, None).await;
+        let attacked = pipeline(config).run(&Message::parse(BOUNCE), 0, None).await;
         assert!(matches!(&attacked.plan, Plan::Move { folder, .. } if folder == "Backscatter"), "{:?}", attacked.plan);
         assert!(attacked.spf.is_none());
     }
@@ -239,11 +245,11 @@ Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
 Final-Recipient: rfc822; eve@example.org\nAction: failed\nStatus: 5.1.1\n\n--B\n\
 Content-Type: text/rfc822-headers\n\nX-Backscatter-Sig: {sig}\nTo: eve@example.org\n\n--B--\n"
         );
-        let before = pipeline.judge(forged.as_bytes(), now, None);
+        let before = pipeline.judge(&Message::parse(forged.as_bytes()), now, None);
         assert_eq!(before.decision.verdict, Verdict::Genuine, "{}", before.decision.why);
         let entry = Entry::new(&key, day, 42, None, ["bob@example.net"]);
         file::append(&dir.path().join("state"), &entry).unwrap();
-        let after = pipeline.judge(forged.as_bytes(), now, None);
+        let after = pipeline.judge(&Message::parse(forged.as_bytes()), now, None);
         assert_eq!(after.decision.verdict, Verdict::Backscatter, "{}", after.decision.why);
         assert!(after.decision.why.starts_with("replayed signature"), "{}", after.decision.why);
     }

@@ -7,6 +7,7 @@ use std::fmt;
 use super::index::{self, SentIndex};
 use crate::classify::{Classification, Via};
 use crate::day::Day;
+use crate::message::Message;
 use crate::verify::fields;
 
 /// How long before its arrival a bounce's original may have been sent when the original's own
@@ -70,7 +71,7 @@ struct Named {
 ///    [`MAX_BOUNCE_DELAY_DAYS`]) and was read after the message arrived → backscatter;
 /// 3. no Message-ID anywhere: a message in Sent to a recipient the report names, with the
 ///    returned original's subject, sent within a day of its date → genuine; else unknown.
-pub fn judge(c: &Classification, message: &[u8], arrival: i64, index: &SentIndex) -> Option<SentFinding> {
+pub fn judge(c: &Classification, message: &Message<'_>, arrival: i64, index: &SentIndex) -> Option<SentFinding> {
     let (Some((first, _)), Some(read_at)) = (index.span(), index.read_at()) else { return None };
     let returned = c.original.as_ref().filter(|o| !o.headers.is_empty()).map(|o| o.headers.as_slice());
     let recipients: Vec<&str> = c.recipients.iter().map(|r| r.address.as_str()).filter(|a| a.contains('@')).collect();
@@ -109,7 +110,7 @@ pub fn judge(c: &Classification, message: &[u8], arrival: i64, index: &SentIndex
 /// The Message-IDs `message` names for its original, most telling first. A returned original's
 /// own In-Reply-To/References never count (DESIGN §5: anyone can reply to our mail); our
 /// ENVID is a carrier, not a Message-ID.
-fn named_ids(c: &Classification, message: &[u8]) -> Vec<Named> {
+fn named_ids(c: &Classification, message: &Message<'_>) -> Vec<Named> {
     let mut named = Vec::new();
     if let Some(original) = &c.original {
         let what = match original.via {
@@ -122,8 +123,7 @@ fn named_ids(c: &Classification, message: &[u8]) -> Vec<Named> {
             named.push(Named { id: id.to_owned(), what });
         }
     }
-    let input = crate::classify::normalise(message);
-    for field in fields::head_fields(&input) {
+    for field in message.fields() {
         let what = if field.is("in-reply-to") {
             "the message replied to"
         } else if field.is("references") {
@@ -217,7 +217,12 @@ mod tests {
     }
 
     fn find(message: &[u8], index: &SentIndex) -> Option<SentFinding> {
-        judge(&classify(message), message, ARRIVAL, index)
+        find_at(message, ARRIVAL, index)
+    }
+
+    fn find_at(message: &[u8], arrival: i64, index: &SentIndex) -> Option<SentFinding> {
+        let message = Message::parse(message);
+        judge(&classify(&message), &message, arrival, index)
     }
 
     #[test]
@@ -271,7 +276,7 @@ mod tests {
         let mut index = SentIndex::new();
         index.insert(sent(id, "Tue, 17 Dec 2019 02:50:00 +0000", "kijitora@me.com"));
         index.mark_read(1_576_600_000);
-        let found = judge(&classify(REPLY), REPLY, 1_576_551_189, &index);
+        let found = find_at(REPLY, 1_576_551_189, &index);
         let why = format!("the message replied to {id} is in Sent, sent 2019-12-17");
         assert_eq!(found, Some(SentFinding::Genuine { why }));
     }
@@ -279,15 +284,16 @@ mod tests {
     #[test]
     fn an_original_without_message_id_is_matched_by_recipient_and_subject() {
         let bounce = String::from_utf8_lossy(BOUNCE).replace(&format!("Message-Id: {ORIGINAL}\n"), "");
-        let c = classify(bounce.as_bytes());
+        let message = Message::parse(bounce.as_bytes());
+        let c = classify(&message);
         assert_eq!(c.original.as_ref().and_then(|o| o.message_id.as_deref()), None, "the fixture's ID is gone");
         let subject = fields::body_fields(&c.original.as_ref().unwrap().headers, &["subject"]).remove(0).value;
         let header =
             format!("Date: Wed, 16 Oct 2013 05:15:00 +0000\nTo: userunknown@bouncehammer.jp\nSubject: {subject}\n\n");
         let with = index(vec![Record::from_header(header.as_bytes(), 0)]);
-        let found = judge(&c, bounce.as_bytes(), ARRIVAL, &with);
+        let found = judge(&c, &message, ARRIVAL, &with);
         assert!(matches!(&found, Some(SentFinding::Genuine { why }) if why.contains("with its subject")), "{found:?}");
-        let found = judge(&c, bounce.as_bytes(), ARRIVAL, &index(Vec::new()));
+        let found = judge(&c, &message, ARRIVAL, &index(Vec::new()));
         assert!(matches!(found, Some(SentFinding::Unknown { .. })), "no match: the carriers decide");
     }
 }

@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use sha2::{Digest, Sha256};
 
 use crate::day::Day;
+use crate::message::Message;
 use crate::verify::fields;
 
 /// Recipients kept per sent message at most: a message to a huge list is still found, and the
@@ -37,9 +38,9 @@ impl Record {
     /// stops at the first empty line). `fallback` (Unix seconds) dates a message without a
     /// `Date` that parses.
     pub fn from_header(header: &[u8], fallback: i64) -> Record {
-        let input = crate::classify::normalise(header);
+        let message = Message::parse(header);
         let (mut id, mut date, mut subject, mut recipients) = (None, None, 0, Vec::new());
-        for field in fields::head_fields(&input) {
+        for field in message.fields() {
             if field.is("message-id") && id.is_none() {
                 id = fields::message_ids(&field.value()).first().map(|v| id_hash(v));
             } else if field.is("date") && date.is_none() {
@@ -57,7 +58,7 @@ impl Record {
         }
         recipients.sort_unstable();
         recipients.dedup();
-        let id = id.unwrap_or_else(|| hash(b"backscatter/sent/header\0", &input) as u64);
+        let id = id.unwrap_or_else(|| hash(b"backscatter/sent/header\0", message.bytes()) as u64);
         Record { id, day: Day::from_unix_seconds(date.unwrap_or(fallback)), subject, recipients }
     }
 }

@@ -1,9 +1,10 @@
 //! Who reported a moved message and which of our addresses it targeted, read from the message
 //! itself (the journal does not record either).
 
-use mail_parser::MessageParser;
-
 use super::summary::Origin;
+use crate::message::Message;
+use crate::sign::batv;
+use crate::verify::fields;
 
 impl Origin {
     /// Reads the reporting MTA and the targeted address from `message`.
@@ -13,49 +14,25 @@ impl Origin {
     /// (Postfix), else `Delivered-To`, else the first `To:` address — where the bounce went,
     /// i.e. the address the spammer forged; a BATV tag (`prvs=…=`) is taken off so tagged and
     /// plain deliveries count as one address.
-    pub fn of(message: &[u8]) -> Origin {
-        let Some(head) = MessageParser::default().parse_headers(message) else { return Origin::default() };
-        let raw = |name: &'static str| head.header_raw(name).map(str::trim).filter(|v| !v.is_empty());
-        let from_domain = head
-            .from()
-            .and_then(|a| a.first())
-            .and_then(|a| a.address())
-            .and_then(|a| a.rsplit_once('@'))
-            .map(|(_, domain)| domain.to_ascii_lowercase());
-        let reporting_mta = reporting_mta(message).or(from_domain);
-        let to = head.to().and_then(|a| a.first()).and_then(|a| a.address()).map(str::to_owned);
-        let targeted = raw("X-Original-To").or_else(|| raw("Delivered-To")).map(bare).or(to).map(|a| untagged(&a));
+    pub fn of(message: &Message<'_>) -> Origin {
+        let first_address = |name: &str| {
+            let value = message.field(name)?.value();
+            let first = fields::addresses(&value).next().map(str::to_owned);
+            first
+        };
+        let from_domain = first_address("from").as_deref().and_then(fields::domain_of);
+        let reporting_mta = fields::reporting_mta(message.body()).map(|m| m.to_ascii_lowercase()).or(from_domain);
+        let targeted = first_address("x-original-to")
+            .or_else(|| first_address("delivered-to"))
+            .or_else(|| first_address("to"))
+            .map(|a| untagged(&a));
         Origin { reporting_mta, targeted }
     }
 }
 
-/// The host of the first `Reporting-MTA:` line (case-insensitive, anywhere: it sits in the
-/// message/delivery-status part), without its type (`dns;`).
-fn reporting_mta(message: &[u8]) -> Option<String> {
-    const FIELD: &[u8] = b"reporting-mta:";
-    message.split(|&b| b == b'\n').find_map(|line| {
-        let head = line.get(..FIELD.len())?;
-        if !head.eq_ignore_ascii_case(FIELD) {
-            return None;
-        }
-        let value = String::from_utf8_lossy(&line[FIELD.len()..]).into_owned();
-        let host = value.split_once(';').map_or(value.as_str(), |(_, host)| host).trim();
-        (!host.is_empty()).then(|| host.to_ascii_lowercase())
-    })
-}
-
-/// `<a@b>` or `a@b` as `a@b`.
-fn bare(value: &str) -> String {
-    let value = value.trim();
-    value.strip_prefix('<').and_then(|v| v.strip_suffix('>')).unwrap_or(value).trim().to_owned()
-}
-
-/// `prvs=KDDDHHHHHH=local@domain` as `local@domain`, the domain lowercased.
+/// The address without its BATV tag, the domain lowercased.
 fn untagged(address: &str) -> String {
-    let plain = match address.get(..5) {
-        Some(p) if p.eq_ignore_ascii_case("prvs=") => address[5..].split_once('=').map_or(address, |(_, rest)| rest),
-        _ => address,
-    };
+    let plain = batv::untag(address).unwrap_or(address);
     match plain.rsplit_once('@') {
         Some((local, domain)) => format!("{local}@{}", domain.to_ascii_lowercase()),
         None => plain.to_owned(),
@@ -71,7 +48,7 @@ mod tests {
         let dsn = b"X-Original-To: prvs=1234abcdef=Ann@Example.TEST\r\nFrom: MAILER-DAEMON@relay.example\r\n\
             To: ann@example.test\r\nContent-Type: multipart/report; boundary=B\r\n\r\n--B\r\n\
             Content-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; MX.Victim.test\r\n";
-        let o = Origin::of(dsn);
+        let o = Origin::of(&Message::parse(dsn));
         assert_eq!(o.reporting_mta.as_deref(), Some("mx.victim.test"));
         assert_eq!(o.targeted.as_deref(), Some("Ann@example.test"));
     }
@@ -79,9 +56,9 @@ mod tests {
     #[test]
     fn autoreply_falls_back_to_sender_domain_and_to() {
         let reply = b"From: Bob <bob@Away.example>\r\nTo: <ann@example.test>\r\nSubject: away\r\n\r\nback monday\r\n";
-        let o = Origin::of(reply);
+        let o = Origin::of(&Message::parse(reply));
         assert_eq!(o.reporting_mta.as_deref(), Some("away.example"));
         assert_eq!(o.targeted.as_deref(), Some("ann@example.test"));
-        assert_eq!(Origin::of(b"\r\n"), Origin::default());
+        assert_eq!(Origin::of(&Message::parse(b"\r\n")), Origin::default());
     }
 }

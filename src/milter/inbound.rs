@@ -73,7 +73,7 @@ pub async fn judge(milter: &Milter, message: &[u8], now: i64) -> Judgement {
     // No Sent index: at SMTP time there is no mailbox yet whose Sent folder could be asked.
     // The sent log is the pipeline's own: with `[sign] sent_log`, what this host signed
     // (the milter's outbound side and the drop-in, same state_dir) is checked.
-    milter.pipeline().run(message, now, None).await.judgement
+    milter.pipeline().run(&crate::message::Message::parse(message), now, None).await.judgement
 }
 
 /// What the MTA is told to do with a judged message.
@@ -184,7 +184,10 @@ mod tests {
             "Return-Path: <>\r\nReceived: from mx.example.net (mx.example.net [192.0.2.5])\r\n\tby mx.example.com (backscatter milter); \
 Thu, 3 Dec 2026 15:04:05 +0000\r\nX-Original-To: ann@example.com\r\n"
         );
-        assert_eq!(crate::verify::own_head(head.as_bytes()).arrival, Some(1_796_310_245));
+        assert_eq!(
+            crate::verify::own_head(&crate::message::Message::parse(head.as_bytes())).arrival,
+            Some(1_796_310_245)
+        );
         assert_eq!(date(0), "Thu, 1 Jan 1970 00:00:00 +0000");
     }
 }

@@ -8,13 +8,14 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::classify::{self, Classification, Kind};
+use crate::classify::{Classification, Kind};
 use crate::config::{self, Mode};
 use crate::day::Day;
 use crate::evidence::sentlog::ReplayFinding;
 use crate::evidence::SentFinding;
+use crate::message::Message;
 use crate::sign::{batv, Verification};
-use crate::verify::fields::{self, Field};
+use crate::verify::fields;
 use crate::verify::{Carrier, CarrierKind};
 
 /// What a message is, as far as backscatter is concerned.
@@ -134,7 +135,7 @@ pub struct Context {
 ///    key's creation) ends on the arrival day.
 pub fn decide(
     c: &Classification,
-    message: &[u8],
+    message: &Message<'_>,
     carriers: &[Carrier],
     policy: &config::Policy,
     protected_domains: &[String],
@@ -253,29 +254,24 @@ fn why_not(c: &Classification, carriers: &[Carrier], protected: &dyn Fn(&Carrier
 }
 
 /// What the policy reads from the message itself.
-struct Facts {
-    /// The message's own header fields.
-    head: Vec<Field>,
+struct Facts<'m> {
+    /// The message.
+    message: &'m Message<'m>,
     /// `Reporting-MTA` of a DSN (RFC 3464 §2.2.2), without its `dns;` type.
     reporting_mta: Option<String>,
 }
 
-impl Facts {
+impl<'m> Facts<'m> {
     /// The facts of `message`; the body is searched for `Reporting-MTA` only when
     /// `exemptions` are configured to compare it with.
-    fn read(message: &[u8], exemptions: bool) -> Facts {
-        let input = classify::normalise(message);
-        let (head, body) = fields::split(&input);
-        let reporting_mta = fields::body_fields(if exemptions { body } else { &[] }, &["reporting-mta"])
-            .into_iter()
-            .find(|f| !f.quoted)
-            .map(|f| classify::dsn::strip_type(&f.value).trim().to_owned())
-            .filter(|v| !v.is_empty());
-        Facts { head: fields::header_fields(head), reporting_mta }
+    fn read(message: &'m Message<'m>, exemptions: bool) -> Facts<'m> {
+        let reporting_mta = if exemptions { fields::reporting_mta(message.body()) } else { None };
+        Facts { message, reporting_mta }
     }
 
-    fn field<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.head.iter().filter(move |f| f.name == name).map(|f| f.value.as_str())
+    /// The unfolded values of the header fields called `names`, in the header's order.
+    fn values(&self, names: &[&str]) -> Vec<String> {
+        self.message.fields().filter(|f| names.iter().any(|n| f.is(n))).map(|f| f.value()).collect()
     }
 }
 
@@ -285,10 +281,10 @@ fn not_protected(facts: &Facts, protected_domains: &[String]) -> Option<String> 
     if protected_domains.is_empty() {
         return None;
     }
-    let names = ["x-original-to", "delivered-to", "envelope-to", "x-envelope-to", "to"];
-    let addresses: Vec<String> = names
+    let values = facts.values(&["x-original-to", "delivered-to", "envelope-to", "x-envelope-to", "to"]);
+    let addresses: Vec<String> = values
         .iter()
-        .flat_map(|name| facts.field(name).flat_map(fields::addresses))
+        .flat_map(|value| fields::addresses(value))
         .map(|a| batv::untag(a).unwrap_or(a).to_owned())
         .collect();
     let protected =
@@ -304,9 +300,10 @@ fn not_protected(facts: &Facts, protected_domains: &[String]) -> Option<String> 
 /// `from` part) or the reporting MTA's IP in `exempt_ips`.
 fn exemption(facts: &Facts, policy: &config::Policy) -> Option<String> {
     if !policy.exempt_domains.is_empty() {
-        let senders = ["from", "return-path"]
+        let values = facts.values(&["from", "return-path"]);
+        let senders = values
             .iter()
-            .flat_map(|name| facts.field(name).flat_map(fields::addresses))
+            .flat_map(|value| fields::addresses(value))
             .filter_map(fields::domain_of)
             .map(|d| ("sender domain", d));
         let mta = facts.reporting_mta.iter().map(|m| ("reporting MTA", m.trim_end_matches('.').to_ascii_lowercase()));
@@ -317,7 +314,8 @@ fn exemption(facts: &Facts, policy: &config::Policy) -> Option<String> {
         }
     }
     if !policy.exempt_ips.is_empty() {
-        let relay = facts.field("received").next().map(fields::received_from_part).map(fields::ips).unwrap_or_default();
+        let top = facts.message.field("received").map(|f| f.value());
+        let relay = top.as_deref().map(fields::received_from_part).map(fields::ips).unwrap_or_default();
         let mta = facts.reporting_mta.as_deref().map(fields::ips).unwrap_or_default();
         for (what, ip) in
             relay.into_iter().map(|ip| ("relay", ip)).chain(mta.into_iter().map(|ip| ("reporting MTA", ip)))

@@ -25,7 +25,8 @@ fn valid() -> Verification {
 }
 
 fn decide_with(message: &str, carriers: &[Carrier], policy: &Policy, protected: &[String], ctx: &Context) -> Decision {
-    decide(&classify(message.as_bytes()), message.as_bytes(), carriers, policy, protected, ctx)
+    let message = Message::parse(message.as_bytes());
+    decide(&classify(&message), &message, carriers, policy, protected, ctx)
 }
 
 fn default(message: &str, carriers: &[Carrier]) -> Decision {
@@ -195,9 +196,10 @@ fn a_real_header_carrier_through_decide() {
         &format!("X-Backscatter-Sig: {sig}\nReturn-Path: <kijitora@example.org>"),
         1,
     );
-    let c = classify(message.as_bytes());
-    let found = crate::verify::carriers(message.as_bytes(), &c, &[key], day(), header::NAME);
-    let d = decide(&c, message.as_bytes(), &found, &Policy::default(), &[], &context());
+    let message = Message::parse(message.as_bytes());
+    let c = classify(&message);
+    let found = crate::verify::carriers(&message, &c, &[key], day(), header::NAME);
+    let d = decide(&c, &message, &found, &Policy::default(), &[], &context());
     assert_eq!((d.verdict, d.why.as_str()), (Verdict::Genuine, "valid signature header in the returned original"));
     assert_eq!(Verdict::Genuine.to_string(), "genuine");
     assert_eq!(Action::WouldMove.to_string(), "would-move");

@@ -195,12 +195,12 @@ fn sent_entry(
     today: Day,
     nonce: u64,
 ) -> Entry {
+    use crate::message::Message;
     use crate::verify::fields;
-    let head = crate::classify::normalise(message);
-    let added = crate::classify::normalise(&stamp.lines);
+    let (head, added) = (Message::parse(message), Message::parse(&stamp.lines));
     let mut message_id = None;
     let mut recipients: Vec<String> = Vec::new();
-    for field in fields::head_fields(&head).chain(fields::head_fields(&added)) {
+    for field in head.fields().chain(added.fields()) {
         if field.is("message-id") && message_id.is_none() {
             message_id = fields::message_ids(&field.value()).first().map(|id| (*id).to_owned());
         } else if invocation.extract_recipients && (field.is("to") || field.is("cc") || field.is("bcc")) {

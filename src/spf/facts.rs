@@ -5,6 +5,7 @@
 use std::net::IpAddr;
 
 use super::{Identity, SpfResult};
+use crate::message::Message;
 
 /// Which `Received:` line is our border MTA's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,27 +86,9 @@ pub struct Facts {
     pub missing: Option<String>,
 }
 
-/// The header fields of `message` (up to the first empty line), unfolded, in order.
-pub fn fields(message: &[u8]) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Vec::new();
-    for raw in message.split(|&b| b == b'\n') {
-        let line = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if line.is_empty() {
-            break;
-        }
-        let text = String::from_utf8_lossy(line);
-        if line.first().is_some_and(|b| *b == b' ' || *b == b'\t') {
-            if let Some((_, value)) = out.last_mut() {
-                value.push(' ');
-                value.push_str(text.trim());
-            }
-            continue;
-        }
-        if let Some((name, value)) = text.split_once(':') {
-            out.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
-        }
-    }
-    out
+/// The header fields of `message`, names lowercased, values unfolded, in order.
+pub fn fields(message: &Message<'_>) -> Vec<(String, String)> {
+    message.fields().map(|f| (String::from_utf8_lossy(f.name()).to_ascii_lowercase(), f.value())).collect()
 }
 
 /// Reads a `Received:` value. Parenthesised comments are where Postfix puts the reverse name and
@@ -210,7 +193,7 @@ pub fn return_path(value: &str) -> Option<String> {
 
 /// The facts of a delivered `message`, read from our border MTA's `Received:` line (chosen by
 /// `trust`), `Return-Path:`, and any result the border MTA recorded.
-pub fn facts(message: &[u8], trust: &Trust) -> Facts {
+pub fn facts(message: &Message<'_>, trust: &Trust) -> Facts {
     let fields = fields(message);
     let received: Vec<(usize, Received)> = fields
         .iter()
@@ -307,6 +290,11 @@ fn authentication_results(value: &str, trust: &Trust) -> Option<Recorded> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// [`super::facts`] of bytes.
+    fn facts(message: &[u8], trust: &Trust) -> Facts {
+        super::facts(&Message::parse(message), trust)
+    }
 
     const POSTFIX: &str = "from mail.example.net (mail.example.net [203.0.113.9]) by mx.example.com (Postfix) with ESMTPS id 4ABC for <bob@example.com>; Sun, 22 Nov 2026 10:00:00 +0000";
     const EXIM: &str = "from [203.0.113.9] (port=4242 helo=Mail.Example.NET) by mx.example.com with esmtps (TLS1.3) (Exim 4.96) (envelope-from <ann@example.net>) id 1abc; Sun, 22 Nov 2026 10:00:00 +0000";

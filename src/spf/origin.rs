@@ -10,6 +10,7 @@ use std::net::IpAddr;
 
 use super::facts::{fields, received, return_path};
 use super::SpfResult;
+use crate::message::Message;
 
 /// The returned original's first external hop and the domain it claimed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +37,7 @@ pub enum Hop {
 /// `Return-Path`, else `From`/`Sender`; with `protected` domains set it must be one of them
 /// (or below one).
 pub fn origin(original_headers: &[u8], protected: &[String]) -> Hop {
-    let fields = fields(original_headers);
+    let fields = fields(&Message::parse(original_headers));
     let domain = ["return-path", "from", "sender"].iter().find_map(|name| {
         let (_, value) = fields.iter().find(|(n, _)| n == name)?;
         let address = if *name == "return-path" { return_path(value)? } else { address(value)? };

@@ -8,6 +8,7 @@ use super::facts::{self, Facts, Trust};
 use super::origin::{self, Hop};
 use super::{Checker, Identity, Outcome, SpfResult};
 use crate::config::{self, Config, SpfAction};
+use crate::message::Message;
 use crate::policy::{Decision, Verdict};
 use crate::verdict::Judgement;
 
@@ -45,7 +46,7 @@ pub fn trust(spf: &config::Spf) -> Trust {
 }
 
 /// Runs the step for `message`, judged as `j`.
-pub async fn run(checker: &Checker, message: &[u8], j: &Judgement, config: &Config) -> Report {
+pub async fn run(checker: &Checker, message: &Message<'_>, j: &Judgement, config: &Config) -> Report {
     let facts = facts::facts(message, &trust(&config.spf));
     let outcome = checker.check(&facts).await;
     let origin = match (&j.decision.verdict, &j.classification.original) {

@@ -1,18 +1,19 @@
-//! Reading the header fields where carriers and policy evidence sit: the message's own header
-//! block, header lines anywhere in its body (a returned original, `> `-quoted or not), and the
-//! parts of a `Received:` field (`from … [ip]`, `for <addr>`, `; date`). Byte-level and lossy on
-//! purpose: a damaged bounce still yields what it carries; nothing here can panic.
+//! Reading what carriers and policy evidence are written in: header lines anywhere in a body (a
+//! returned original, `> `-quoted or not), addresses and Message-IDs in field values, and the
+//! parts of a `Received:` field (`from … [ip]`, `for <addr>`, `; date`). The message's own
+//! header block is read once, by [`crate::message`]. Lossy on purpose: a damaged bounce still
+//! yields what it carries; nothing here can panic.
 
 use std::net::IpAddr;
 
-/// One header field: its name lowercased, its value unfolded (line breaks removed).
+/// One header line found in a body: its name lowercased, its value unfolded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Field {
     /// The field name, lowercased.
     pub name: String,
     /// The value, unfolded, surrounding whitespace trimmed.
     pub value: String,
-    /// Whether the line was `>`-quoted (only for fields found in a body).
+    /// Whether the line was `>`-quoted.
     pub quoted: bool,
 }
 
@@ -25,119 +26,6 @@ const MAX_VALUE: usize = 16 * 1024;
 /// after the short human-readable part and the delivery-status part; a huge returned body or
 /// attachment is not worth scanning, and a hostile 50 MB "bounce" costs no more than this.
 pub(crate) const MAX_BODY_SCAN: usize = 1024 * 1024;
-
-/// Splits a message (already normalised: no mbox line, LF or CRLF) into its header block and
-/// its body at the first empty line. A message with no empty line is all header.
-pub(crate) fn split(message: &[u8]) -> (&[u8], &[u8]) {
-    let mut at = 0;
-    while at < message.len() {
-        let end = message.get(at..).and_then(|rest| rest.iter().position(|b| *b == b'\n'));
-        let Some(end) = end.map(|e| at + e) else { break };
-        let line = message.get(at..end).unwrap_or_default();
-        if line.is_empty() || line == b"\r" {
-            return (message.get(..at).unwrap_or_default(), message.get(end + 1..).unwrap_or_default());
-        }
-        at = end + 1;
-    }
-    (message, &[])
-}
-
-/// The fields of a header block, in order.
-pub(crate) fn header_fields(block: &[u8]) -> Vec<Field> {
-    raw_fields(Lines { rest: block, head_only: false })
-        .map(|f| Field { name: String::from_utf8_lossy(f.name).to_ascii_lowercase(), value: f.value(), quoted: false })
-        .collect()
-}
-
-/// The fields of the header block that starts `message` (normalised: no mbox line, LF or CRLF),
-/// up to its first empty line, read in place: nothing is split off, decoded or copied first.
-pub(crate) fn head_fields(message: &[u8]) -> impl Iterator<Item = RawField<'_>> {
-    raw_fields(Lines { rest: message, head_only: true })
-}
-
-/// The lines of bytes, as `str::lines` cuts them: at `\n`, a `\r` before it dropped (a last line
-/// with no `\n` keeps its `\r`). With `head_only`, the first empty line ends them.
-#[derive(Debug, Clone)]
-struct Lines<'a> {
-    rest: &'a [u8],
-    head_only: bool,
-}
-
-impl<'a> Iterator for Lines<'a> {
-    type Item = &'a [u8];
-
-    fn next(&mut self) -> Option<&'a [u8]> {
-        if self.rest.is_empty() {
-            return None;
-        }
-        let Some(end) = self.rest.iter().position(|b| *b == b'\n') else {
-            return Some(std::mem::take(&mut self.rest));
-        };
-        let line = self.rest.get(..end).unwrap_or_default();
-        self.rest = self.rest.get(end + 1..).unwrap_or_default();
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if self.head_only && line.is_empty() {
-            self.rest = &[];
-            return None;
-        }
-        Some(line)
-    }
-}
-
-/// One header field where it is written: nothing copied until its value is asked for, so a scan
-/// for two or three fields of a header block allocates only for those.
-#[derive(Debug, Clone)]
-pub(crate) struct RawField<'a> {
-    /// The field name as written (printable ASCII, see [`is_field_name`]).
-    name: &'a [u8],
-    /// What follows the `:` on the field's first line.
-    first: &'a [u8],
-    /// The lines after the first: the field continues on those that start with whitespace, up
-    /// to the next field line (a stray non-field line in between is skipped, not an end).
-    more: Lines<'a>,
-}
-
-impl RawField<'_> {
-    /// True if the field is called `name` (lowercase), in any case.
-    pub fn is(&self, name: &str) -> bool {
-        self.name.eq_ignore_ascii_case(name.as_bytes())
-    }
-
-    /// The value, unfolded (each continuation line trimmed and joined with one space, up to
-    /// [`MAX_VALUE`]), surrounding whitespace trimmed; bytes that are not UTF-8 become U+FFFD.
-    pub fn value(&self) -> String {
-        let mut value = String::from_utf8_lossy(self.first).trim().to_owned();
-        for line in self.more.clone() {
-            if field_line(line).is_some() {
-                break;
-            }
-            if (line.starts_with(b" ") || line.starts_with(b"\t")) && value.len() < MAX_VALUE {
-                value.push(' ');
-                value.push_str(String::from_utf8_lossy(line).trim());
-            }
-        }
-        value
-    }
-}
-
-/// The fields of `lines`, in order. Lines before the first field and lines that are no field are
-/// skipped.
-fn raw_fields(mut lines: Lines<'_>) -> impl Iterator<Item = RawField<'_>> {
-    std::iter::from_fn(move || {
-        let (name, first) = lines.by_ref().find_map(field_line)?;
-        Some(RawField { name, first, more: lines.clone() })
-    })
-}
-
-/// A line that starts a header field: not whitespace-led, a valid name before its first `:`.
-fn field_line(line: &[u8]) -> Option<(&[u8], &[u8])> {
-    if line.starts_with(b" ") || line.starts_with(b"\t") {
-        return None;
-    }
-    let colon = line.iter().position(|b| *b == b':')?;
-    let (name, first) = (line.get(..colon)?, line.get(colon + 1..)?);
-    is_field_name_bytes(name).then_some((name, first))
-}
 
 /// The header lines named in `wanted` (lowercase) anywhere in `text`: behind a `>` / `|` quote
 /// prefix or indentation, or bare, as bounces return originals (RFC 3464 §2 attached, RFC 6522
@@ -170,14 +58,19 @@ pub(crate) fn body_fields(text: &[u8], wanted: &[&str]) -> Vec<Field> {
     found
 }
 
-/// RFC 5322 §3.6.8: printable ASCII but `:` and space; we also refuse absurd lengths.
-fn is_field_name(name: &str) -> bool {
-    is_field_name_bytes(name.as_bytes())
+/// The reporting MTA a DSN's body names (`Reporting-MTA: dns; host`, RFC 3464 §2.2.2), without
+/// its type; not one quoted from a returned message.
+pub(crate) fn reporting_mta(body: &[u8]) -> Option<String> {
+    body_fields(body, &["reporting-mta"])
+        .into_iter()
+        .find(|f| !f.quoted)
+        .map(|f| crate::classify::dsn::strip_type(&f.value).trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
-/// [`is_field_name`] on bytes (a byte that is not ASCII is no name byte either way).
-fn is_field_name_bytes(name: &[u8]) -> bool {
-    !name.is_empty() && name.len() <= 76 && name.iter().all(|b| b.is_ascii_graphic() && *b != b':')
+/// RFC 5322 §3.6.8: printable ASCII but `:` and space; we also refuse absurd lengths.
+fn is_field_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 76 && name.bytes().all(|b| b.is_ascii_graphic() && b != b':')
 }
 
 /// The address-like words of an address field value (`To`, `Delivered-To`, `Envelope-To`…):
@@ -270,62 +163,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn split_at_the_first_empty_line() {
-        assert_eq!(split(b"A: 1\r\nB: 2\r\n\r\nbody\n"), (&b"A: 1\r\nB: 2\r\n"[..], &b"body\n"[..]));
-        assert_eq!(split(b"A: 1\n\nbody"), (&b"A: 1\n"[..], &b"body"[..]));
-        assert_eq!(split(b"A: 1\n"), (&b"A: 1\n"[..], &b""[..]));
-        assert_eq!(split(b""), (&b""[..], &b""[..]));
-    }
-
-    #[test]
-    fn header_fields_unfold() {
-        let f = header_fields(b"Received: from a\r\n\tby b; Mon, 1 Jan 2024\r\nTo: x@y\r\nbogus line\r\n");
-        assert_eq!(f.len(), 2);
-        assert_eq!((f[0].name.as_str(), f[0].value.as_str()), ("received", "from a by b; Mon, 1 Jan 2024"));
-        assert_eq!(f[1].value, "x@y");
-    }
-
-    /// How the fields of a header block were read before [`Lines`]: the whole block decoded,
-    /// then `str::lines`. The byte-level reading must give the same.
-    fn decoded_then_read(block: &[u8]) -> Vec<Field> {
-        let text = String::from_utf8_lossy(block);
-        let mut fields: Vec<Field> = Vec::new();
-        for line in text.lines() {
-            if line.starts_with([' ', '\t']) {
-                if let Some(last) = fields.last_mut().filter(|last| last.value.len() < MAX_VALUE) {
-                    last.value.push(' ');
-                    last.value.push_str(line.trim());
-                }
-            } else if let Some((name, value)) = line.split_once(':').filter(|(name, _)| is_field_name(name)) {
-                fields.push(Field { name: name.to_ascii_lowercase(), value: value.trim().to_owned(), quoted: false });
-            }
-        }
-        fields
-    }
-
-    #[test]
-    fn byte_level_reading_agrees_with_decoding_first() {
-        let mut blocks: Vec<Vec<u8>> = vec![
-            b"A: 1\r\n \xe2\x82\r\n\xff: x\r\nB:\xe2\x82\nbogus\n\tmore\r".to_vec(),
-            b" lead\nA:\n\n  x\nC: \xc3\xa9\xa0 \r\r\n".to_vec(),
-        ];
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/sisimai/maildir/bsd");
-        for entry in std::fs::read_dir(root).expect("corpus").flatten() {
-            blocks.push(std::fs::read(entry.path()).expect("readable"));
-        }
-        for block in &blocks {
-            let (head, _) = split(block);
-            assert_eq!(header_fields(head), decoded_then_read(head), "{}", String::from_utf8_lossy(head));
-            assert_eq!(header_fields(block), decoded_then_read(block));
-            let in_place: Vec<(String, String)> =
-                head_fields(block).map(|f| (String::from_utf8_lossy(f.name).to_ascii_lowercase(), f.value())).collect();
-            let decoded: Vec<(String, String)> =
-                decoded_then_read(head).into_iter().map(|f| (f.name, f.value)).collect();
-            assert_eq!(in_place, decoded);
-        }
-    }
-
-    #[test]
     fn body_fields_quoted_and_folded() {
         let body =
             b"Hi.\n> X-Sig: v1.a\n> References: <a@b>\n>  <c@d>\n> Subject: x\nMessage-ID: <m@n>\n\n   X-Sig: v1.b\n";
@@ -376,9 +213,7 @@ mod tests {
     #[test]
     fn junk_never_panics() {
         for junk in [&b"\xff\xfe:\n>\n>>: \n"[..], b"\n\n\n", b":", b"a:\n \n \n", "é:é\n é".as_bytes()] {
-            let _ = header_fields(junk);
             let _ = body_fields(junk, &["é", "a", ""]);
-            let _ = split(junk);
         }
         let _ = received_for("for");
         let _ = in_domain("", "");

@@ -12,9 +12,10 @@ use serde::Serialize;
 
 use crate::classify::{Classification, Via};
 use crate::day::Day;
+use crate::message::Message;
 use crate::sign::{self, batv, header, msgid, Verification};
 
-pub use arrival::{arrival_time, own_head, OwnHead};
+pub use arrival::{own_head, OwnHead};
 
 /// Which carrier a [`Carrier`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -140,40 +141,40 @@ const QUOTED: &str = "a quoted header block";
 /// answered, and anyone can answer one of ours. Only carriers that look like ours (or a foreign
 /// tag) are listed; the same carrier found twice is listed once, where it was found first.
 pub fn carriers(
-    message: &[u8],
+    message: &Message<'_>,
     c: &Classification,
     keys: &[sign::Key<'_>],
     arrival: Day,
     header_name: &str,
 ) -> Vec<Carrier> {
-    let input = crate::classify::normalise(message);
-    let (head, body) = fields::split(&input);
     let header_name = header_name.to_ascii_lowercase();
     let mut found = Found { keys, arrival, list: Vec::new() };
 
-    for field in fields::header_fields(head) {
-        let name = field.name.as_str();
+    for field in message.fields() {
+        let name = String::from_utf8_lossy(field.name()).to_ascii_lowercase();
+        let name = name.as_str();
+        let value = || field.value();
         if let Some((_, label)) = DELIVERY_FIELDS.iter().find(|(n, _)| *n == name) {
-            for address in fields::addresses(&field.value) {
+            for address in fields::addresses(&value()) {
                 found.batv(address, label);
             }
         } else if name == "received" {
-            if let Some(address) = fields::received_for(&field.value) {
+            if let Some(address) = fields::received_for(&value()) {
                 found.batv(address, "Received");
             }
         } else if let Some((_, label)) = ID_FIELDS.iter().find(|(n, _)| *n == name) {
-            for id in fields::message_ids(&field.value) {
+            for id in fields::message_ids(&value()) {
                 found.message_id(id, label);
             }
         } else if name == "references" {
             // RFC 5322 §3.6.4: the parent's ID is the last one; the rest is older thread.
-            if let Some(id) = fields::message_ids(&field.value).last() {
+            if let Some(id) = fields::message_ids(&value()).last() {
                 found.message_id(id, "References");
             }
         } else if name == "original-envelope-id" {
-            found.envid(&field.value, "Original-Envelope-Id");
+            found.envid(&value(), "Original-Envelope-Id");
         } else if name == header_name {
-            found.header(&field.value, "the message's own header");
+            found.header(&value(), "the message's own header");
         }
     }
 
@@ -184,7 +185,7 @@ pub fn carriers(
             found.returned(&field, place, &header_name);
         }
     }
-    for field in fields::body_fields(body, &wanted) {
+    for field in fields::body_fields(message.body(), &wanted) {
         let place = if field.quoted { QUOTED } else { RETURNED };
         found.returned(&field, place, &header_name);
     }

@@ -4,12 +4,28 @@
 use std::path::Path;
 
 use super::*;
-use crate::classify::classify;
 use crate::config::Config;
-use crate::keys::Keyring;
+use crate::evidence::SentIndex;
+use crate::keys::{Keyring, StoredKey};
 use crate::policy::{Action, Verdict};
 use crate::sign::{Key, KeyId};
-use crate::verdict::judge;
+use crate::verdict::Judgement;
+
+fn classify(bytes: &[u8]) -> Classification {
+    crate::classify::classify(&Message::parse(bytes))
+}
+
+fn carriers(bytes: &[u8], c: &Classification, keys: &[Key<'_>], arrival: Day, header_name: &str) -> Vec<Carrier> {
+    super::carriers(&Message::parse(bytes), c, keys, arrival, header_name)
+}
+
+fn judge(bytes: &[u8], fallback: i64, keys: &[StoredKey], sent: Option<&SentIndex>, config: &Config) -> Judgement {
+    crate::verdict::judge(&Message::parse(bytes), fallback, keys, sent, config)
+}
+
+fn arrival_time(bytes: &[u8]) -> Option<i64> {
+    own_head(&Message::parse(bytes)).arrival
+}
 
 const BOUNCE: &str = include_str!("../../tests/fixtures/ndr/001.eml");
 const NONCE: u64 = 0x0123_4567_89ab_cdef;
@@ -222,8 +238,8 @@ fn corpus_bounces_with_injected_carriers() {
         };
         let first = original.headers.split(|b| *b == b'\n').next().unwrap_or_default();
         let first = first.strip_suffix(b"\r").unwrap_or(first);
-        let (head, _) = fields::split(&raw);
-        let Some(at) = find(&raw, first, head.len()) else { continue };
+        let head = Message::parse(&raw).head().len();
+        let Some(at) = find(&raw, first, head) else { continue };
         // Undated ones arrive on 2020-01-01, after the keyring's grace period.
         let unsigned = judge(&raw, 1_577_836_800, keyring.keys(), None, &config);
         let arrival = unsigned.arrival;
@@ -292,14 +308,11 @@ fn real_replies_with_a_signed_message_id() {
         let raw = String::from_utf8_lossy(&std::fs::read(&path).expect("fixture")).into_owned();
         let unsigned = judge(raw.as_bytes(), 1_577_836_800, keyring.keys(), None, &config);
         assert_eq!(unsigned.decision.verdict, Verdict::Backscatter, "{name}: {}", unsigned.decision.why);
-        let (_, head) = fields::split(raw.as_bytes());
-        let head_len = raw.len() - head.len();
-        let top = fields::header_fields(raw.as_bytes().get(..head_len).unwrap_or_default());
-        let parent = top
-            .iter()
-            .find(|f| f.name == "in-reply-to")
-            .or_else(|| top.iter().find(|f| f.name == "references"))
-            .and_then(|f| fields::message_ids(&f.value).last().map(|id| id.to_string()))
+        let parsed = Message::parse(raw.as_bytes());
+        let parent = parsed
+            .field("in-reply-to")
+            .or_else(|| parsed.field("references"))
+            .and_then(|f| fields::message_ids(&f.value()).last().map(|id| id.to_string()))
             .unwrap_or_else(|| panic!("{name} names no original"));
         let id = msgid::make_message_id(&key(), unsigned.arrival, NONCE, "example.org");
         let signed = raw.replace(&parent, &id);

@@ -25,6 +25,7 @@ use std::fmt;
 
 use super::{Logged, SentLog};
 use crate::classify::Classification;
+use crate::message::Message;
 use crate::sign::{header, msgid, Key};
 use crate::verify::fields;
 use crate::verify::{Carrier, CarrierKind};
@@ -80,7 +81,7 @@ impl fmt::Display for ReplayFinding {
 /// 4. else → [`ReplayFinding::Unknown`].
 pub fn find(
     c: &Classification,
-    message: &[u8],
+    message: &Message<'_>,
     carriers: &[Carrier],
     log: &SentLog,
     keys: &[Key<'_>],
@@ -146,10 +147,8 @@ pub fn find(
 
 /// The `Original-Recipient` fields of the message's own report part (not of a quoted or
 /// returned message), without their `rfc822;` type.
-fn original_recipients(message: &[u8]) -> Vec<String> {
-    let input = crate::classify::normalise(message);
-    let (_, body) = fields::split(&input);
-    fields::body_fields(body, &["original-recipient"])
+fn original_recipients(message: &Message<'_>) -> Vec<String> {
+    fields::body_fields(message.body(), &["original-recipient"])
         .into_iter()
         .filter(|f| !f.quoted)
         .map(|f| f.value)
@@ -193,10 +192,17 @@ From: ann@example.com\nTo: {failed}\nSubject: hi\n\n--B--\n"
         )
     }
 
+    /// The message read, classified, and its carriers checked with `keys`.
+    fn read<'m>(message: &'m str, keys: &[Key<'_>]) -> (Message<'m>, Classification, Vec<Carrier>) {
+        let m = Message::parse(message.as_bytes());
+        let c = classify(&m);
+        let carriers = verify::carriers(&m, &c, keys, DAY, "X-Backscatter-Sig");
+        (m, c, carriers)
+    }
+
     fn finding(message: &str, log: &SentLog) -> Option<ReplayFinding> {
-        let c = classify(message.as_bytes());
-        let carriers = verify::carriers(message.as_bytes(), &c, &[KEY], DAY, "X-Backscatter-Sig");
-        find(&c, message.as_bytes(), &carriers, log, &[KEY])
+        let (m, c, carriers) = read(message, &[KEY]);
+        find(&c, &m, &carriers, log, &[KEY])
     }
 
     fn log_of(recipients: &[&str]) -> SentLog {
@@ -242,10 +248,9 @@ From: ann@example.com\nTo: {failed}\nSubject: hi\n\n--B--\n"
             Some(ReplayFinding::Unknown { .. })
         ));
         // Without the key that hashed its recipients, the log cannot tell.
-        let c = classify(bounce("eve@example.org", "a@example.com", "").as_bytes());
         let message = bounce("eve@example.org", "a@example.com", "");
-        let carriers = verify::carriers(message.as_bytes(), &c, &[KEY], DAY, "X-Backscatter-Sig");
-        let f = find(&c, message.as_bytes(), &carriers, &log_of(&["bob@example.net"]), &[]);
+        let (m, c, carriers) = read(&message, &[KEY]);
+        let f = find(&c, &m, &carriers, &log_of(&["bob@example.net"]), &[]);
         assert!(matches!(f, Some(ReplayFinding::Unknown { .. })), "{f:?}");
     }
 
@@ -253,19 +258,18 @@ From: ann@example.com\nTo: {failed}\nSubject: hi\n\n--B--\n"
     fn no_valid_carrier_or_no_named_recipient_is_no_finding() {
         let log = log_of(&["bob@example.net"]);
         let message = bounce("eve@example.org", "a@example.com", "");
-        let c = classify(message.as_bytes());
         let other = Key { id: KEY.id, secret: b"another secret" };
-        let forged = verify::carriers(message.as_bytes(), &c, &[other], DAY, "X-Backscatter-Sig");
+        let (m, c, forged) = read(&message, &[other]);
         assert!(!forged.is_empty() && !forged.iter().any(|carrier| carrier.result.is_valid()));
-        assert_eq!(find(&c, message.as_bytes(), &forged, &log, &[KEY]), None);
-        let c = classify(b"From: a@b.example\n\nhello\n");
+        assert_eq!(find(&c, &m, &forged, &log, &[KEY]), None);
+        let (m, c, _) = read("From: a@b.example\n\nhello\n", &[KEY]);
         let valid = Carrier {
             kind: CarrierKind::Header,
             found_in: "x".into(),
             result: Verification::Valid { key: KEY.id },
             token: header::make(&KEY, DAY, NONCE),
         };
-        assert_eq!(find(&c, b"", &[valid], &log, &[KEY]), None);
+        assert_eq!(find(&c, &m, &[valid], &log, &[KEY]), None);
     }
 
     #[test]
@@ -273,7 +277,7 @@ From: ann@example.com\nTo: {failed}\nSubject: hi\n\n--B--\n"
         let tag = batv::make("ann@example.com", &KEY, DAY);
         let message = bounce("eve@example.org", &tag, "").replace("X-Backscatter-Sig:", "X-Other:");
         let only_batv = message.replace("Message-ID: <bs1.", "Message-ID: <plain.");
-        let c = classify(only_batv.as_bytes());
+        let (_, c, _) = read(&only_batv, &[KEY]);
         let id = c.original.as_ref().and_then(|o| o.message_id.clone()).expect("the returned Message-ID");
         let mut log = SentLog::new();
         log.insert(Entry::new(&KEY, DAY, 9, Some(&id), ["bob@example.net"]));
