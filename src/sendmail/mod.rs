@@ -166,6 +166,8 @@ pub fn prepare(invocation: &Invocation, cx: &Context<'_>, input: impl Read) -> R
     let domain = origin.as_deref().unwrap_or("localhost");
     let stamp = stamp::stamp(&message, sign, domain, &key, cx.today, nonce);
     let stdin = spool(&message, &stamp)?;
+    // Logged before the hand-off, as nothing of ours runs after it: a message the real sendmail
+    // then refuses leaves a line that no bounce will ever name.
     if sign.sent_log {
         let entry = sent_entry(invocation, &message, &stamp, origin.as_deref(), &key, cx.today, nonce);
         log_sent(cx.config, &entry);

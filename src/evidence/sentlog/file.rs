@@ -322,6 +322,34 @@ mod tests {
         assert_eq!(reader.log().len(), 2);
     }
 
+    /// Concurrent milter sessions (and drop-in processes) append to the same day file: every
+    /// line arrives whole.
+    #[test]
+    fn concurrent_appends_never_interleave() {
+        let tmp = tempfile::tempdir().unwrap();
+        let state = tmp.path().to_path_buf();
+        let writers: Vec<_> = (0..8u64)
+            .map(|w| {
+                let state = state.clone();
+                std::thread::spawn(move || {
+                    for i in 0..250u64 {
+                        let many: Vec<String> = (0..w * 20).map(|r| format!("r{r}@example.net")).collect();
+                        let entry = Entry::new(&KEY, Day(100), w << 32 | i, None, many.iter().map(String::as_str));
+                        append(&state, &entry).unwrap();
+                    }
+                })
+            })
+            .collect();
+        writers.into_iter().for_each(|w| w.join().unwrap());
+        let text = std::fs::read(day_file(&dir(&state), Day(100))).unwrap();
+        let lines: Vec<&[u8]> = text.split(|&b| b == b'\n').filter(|l| !l.is_empty()).collect();
+        assert_eq!(lines.len(), 2000);
+        assert!(lines.iter().all(|l| Entry::parse(l).is_some()), "a line was cut or glued");
+        let mut reader = Reader::new(&state);
+        reader.refresh(Day(100)).unwrap();
+        assert_eq!(reader.log().len(), 2000);
+    }
+
     #[test]
     fn a_file_replaced_under_its_name_is_read_again() {
         let tmp = tempfile::tempdir().unwrap();
