@@ -167,7 +167,7 @@ fn scan_rate(messages: &[Vec<u8>], count: usize) {
             sent: None,
         };
         let start = Instant::now();
-        let summary = rt.block_on(imap::scan(&account, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
+        let summary = rt.block_on(imap::scan(&account, &sweeper, &mut |_, _, _| {})).unwrap();
         let took = start.elapsed();
         assert_eq!(summary.scanned, count);
         println!(

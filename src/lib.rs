@@ -21,7 +21,8 @@
 //! - [`sendmail`]: the signing sendmail drop-in: argv, stamping, the hand-off to the real one.
 //! - [`spf`]: SPF (RFC 7208) of delivered mail and of a bounce's origin, through DNS (async).
 //! - [`store`]: the mechanics of Maildirs (listing, safe reading, the Backscatter folder, moving by
-//!   rename, inotify) and IMAP accounts ([`store::imap`]: sessions, UID MOVE, state).
+//!   rename, inotify) and IMAP accounts ([`store::imap`]: sessions, folder names from
+//!   NAMESPACE, UID MOVE, state).
 //! - [`journal`]: the write-ahead log of every move (typed lines); what restore and stats read.
 //! - [`engine`]: the one pipeline (judge → SPF → plan), the journaled mover, and `watch` as one
 //!   async function supervising a task per mailbox.

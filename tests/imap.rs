@@ -71,7 +71,6 @@ fn account(dovecot: &Dovecot, user: &str) -> Imap {
 fn options() -> Options {
     Options {
         idle_interval: Duration::from_secs(20),
-        poll_interval: Duration::from_millis(200),
         backoff_min: Duration::from_millis(100),
         backoff_max: Duration::from_millis(800),
         scan_existing: false,
@@ -231,7 +230,7 @@ fn try_scan(
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
         let sweeper = sweeper_into(folder, vec![account.clone()], (!dry_run).then_some(state.path()));
-        imap::scan(account, folder, &sweeper, &mut |_, _, _| {}).await
+        imap::scan(account, &sweeper, &mut |_, _, _| {}).await
     })
 }
 
@@ -319,26 +318,43 @@ fn fifty_accounts_in_one_process() {
 }
 
 #[test]
-fn restore_moves_a_message_back_by_its_message_id() {
+fn restore_moves_messages_back_by_their_message_id_over_one_connection() {
     let dovecot = Dovecot::start(&[]);
     deliver(&dovecot.maildir(), "forged", true);
+    deliver(&dovecot.maildir(), "forged-too", true);
     let alice = account(&dovecot, "alice");
     let state = tempfile::tempdir().unwrap();
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let sweeper = rt.block_on(async { sweeper(vec![alice.clone()], Some(state.path())) });
-    let summary = rt.block_on(imap::scan(&alice, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
-    assert_eq!(summary.moved, 1);
+    let summary = rt.block_on(imap::scan(&alice, &sweeper, &mut |_, _, _| {})).unwrap();
+    assert_eq!(summary.moved, 2);
     let ledger = sweeper.mover.ledger().unwrap();
-    let record = ledger.restorable(&[], None)[0].clone();
+    let records: Vec<_> = ledger.restorable(&[], None).into_iter().cloned().collect();
+    assert_eq!(records.len(), 2);
     let config = sweeper.pipeline.config().clone();
-    let restored = rt.block_on(backscatter::engine::restore::restore(&config, &sweeper.mover, &record)).unwrap();
-    assert!(matches!(restored, backscatter::engine::restore::Restored::Restored { .. }), "{restored:?}");
+    // Dovecot logs each login: the restore of both adds one.
+    let logins = || {
+        let log = std::fs::read_to_string(dovecot.dir.path().join("dovecot/dovecot.log")).unwrap_or_default();
+        log.lines().filter(|l| l.contains("Login: user=<alice>")).count()
+    };
+    let before = logins();
+    let mut restorer = backscatter::engine::restore::Restorer::new(&config);
+    for record in &records {
+        let restored = rt.block_on(restorer.restore(&sweeper.mover, record)).unwrap();
+        assert!(matches!(restored, backscatter::engine::restore::Restored::Restored { .. }), "{restored:?}");
+    }
+    rt.block_on(restorer.finish());
+    // Dovecot's log process writes a moment later.
+    wait_for("the login in dovecot.log", Duration::from_secs(5), || logins() > before);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(logins() - before, 1, "one connection for the account");
     assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
+    assert_eq!(find(&dovecot.maildir(), "forged-too").len(), 1);
     assert!(find(&backscatter_dir(&dovecot.maildir()), "forged").is_empty());
     assert!(sweeper.mover.ledger().unwrap().restorable(&[], None).is_empty(), "nothing left to restore");
-    // Put back by a person: it carries $BackscatterKept and is not moved again.
-    let rescan = rt.block_on(imap::scan(&alice, "Backscatter", &sweeper, &mut |_, _, _| {})).unwrap();
-    assert_eq!((rescan.scanned, rescan.moved), (1, 0));
+    // Put back by a person: they carry $BackscatterKept and are not moved again.
+    let rescan = rt.block_on(imap::scan(&alice, &sweeper, &mut |_, _, _| {})).unwrap();
+    assert_eq!((rescan.scanned, rescan.moved), (2, 0));
     assert_eq!(find(&dovecot.maildir(), "forged").len(), 1);
 }
 
@@ -437,11 +453,12 @@ fn scan_imap_end_to_end_with_the_real_verdict() {
 fn without_idle_the_watcher_polls_with_noop() {
     let dovecot = Dovecot::start(&[("EXTRA", "imap_capability = IMAP4rev1 LITERAL+ SASL-IR UIDPLUS MOVE")]);
     let state = tempfile::tempdir().unwrap();
-    let _running = watcher(vec![account(&dovecot, "alice")], state.path());
+    let alice = Imap { poll_interval: Duration::from_secs(1), ..account(&dovecot, "alice") };
+    let _running = watcher(vec![alice], state.path());
     wait_watching(state.path(), "alice");
     deliver(&dovecot.maildir(), "polled", true);
-    // options() polls every 200 ms.
-    wait_for("the polled bounce in Backscatter", Duration::from_secs(3), || {
+    // imap.poll_seconds = 1.
+    wait_for("the polled bounce in Backscatter", Duration::from_secs(5), || {
         !find(&backscatter_dir(&dovecot.maildir()), "polled").is_empty()
     });
 }

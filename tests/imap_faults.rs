@@ -137,7 +137,6 @@ fn run_with_faults(dovecot_env: &[(&str, &str)]) {
     config.imap = vec![Imap { port: proxy.port, ..dovecot.account("alice", "alice") }];
     let options = Options {
         idle_interval: Duration::from_secs(20),
-        poll_interval: Duration::from_millis(200),
         backoff_min: Duration::from_millis(5),
         backoff_max: Duration::from_millis(50),
         scan_existing: true,

@@ -114,7 +114,7 @@ fn password_command_runs_without_a_shell() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     // The password is the literal text, so the login is refused; nothing was expanded.
-    assert_eq!(out.status.code(), Some(77), "{stderr}");
+    assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains("login refused"), "{stderr}");
     assert!(!mark.exists(), "the argument was given to a shell");
 }

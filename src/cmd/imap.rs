@@ -1,6 +1,6 @@
 //! `backscatter scan --imap ACCOUNT [--dry-run] [--json]`: a one-shot cleanup of an account's
 //! mailboxes — every message judged, backscatter moved and journaled, progress on a terminal, a
-//! summary or one JSON line per message on stdout.
+//! summary (with where the folder stands) or one JSON line per message on stdout.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -32,7 +32,6 @@ pub fn scan(
         );
         return Ok(ExitCode::from(exit::CONFIG));
     };
-    let folder = config.policy.folder.clone();
     // Verdicts counted for the summary; with --json each message is a line on stdout.
     let tally: Arc<Mutex<std::collections::BTreeMap<&'static str, usize>>> = Arc::default();
     let counts = tally.clone();
@@ -59,7 +58,7 @@ pub fn scan(
         let sent = ImapSent::open(&account, &setup.state_dir).map(|s| Arc::new(tokio::sync::Mutex::new(s)));
         let (pipeline, mover) = (setup.pipeline()?, setup.mover(dry_run)?);
         let sweeper = Sweeper { pipeline, mover, observer: Some(observer), sent };
-        anyhow::Ok(imap::scan(&account, &folder, &sweeper, &mut progress).await)
+        anyhow::Ok(imap::scan(&account, &sweeper, &mut progress).await)
     })?;
     if terminal {
         eprintln!();
@@ -71,11 +70,13 @@ pub fn scan(
             return Ok(ExitCode::from(code(&err)));
         }
     };
+    let folder = &summary.folder;
     if !json {
         let tally = tally.lock().unwrap_or_else(PoisonError::into_inner);
         let verdicts: Vec<String> = tally.iter().map(|(v, n)| format!("{n} {v}")).collect();
+        let state = summary.folder_state.as_ref().map_or_else(String::new, |s| format!("; {folder} {s}"));
         println!(
-            "{name}: {} scanned ({}), {} moved to {folder}, {} would move, {} left in place",
+            "{name}: {} scanned ({}), {} moved to {folder}, {} would move, {} left in place{state}",
             summary.scanned,
             if verdicts.is_empty() { "nothing".to_owned() } else { verdicts.join(", ") },
             summary.moved,
@@ -83,15 +84,22 @@ pub fn scan(
             summary.left
         );
     }
+    // Backscatter that stays where it is is not a clean run, dry or not.
+    if let Some(why) = summary.left_why {
+        let (count, verb) = if dry_run { (summary.would_move, "would be") } else { (summary.left, "were") };
+        eprintln!("backscatter: scan --imap {name}: {count} message(s) {verb} left in place: {why}");
+        return Ok(ExitCode::from(exit::UNAVAILABLE));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
-/// sysexits for a failed scan: a config that cannot work 78, refused credentials 77, the rest
-/// (network, TLS, the server) 69 — retrying later may help.
+/// sysexits for a failed scan: 78 for what no retry heals — a config that cannot work, a
+/// refused login, a folder the server refuses to create or select — the rest (network, TLS,
+/// the server's other answers) 69: retrying later may help.
 fn code(err: &ImapError) -> u8 {
     match err {
         ImapError::Config(_) | ImapError::Secret(_) => exit::CONFIG,
-        ImapError::Auth(_) => exit::NOPERM,
+        e if e.is_permanent() => exit::CONFIG,
         _ => exit::UNAVAILABLE,
     }
 }

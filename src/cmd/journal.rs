@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 
-use backscatter::engine::restore::{restore as undo, Restored};
+use backscatter::engine::restore::{Restored, Restorer};
 use backscatter::journal::{self, Place, Record, State, Stats};
 use backscatter::message::Message;
 use backscatter::metrics::{self, Origin, Summary};
@@ -48,10 +48,11 @@ pub fn restore(
         }
     }
     runtime.block_on(async {
+        let mut restorer = Restorer::new(&setup.config);
         for record in chosen {
             let id = &record.intent.id;
             // A server that cannot be reached spoils only this move, not the rest.
-            match undo(&setup.config, &mover, record).await {
+            match restorer.restore(&mover, record).await {
                 Ok(Restored::Restored { at }) => println!("restored {id} {at}"),
                 Ok(Restored::Occupied) => {
                     eprintln!("backscatter: {id}: {} exists already; left as it is", record.intent.from);
@@ -67,6 +68,7 @@ pub fn restore(
                 }
             }
         }
+        restorer.finish().await;
     });
     Ok(if incomplete { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

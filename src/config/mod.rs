@@ -263,6 +263,10 @@ pub struct Imap {
     /// `sent`: the Sent mailbox, the first of these that exists; `None`: the one marked `\Sent`
     /// (RFC 6154), else a usual name; empty: no Sent evidence (DESIGN §4.5).
     pub sent: Option<Vec<String>>,
+    /// `poll_seconds`: where the server has no IDLE (RFC 2177), look for new mail with NOOP this
+    /// often; default 60 s, at most 29 minutes (RFC 3501 §5.4: servers log out idle clients
+    /// after 30).
+    pub poll_interval: std::time::Duration,
 }
 
 /// `spf.fail_action`: what an SPF `fail` on ordinary (not checked-kind) mail does.

@@ -94,6 +94,7 @@ pub(super) const IMAP: Schema = Schema {
         ("oauth2_token_command", "oauth2_token_command = [\"oauth2-token\", \"work\"]"),
         ("mailboxes", "mailboxes = [\"INBOX\"]"),
         ("sent", "sent = [\"Sent\"]"),
+        ("poll_seconds", "poll_seconds = 60"),
     ],
 };
 

@@ -277,7 +277,16 @@ fn bad_values_are_named_with_the_fix() {
     );
     assert!(problem("protected_domains = [\"me@example.com\"]\n")
         .starts_with("1: protected_domains: \"me@example.com\" is not a domain name — "));
-    assert!(problem("[policy]\nfolder = \"a/b\"\n").starts_with("2: policy.folder = \"a/b\" is not a folder name — "));
+    assert!(problem("[policy]\nfolder = \"a//b\"\n").starts_with("2: policy.folder = \"a//b\" is not a folder name — "));
+    assert!(problem("[spf]\nfail_folder = \".Junk\"\n")
+        .starts_with("2: spf.fail_folder = \".Junk\" is not a folder name — "));
+    // `\Junk` is the IMAP server's mark: a Maildir has none to go by.
+    assert_eq!(
+        problem("[policy]\nfolder = \"\\\\Junk\"\n[[maildir]]\npath = \"/var/mail/a\"\n"),
+        "2: policy.folder = \"\\\\Junk\" names the folder an IMAP server marks \\Junk, but Maildirs carry no such mark — write the folder's name, e.g. \"Junk\""
+    );
+    assert!(problem("[[imap]]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\npoll_seconds = 1800\n")
+        .starts_with("5: imap.poll_seconds = 1800 is out of range — "));
     assert!(problem("[spf]\ndns = \"8.8.8.8\"\n")
         .starts_with("2: spf.dns = \"8.8.8.8\" is not \"system\" or an IP:PORT address — "));
     assert!(problem("[metrics]\nlisten = \"localhost:9911\"\n")
@@ -522,4 +531,14 @@ sent = ["Gesendet"]
     assert_eq!(found.len(), 2, "{found:?}");
     assert!(found.iter().any(|p| p.contains("maildir.sent has an empty string")), "{found:?}");
     assert!(found.iter().any(|p| p.contains("maildir.sent[1] is an integer, not a string")), "{found:?}");
+}
+
+#[test]
+fn imap_folder_names_and_the_poll_interval() {
+    // A delimiter-qualified name (Cyrus with unixhierarchysep) and the SPECIAL-USE junk folder.
+    let config = ok("[policy]\nfolder = \"INBOX/Backscatter\"\n[spf]\nfail_folder = \"\\\\Junk\"\n[[imap]]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\npoll_seconds = 5\n");
+    assert_eq!((config.policy.folder.as_str(), config.spf.fail_folder.as_str()), ("INBOX/Backscatter", "\\Junk"));
+    assert_eq!(config.imap[0].poll_interval, std::time::Duration::from_secs(5));
+    let default = ok("[[imap]]\nhost = \"h\"\nusername = \"u\"\npassword = \"p\"\n");
+    assert_eq!(default.imap[0].poll_interval, std::time::Duration::from_secs(60));
 }

@@ -16,7 +16,7 @@ use crate::classify::Kind;
 
 /// Checks the root table and builds the config, or returns every problem found.
 pub fn config(root: &Table, lines: &Lines, home: Option<&Path>) -> Result<Config, Vec<Problem>> {
-    let mut c = Checker { lines, home, problems: Vec::new() };
+    let mut c = Checker { lines, home, problems: Vec::new(), junk: Vec::new() };
     let root = Section { table: root, schema: &ROOT, line: 1 };
     let config = c.root(&root);
     if c.problems.is_empty() {
@@ -51,6 +51,8 @@ pub(super) struct Checker<'a> {
     pub home: Option<&'a Path>,
     /// Every problem so far.
     pub problems: Vec<Problem>,
+    /// Where a folder key says `\Junk` (line, key), which only IMAP servers can mark.
+    junk: Vec<(usize, &'static str)>,
 }
 
 impl Checker<'_> {
@@ -94,7 +96,37 @@ impl Checker<'_> {
         if let Some(milter) = self.section(s, "milter", &MILTER) {
             config.milter = self.milter(&milter);
         }
+        if !config.maildir.is_empty() {
+            for (line, key) in std::mem::take(&mut self.junk) {
+                let what = format!("{key} = \"\\\\Junk\" names the folder an IMAP server marks \\Junk, but Maildirs carry no such mark");
+                self.problem_at(line, what, "write the folder's name, e.g. \"Junk\"");
+            }
+        }
         config
+    }
+
+    /// A folder name (`policy.folder`, `spf.fail_folder`): `\Junk` (RFC 6154: the mailbox the
+    /// IMAP server marks so), or a name with `/` between hierarchy levels — each level not empty
+    /// and not starting or ending with `.` (Maildir++ writes levels as `.A.B`). IMAP joins it
+    /// with the server's namespace and delimiter, so `INBOX/Backscatter` and `INBOX.Backscatter`
+    /// both work there.
+    fn folder(&mut self, s: &Section, key: &'static str, example: &str) -> Option<String> {
+        let (folder, span) = self.string(s, key)?;
+        if folder.eq_ignore_ascii_case(crate::store::imap::folders::JUNK) {
+            let name = if s.schema.prefix == "policy." { "policy.folder" } else { "spf.fail_folder" };
+            self.junk.push((self.lines.of(&span), name));
+            return Some(folder.to_owned());
+        }
+        let level_ok = |level: &str| !level.is_empty() && !level.starts_with('.') && !level.ends_with('.');
+        if folder.split('/').all(level_ok) && !folder.chars().any(char::is_control) {
+            return Some(folder.to_owned());
+        }
+        let what = format!("{}{key} = {folder:?} is not a folder name", s.schema.prefix);
+        let fix = format!(
+            "write levels with `/` (none empty, none starting or ending with `.`), e.g. \"{example}\" or \"INBOX/{example}\", or \"\\\\Junk\" for the server's junk folder"
+        );
+        self.problem(&span, what, fix);
+        None
     }
 
     fn milter(&mut self, s: &Section) -> Milter {
@@ -166,19 +198,7 @@ impl Checker<'_> {
             }
             kinds
         });
-        let folder = self.string(s, "folder").and_then(|(folder, span)| {
-            let bad = folder.is_empty()
-                || folder.starts_with('.')
-                || folder.ends_with('.')
-                || folder.contains('/')
-                || folder.chars().any(char::is_control);
-            if !bad {
-                return Some(folder.to_owned());
-            }
-            let what = format!("policy.folder = {folder:?} is not a folder name");
-            self.problem(&span, what, "use a name without `/` or a leading/trailing `.`, e.g. \"Backscatter\"");
-            None
-        });
+        let folder = self.folder(s, "folder", "Backscatter");
         Policy {
             mode: self.string(s, "mode").and_then(|v| self.choice(s, "mode", v, &MODES, "mode")).unwrap_or(d.mode),
             grace_days: grace_days.unwrap_or(d.grace_days),
@@ -245,6 +265,15 @@ impl Checker<'_> {
         };
         let ca_file = self.path(s, "ca_file");
         let sent = self.strings(s, "sent").map(|names| self.non_empty(s, "sent", names));
+        // RFC 3501 §5.4: a server may log out a client silent for 30 minutes.
+        let poll_seconds = self.integer(s, "poll_seconds").and_then(|(seconds, span)| match u64::try_from(seconds) {
+            Ok(seconds @ 1..=1740) => Some(seconds),
+            _ => {
+                let what = format!("imap.poll_seconds = {seconds} is out of range");
+                self.problem(&span, what, "use 1 to 1740 seconds (servers log out clients silent for 30 minutes)");
+                None
+            }
+        });
         let auth = self.auth(s);
         let tls = tls.unwrap_or_default();
         Some(Imap {
@@ -258,6 +287,7 @@ impl Checker<'_> {
             auth: auth?,
             mailboxes: mailboxes.unwrap_or_else(|| vec!["INBOX".to_owned()]),
             sent,
+            poll_interval: std::time::Duration::from_secs(poll_seconds.unwrap_or(60)),
         })
     }
 
@@ -358,14 +388,7 @@ impl Checker<'_> {
         // RFC 7208 §4.6.4: at least two void lookups must be allowed.
         let void_lookups = ranged("void_lookups", 2, 10, "use 2 to 10 (RFC 7208 recommends 2)");
         let trusted_hops = ranged("trusted_hops", 1, 20, "use 1 to 20 Received: lines from the top");
-        let folder = self.string(s, "fail_folder").and_then(|(folder, span)| {
-            if !folder.is_empty() && !folder.starts_with('.') && !folder.contains('/') {
-                return Some(folder.to_owned());
-            }
-            let what = format!("spf.fail_folder = {folder:?} is not a folder name");
-            self.problem(&span, what, "use a name without `/` or a leading `.`, e.g. \"Junk\"");
-            None
-        });
+        let folder = self.folder(s, "fail_folder", "Junk");
         let action =
             self.string(s, "fail_action").and_then(|v| self.choice(s, "fail_action", v, &SPF_ACTIONS, "fail action"));
         Spf {

@@ -2,7 +2,9 @@
 //! Maildir (inotify) and IMAP (IDLE) alike — under one cancellation token, drained with a
 //! `JoinSet` on shutdown (a move in flight always finishes: `select!` only wraps waiting). A task
 //! that fails or panics is logged at error and restarted with capped backoff; a mistake that
-//! cannot heal ends the run with an error naming the mailbox. Nothing stops silently.
+//! cannot heal ends the run with an error naming the mailbox. An IMAP server's refusal (a login,
+//! a CREATE or SELECT refused) is logged at error once and that mailbox alone waits an hour, or
+//! a SIGHUP, before trying again; the others go on. Nothing stops silently.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -38,6 +40,9 @@ pub struct Timing {
     pub backoff_min: Duration,
     /// The cap on that delay.
     pub backoff_max: Duration,
+    /// How long an IMAP mailbox the server refused waits before trying again (SIGHUP retries
+    /// at once): the refusal is the same until a person changes the config or the server.
+    pub refused_retry: Duration,
 }
 
 impl Default for Timing {
@@ -48,6 +53,7 @@ impl Default for Timing {
             retry: Duration::from_secs(5),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(64),
+            refused_retry: Duration::from_secs(3600),
         }
     }
 }
@@ -132,6 +138,9 @@ enum Ended {
     Failed(String),
     /// Failed for good.
     Fatal(String),
+    /// The IMAP server refused this account's mailbox (permanent until a person acts): retry
+    /// rarely.
+    Refused(String),
 }
 
 struct Supervisor {
@@ -148,6 +157,8 @@ struct Supervisor {
     imap_state: HashMap<String, (Arc<Mutex<crate::store::imap::state::State>>, bool)>,
     /// Each IMAP account's Sent index, shared by its mailboxes' tasks.
     imap_sent: HashMap<String, Arc<tokio::sync::Mutex<ImapSent>>>,
+    /// The refusal last logged per IMAP account, so each is logged at error once.
+    refused: HashMap<String, String>,
     warned_limit: bool,
 }
 
@@ -187,6 +198,7 @@ pub async fn run(
         inotify,
         imap_state: HashMap::new(),
         imap_sent: HashMap::new(),
+        refused: HashMap::new(),
         warned_limit: false,
     };
     sup.start()?;
@@ -253,6 +265,7 @@ impl Supervisor {
         self.failures.clear();
         self.imap_state.clear();
         self.imap_sent.clear();
+        self.refused.clear();
         self.engine = engine;
         self.generation = self.token.child_token();
         self.start()
@@ -294,13 +307,11 @@ impl Supervisor {
                 let sent = self.imap_sent.get(&account).cloned();
                 Box::pin(async move {
                     let (Some(settings), Some((state, rescan))) = (settings, state) else { return Ended::Stopped };
-                    let folder = engine.pipeline.config().policy.folder.clone();
                     let (pipeline, mover) = (engine.pipeline.clone(), engine.mover.clone());
                     let sweeper = Sweeper { pipeline, mover, observer: None, sent };
                     let watched = imap_loop::watch_mailbox(
                         Arc::new(settings),
                         mailbox,
-                        folder,
                         state,
                         rescan,
                         sweeper,
@@ -310,6 +321,7 @@ impl Supervisor {
                     match watched.await {
                         Ok(()) => Ended::Stopped,
                         Err(e @ ImapError::Config(_)) => Ended::Fatal(e.to_string()),
+                        Err(e) if e.is_permanent() => Ended::Refused(e.to_string()),
                         Err(e) => Ended::Failed(e.to_string()),
                     }
                 })
@@ -345,7 +357,27 @@ impl Supervisor {
                 self.spawn(mailbox, delay);
                 Ok(())
             }
-            Ended::Failed(_) => Ok(()),
+            Ended::Refused(error) if !self.generation.is_cancelled() => {
+                let delay = self.engine.timing.refused_retry;
+                let account = match &mailbox {
+                    Mailbox::Imap { account, .. } => account.clone(),
+                    Mailbox::Maildir(root) => root.display().to_string(),
+                };
+                if self.refused.get(&account) == Some(&error) {
+                    tracing::debug!(mailbox = %mailbox, error, retry_in = ?delay, "still refused");
+                } else {
+                    tracing::error!(
+                        mailbox = %mailbox,
+                        error,
+                        retry_in = ?delay,
+                        "the IMAP server refused: this mailbox waits for the retry or a SIGHUP; the others go on"
+                    );
+                    self.refused.insert(account, error);
+                }
+                self.spawn(mailbox, delay);
+                Ok(())
+            }
+            Ended::Failed(_) | Ended::Refused(_) => Ok(()),
         }
     }
 

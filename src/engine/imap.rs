@@ -16,16 +16,17 @@ use tokio_util::sync::CancellationToken;
 
 use super::act::Mover;
 use super::pipeline::{Judged, Pipeline, Plan};
-use crate::config::Imap;
+use crate::config::{Config, Imap, SpfAction};
 use crate::evidence::imap::ImapSent;
 use crate::journal::{Move, Place};
 use crate::message::Message;
 use crate::metrics::prometheus as metrics;
 use crate::store::imap::connect::{self, Session};
+use crate::store::imap::folders::{self, FolderState, Folders};
 use crate::store::imap::mailbox::ImapMailbox;
 use crate::store::imap::session::{self, Caps};
 use crate::store::imap::state::{Mark, State};
-use crate::store::imap::{utf7, ImapError};
+use crate::store::imap::ImapError;
 use crate::store::{Landed, Mailbox};
 use crate::verdict;
 
@@ -51,9 +52,8 @@ async fn timed<T>(
 #[derive(Debug, Clone, Copy)]
 pub struct Options {
     /// IDLE is re-issued this often; RFC 2177 says servers may drop an IDLE after 30 minutes.
+    /// (Where the server has no IDLE, each account polls with NOOP every `imap.poll_seconds`.)
     pub idle_interval: Duration,
-    /// NOOP polling interval where the server has no IDLE.
-    pub poll_interval: Duration,
     /// First reconnect delay; doubles per failed attempt.
     pub backoff_min: Duration,
     /// The cap on the reconnect delay.
@@ -67,7 +67,6 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             idle_interval: Duration::from_secs(25 * 60),
-            poll_interval: Duration::from_secs(60),
             backoff_min: Duration::from_secs(1),
             backoff_max: Duration::from_secs(64),
             scan_existing: false,
@@ -89,20 +88,25 @@ struct Target {
     account: Arc<Imap>,
     /// As configured (UTF-8).
     mailbox: String,
-    /// Modified UTF-7, for the wire.
-    mailbox_wire: String,
-    folder_wire: String,
 }
 
-impl Target {
-    fn new(account: Arc<Imap>, mailbox: &str, folder: &str) -> Target {
-        Target {
-            account,
-            mailbox: mailbox.to_owned(),
-            mailbox_wire: utf7::encode(mailbox),
-            folder_wire: utf7::encode(folder),
-        }
+/// The folders the pipeline may move into, as configured: the policy's, and SPF's
+/// `fail_folder` when failing SPF moves mail.
+fn configured_folders(config: &Config) -> Vec<&str> {
+    let mut wanted = vec![config.policy.folder.as_str()];
+    if config.spf.fail_action == SpfAction::Move {
+        wanted.push(config.spf.fail_folder.as_str());
     }
+    wanted
+}
+
+/// What a connection learns before it moves anything: the capabilities, the server's names
+/// for the folders (NAMESPACE, once per connection) and the policy folder's full name.
+async fn prepare(session: &mut Session, config: &Config) -> Result<(Caps, Folders, String), ImapError> {
+    let caps = timed("CAPABILITY", session::caps(session)).await?;
+    let folders = timed("NAMESPACE", Folders::read(session, caps, &configured_folders(config))).await?;
+    let full = folders.resolve(&config.policy.folder)?;
+    Ok((caps, folders, full))
 }
 
 /// What a sweep does with each message: the pipeline, the journal, and who else hears of it.
@@ -169,27 +173,27 @@ pub fn load_state(state_dir: &Path, account: &str) -> Result<(State, bool), Imap
     }
 }
 
-/// Watches one mailbox of one account until `token` is cancelled: connects, and on any failure
-/// waits (capped backoff with jitter) and reconnects. Returns `Err` only for a mistake no retry
-/// can heal (the account's settings cannot work); the supervisor ends the process then.
+/// Watches one mailbox of one account until `token` is cancelled: connects, and on a network
+/// failure waits (capped backoff with jitter) and reconnects. Returns `Err` for what no retry
+/// can heal: settings that cannot work (the supervisor ends the process) and a refusal by the
+/// server ([`ImapError::is_permanent`]: the supervisor tries again in an hour or on SIGHUP).
 pub async fn watch_mailbox(
     account: Arc<Imap>,
     mailbox: String,
-    folder: String,
     state: Arc<Mutex<State>>,
     rescan: bool,
     sweeper: Sweeper,
     options: Options,
     token: CancellationToken,
 ) -> Result<(), ImapError> {
-    let target = Target::new(account, &mailbox, &folder);
+    let target = Target { account, mailbox };
     let (account, mailbox) = (target.account.name.as_str(), target.mailbox.as_str());
     let options = Options { scan_existing: options.scan_existing || rescan, ..options };
     let mut attempt = 0u32;
     loop {
         let error = match connected(&target, &state, &sweeper, &options, &mut attempt, &token).await {
             Ok(()) => return Ok(()),
-            Err(e @ ImapError::Config(_)) => return Err(e),
+            Err(e) if e.is_permanent() || matches!(e, ImapError::Config(_)) => return Err(e),
             Err(e) => e,
         };
         let delay = backoff(&options, attempt);
@@ -214,10 +218,10 @@ async fn connected(
 ) -> Result<(), ImapError> {
     let (account, mailbox) = (target.account.name.as_str(), target.mailbox.as_str());
     let mut session = connect::open(&target.account).await?;
-    let caps = timed("CAPABILITY", session::caps(&mut session)).await?;
-    timed("the folder", session::ensure_folder(&mut session, &target.folder_wire)).await?;
+    let (caps, folders, folder) = prepare(&mut session, sweeper.pipeline.config()).await?;
+    timed("the folder", folders::ensure(&mut session, account, &folder)).await?;
     let settled = reconcile(&mut session, caps, target, &sweeper.mover).await?;
-    let selected = timed("SELECT", session::select(&mut session, &target.mailbox_wire)).await?;
+    let selected = timed("SELECT", session::select(&mut session, &target.mailbox)).await?;
     let known = lock(state).get(mailbox);
     let last = match known {
         Some(mark) if mark.uid_validity == selected.uid_validity => mark.last_uid,
@@ -242,6 +246,7 @@ async fn connected(
         mailbox,
         last_uid = last,
         reconciled = settled,
+        folder,
         idle = caps.idle,
         r#move = caps.move_,
         uidplus = caps.uidplus,
@@ -251,7 +256,14 @@ async fn connected(
         let mark = |last_uid| Mark { uid_validity: selected.uid_validity, last_uid };
         let mut save = |last_uid| lock(state).set(mailbox, mark(last_uid)).map_err(ImapError::from);
         let last = lock(state).get(mailbox).map_or(0, |m| m.last_uid);
-        let run = Run { caps, target, uid_validity: selected.uid_validity, dry_run: false, token: Some(token) };
+        let run = Run {
+            caps,
+            folders: &folders,
+            target,
+            uid_validity: selected.uid_validity,
+            dry_run: false,
+            token: Some(token),
+        };
         sweep(&mut session, &run, last, sweeper, &mut save, &mut |_| {}).await?;
         if token.is_cancelled() {
             let _ =
@@ -262,7 +274,7 @@ async fn connected(
             // Mail came in while we were busy: look again before waiting.
             continue;
         }
-        session = match wait(session, caps, options, token).await? {
+        session = match wait(session, caps, &target.account, options, token).await? {
             Some(session) => session,
             None => return Ok(()),
         };
@@ -278,8 +290,9 @@ fn lock(state: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 /// Settles the journal's unfinished moves out of this mailbox (a kill or a lost connection came
 /// between intent and outcome). The source UID tells: gone → the move happened; there with
 /// \Deleted → the COPY fallback stopped before EXPUNGE, which is finished now; there without →
-/// with MOVE nothing happened (it is atomic), with the fallback the folder is searched for a copy
-/// by Message-ID, and a copy found means the fallback is finished rather than copied twice.
+/// with MOVE nothing happened (it is atomic), with the fallback the folder the intent names is
+/// searched for a copy by Message-ID, and a copy found means the fallback is finished rather
+/// than copied twice.
 /// Returns how many were settled.
 async fn reconcile(session: &mut Session, caps: Caps, target: &Target, mover: &Mover) -> Result<usize, ImapError> {
     let ledger = mover.ledger()?;
@@ -292,7 +305,7 @@ async fn reconcile(session: &mut Session, caps: Caps, target: &Target, mover: &M
     if pending.is_empty() {
         return Ok(0);
     }
-    let selected = timed("SELECT", session::select(session, &target.mailbox_wire)).await?;
+    let selected = timed("SELECT", session::select(session, mailbox)).await?;
     for m in &pending {
         let Place::Imap { uid_validity, uid: Some(uid), .. } = m.from else { continue };
         if uid_validity != Some(selected.uid_validity) {
@@ -307,17 +320,21 @@ async fn reconcile(session: &mut Session, caps: Caps, target: &Target, mover: &M
                 true
             }
             Some(false) if caps.move_ => false,
-            Some(false) => match &m.message_id {
-                Some(id) => {
-                    timed("SELECT", session::select(session, &target.folder_wire)).await?;
-                    let found = timed("UID SEARCH", session::search_message_id(session, id)).await?;
-                    timed("SELECT", session::select(session, &target.mailbox_wire)).await?;
+            Some(false) => match (&m.message_id, &m.to) {
+                (Some(id), Place::Imap { mailbox: folder, .. }) => {
+                    // A folder the user deleted since holds no copy.
+                    let found = match timed("SELECT", session::select(session, folder)).await {
+                        Ok(_) => timed("UID SEARCH", session::search_message_id(session, id)).await?,
+                        Err(ImapError::Refused(_)) => Vec::new(),
+                        Err(e) => return Err(e),
+                    };
+                    timed("SELECT", session::select(session, mailbox)).await?;
                     if !found.is_empty() {
                         timed("UID EXPUNGE", session::expunge_uids(session, &[uid])).await?;
                     }
                     !found.is_empty()
                 }
-                None => false,
+                _ => false,
             },
         };
         if copied {
@@ -330,11 +347,12 @@ async fn reconcile(session: &mut Session, caps: Caps, target: &Target, mover: &M
     Ok(pending.len())
 }
 
-/// Waits for news: IDLE (re-issued every `idle_interval`) or a NOOP poll. `None` on shutdown
-/// (after a clean DONE and LOGOUT).
+/// Waits for news: IDLE (re-issued every `idle_interval`) or a NOOP poll every
+/// `imap.poll_seconds`. `None` on shutdown (after a clean DONE and LOGOUT).
 async fn wait(
     session: Session,
     caps: Caps,
+    account: &Imap,
     options: &Options,
     token: &CancellationToken,
 ) -> Result<Option<Session>, ImapError> {
@@ -342,7 +360,7 @@ async fn wait(
     if !caps.idle {
         let mut session = session;
         tokio::select! {
-            () = tokio::time::sleep(options.poll_interval) => {}
+            () = tokio::time::sleep(account.poll_interval) => {}
             () = token.cancelled() => {
                 let _ = timed("LOGOUT", async { session.logout().await.map_err(|e| lost("LOGOUT", e)) }).await;
                 return Ok(None);
@@ -377,7 +395,7 @@ async fn wait(
 }
 
 /// What a sweep did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ScanSummary {
     /// Messages fetched and judged.
     pub scanned: usize,
@@ -387,13 +405,20 @@ pub struct ScanSummary {
     pub would_move: usize,
     /// Messages that should have moved but could not (no MOVE and no UIDPLUS).
     pub left: usize,
+    /// Why messages were (or, on a dry run, would be) left in place.
+    pub left_why: Option<&'static str>,
     /// The highest UID handled.
     pub last_uid: u32,
+    /// The policy folder as the server names it (`INBOX.Backscatter`); set by [`scan`].
+    pub folder: String,
+    /// Whether it exists, was created, or (dry run) would be; set by [`scan`].
+    pub folder_state: Option<FolderState>,
 }
 
 /// The fixed parts of one sweep.
 struct Run<'a> {
     caps: Caps,
+    folders: &'a Folders,
     target: &'a Target,
     uid_validity: u32,
     dry_run: bool,
@@ -423,6 +448,7 @@ async fn sweep(
         let mut mailbox = ImapMailbox {
             session: &mut *session,
             caps: run.caps,
+            folders: run.folders,
             account: &target.account.name,
             mailbox: &target.mailbox,
             uid_validity: run.uid_validity,
@@ -459,6 +485,7 @@ async fn sweep(
                     Landed::At(_) => summary.moved += 1,
                     Landed::Refused(why) => {
                         summary.left += 1;
+                        summary.left_why = Some(why);
                         tracing::warn!(mailbox = %intent.from, why, "left in place");
                     }
                     Landed::Vanished | Landed::Failed(_) => summary.left += 1,
@@ -473,11 +500,12 @@ async fn sweep(
 }
 
 /// `scan --imap`: judges every message in every mailbox of `account` once, moving backscatter
-/// unless the sweeper is a dry run; `progress` hears (mailbox, summary so far, total in the
-/// mailbox) after each chunk. The watch state is neither read nor written.
+/// into the policy folder unless the sweeper is a dry run; `progress` hears (mailbox, summary
+/// so far, total in the mailbox) after each chunk. The folder is created if missing — or, on a
+/// dry run, checked to exist or be creatable (LIST, MYRIGHTS) — and the summary says which.
+/// The watch state is neither read nor written.
 pub async fn scan(
     account: &Imap,
-    folder: &str,
     sweeper: &Sweeper,
     progress: &mut (dyn FnMut(&str, &ScanSummary, usize) + Send),
 ) -> Result<ScanSummary, ImapError> {
@@ -485,26 +513,34 @@ pub async fn scan(
     let dry_run = sweeper.mover.dry_run();
     let account = Arc::new(account.clone());
     let mut session = connect::open(&account).await?;
-    let caps = timed("CAPABILITY", session::caps(&mut session)).await?;
-    if !dry_run {
-        timed("the folder", session::ensure_folder(&mut session, &utf7::encode(folder))).await?;
-    }
-    let mut total = ScanSummary::default();
+    let (caps, folders, folder) = prepare(&mut session, sweeper.pipeline.config()).await?;
+    let state = if dry_run {
+        timed("the folder", folders::check(&mut session, caps, &folders.namespace, &folder)).await?
+    } else {
+        timed("the folder", folders::ensure(&mut session, &account.name, &folder)).await?
+    };
+    let mut total = ScanSummary { folder, folder_state: Some(state), ..ScanSummary::default() };
     for mailbox in &account.mailboxes {
-        let target = Target::new(account.clone(), mailbox, folder);
+        let target = Target { account: account.clone(), mailbox: mailbox.clone() };
         if !dry_run {
             reconcile(&mut session, caps, &target, &sweeper.mover).await?;
         }
-        let selected = timed("SELECT", session::select(&mut session, &target.mailbox_wire)).await?;
+        let selected = timed("SELECT", session::select(&mut session, mailbox)).await?;
         let count = timed("UID FETCH", session::uids_after(&mut session, 0)).await?.len();
         let mut report = |s: &ScanSummary| progress(mailbox, s, count);
-        let run = Run { caps, target: &target, uid_validity: selected.uid_validity, dry_run, token: None };
+        let run =
+            Run { caps, folders: &folders, target: &target, uid_validity: selected.uid_validity, dry_run, token: None };
         let s = sweep(&mut session, &run, 0, sweeper, &mut |_| Ok(()), &mut report).await?;
         let _ = session::drain(&mut session);
         total.scanned += s.scanned;
         total.moved += s.moved;
         total.would_move += s.would_move;
         total.left += s.left;
+        total.left_why = total.left_why.or(s.left_why);
+    }
+    if dry_run && total.would_move > 0 {
+        // What the real run would run into: it could move nothing.
+        total.left_why = caps.cannot_move();
     }
     let _ = session.logout().await;
     tracing::info!(account = %account.name, scanned = total.scanned, seconds = started.elapsed().as_secs_f64(), "IMAP scan done");

@@ -7,7 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use async_imap::types::NameAttribute;
 use futures::TryStreamExt;
 
 use super::file::{self, Cursor, Stored};
@@ -15,7 +14,7 @@ use super::index::{Record, SentIndex};
 use super::EvidenceError;
 use crate::config::Imap;
 use crate::store::imap::connect::{self, Session};
-use crate::store::imap::{utf7, ImapError};
+use crate::store::imap::{folders, session, utf7, ImapError};
 
 /// The names looked for when no mailbox is marked `\Sent`.
 pub const COMMON_NAMES: [&str; 6] = ["Sent", "Sent Items", "Sent Messages", "INBOX.Sent", "INBOX/Sent", "Sent Mail"];
@@ -86,7 +85,8 @@ impl ImapSent {
         };
         let source = format!("imap:{}/{mailbox}", self.account.name);
         let wire = utf7::encode(&mailbox);
-        let selected = session.examine(&wire).await.map_err(|e| protocol(&format!("EXAMINE {wire}"), e))?;
+        let selected =
+            session.examine(&wire).await.map_err(|e| ImapError::protocol(&format!("EXAMINE {mailbox}"), e))?;
         let uid_validity = selected.uid_validity.unwrap_or(0);
         if self.stored.source != source || self.stored.cursor.uid_validity != uid_validity {
             if !self.stored.source.is_empty() {
@@ -125,10 +125,10 @@ impl ImapSent {
         let fetches: Vec<_> = session
             .uid_fetch(set, QUERY)
             .await
-            .map_err(|e| protocol("UID FETCH", e))?
+            .map_err(|e| ImapError::protocol("UID FETCH", e))?
             .try_collect()
             .await
-            .map_err(|e| protocol("UID FETCH", e))?;
+            .map_err(|e| ImapError::protocol("UID FETCH", e))?;
         let mut added = 0;
         let last = self.stored.cursor.last_uid;
         let mut highest = last;
@@ -148,46 +148,17 @@ impl ImapSent {
 }
 
 /// The Sent mailbox's name (UTF-8): the first of `names` that exists when the config gives
-/// them, else the one marked `\Sent`, else the first of [`COMMON_NAMES`] that exists.
+/// them, else the one marked `\Sent`, else the first of [`COMMON_NAMES`] that exists. One LIST,
+/// the store's ([`folders::list`]), which also finds `\Junk`.
 async fn find_sent(session: &mut Session, names: Option<&[String]>) -> Result<Option<String>, ImapError> {
-    let caps = session.capabilities().await.map_err(|e| protocol("CAPABILITY", e))?;
-    // RFC 6154 §5.1: LIST-EXTENDED's RETURN (SPECIAL-USE) asks for the attributes; servers
-    // with SPECIAL-USE but not LIST-EXTENDED send them in plain LIST answers.
-    let pattern =
-        if caps.has_str("LIST-EXTENDED") && caps.has_str("SPECIAL-USE") { "* RETURN (SPECIAL-USE)" } else { "*" };
-    let listed: Vec<_> = session
-        .list(Some(""), Some(pattern))
-        .await
-        .map_err(|e| protocol("LIST", e))?
-        .try_collect()
-        .await
-        .map_err(|e| protocol("LIST", e))?;
-    let selectable = |n: &&async_imap::types::Name| !n.attributes().contains(&NameAttribute::NoSelect);
-    let all: Vec<(String, bool)> = listed
-        .iter()
-        .filter(selectable)
-        .map(|n| {
-            (
-                utf7::decode(n.name()).unwrap_or_else(|| n.name().to_owned()),
-                n.attributes().contains(&NameAttribute::Sent),
-            )
-        })
-        .collect();
-    let exists = |name: &str| all.iter().find(|(n, _)| n == name).map(|(n, _)| n.clone());
+    let caps = session::caps(session).await?;
+    let all: Vec<_> = folders::list(session, caps, "*").await?.into_iter().filter(|l| l.selectable).collect();
+    let exists = |name: &str| all.iter().find(|l| l.name == name).map(|l| l.name.clone());
     if let Some(names) = names {
         return Ok(names.iter().find_map(|name| exists(name)));
     }
-    if let Some((name, _)) = all.iter().find(|(_, sent)| *sent) {
-        return Ok(Some(name.clone()));
+    if let Some(sent) = all.iter().find(|l| l.sent) {
+        return Ok(Some(sent.name.clone()));
     }
     Ok(COMMON_NAMES.iter().find_map(|name| exists(name)))
-}
-
-/// An async-imap error as the store names it: a lost connection, or what the server said.
-fn protocol(command: &str, e: async_imap::error::Error) -> ImapError {
-    use async_imap::error::Error as E;
-    match e {
-        E::Io(_) | E::ConnectionLost => ImapError::Network(format!("{command}: {e}")),
-        _ => ImapError::Protocol(format!("{command}: {e}")),
-    }
 }

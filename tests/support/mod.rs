@@ -7,6 +7,8 @@
 // Each test crate uses a different subset of these servers.
 #![allow(dead_code)]
 
+pub mod cyrus;
+
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -235,6 +237,7 @@ impl Dovecot {
             auth: backscatter::config::Auth::Password("secret".to_owned()),
             mailboxes: vec!["INBOX".to_owned()],
             sent: None,
+            poll_interval: Duration::from_secs(60),
         }
     }
 

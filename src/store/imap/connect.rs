@@ -76,7 +76,20 @@ pub async fn open(account: &Imap) -> Result<Session, ImapError> {
         }
         _ => client.login(&account.username, &secret).await,
     };
-    login.map_err(|(e, _)| ImapError::Auth(format!("{} as {}: {e}", account.host, account.username)))
+    login.map_err(|(e, _)| refused_login(account, e))
+}
+
+/// A failed login: a refusal in the server's words is permanent unless RFC 5530 calls it
+/// temporary (`[UNAVAILABLE]`: its password backend is down); a lost connection is the network.
+fn refused_login(account: &Imap, e: async_imap::error::Error) -> ImapError {
+    let who = format!("{} as {}", account.host, account.username);
+    match super::answer::Answer::of(&e) {
+        Some(said) if !said.temporary() => ImapError::Auth(format!(
+            "{who}: the server answered {said} — check imap.username and the password, then send SIGHUP or start again"
+        )),
+        Some(said) => ImapError::Network(format!("login {who}: the server answered {said}")),
+        None => ImapError::protocol(&format!("login {who}"), e),
+    }
 }
 
 /// TCP, then TLS as configured; returns a client whose greeting was read.

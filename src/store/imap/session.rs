@@ -1,5 +1,4 @@
-//! The IMAP commands the store needs, on an authenticated session: capabilities, the folder,
-//! SELECT, finding and fetching new messages without setting \Seen, and moving them.
+//! The IMAP commands the store needs, on an authenticated session: capabilities, SELECT, finding and fetching new messages without setting \Seen, and moving them.
 
 use async_imap::types::{Flag, UnsolicitedResponse};
 use futures::TryStreamExt;
@@ -16,33 +15,38 @@ pub struct Caps {
     pub move_: bool,
     /// UIDPLUS (RFC 4315): `UID EXPUNGE`, the only safe expunge for the COPY fallback.
     pub uidplus: bool,
+    /// NAMESPACE (RFC 2342): where the user's own folders live.
+    pub namespace: bool,
+    /// SPECIAL-USE (RFC 6154): mailboxes marked `\Sent`, `\Junk`.
+    pub special_use: bool,
+    /// LIST-EXTENDED (RFC 5258): `LIST … RETURN (SPECIAL-USE)`.
+    pub list_extended: bool,
+    /// ACL (RFC 4314): MYRIGHTS.
+    pub acl: bool,
+}
+
+impl Caps {
+    /// Neither MOVE nor UIDPLUS: nothing can be moved without a bare EXPUNGE, which would also
+    /// remove whatever else the user marked \Deleted.
+    pub fn cannot_move(self) -> Option<&'static str> {
+        (!self.move_ && !self.uidplus).then_some(
+            "the server offers neither MOVE (RFC 6851) nor UIDPLUS (RFC 4315), and a bare EXPUNGE would also remove other messages marked \\Deleted",
+        )
+    }
 }
 
 /// Asks the server what it offers.
 pub async fn caps(session: &mut Session) -> Result<Caps, ImapError> {
     let caps = session.capabilities().await.map_err(|e| ImapError::protocol("CAPABILITY", e))?;
-    Ok(Caps { idle: caps.has_str("IDLE"), move_: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS") })
-}
-
-/// Makes sure the folder (`wire`: modified UTF-7) exists and is subscribed: CREATE and
-/// SUBSCRIBE when LIST does not show it. No special-use `\Junk` is assumed (RFC 6154 folders are
-/// the user's spam, not backscatter).
-pub async fn ensure_folder(session: &mut Session, wire: &str) -> Result<(), ImapError> {
-    let pattern = quoted(wire);
-    let names: Vec<_> = session
-        .list(Some(""), Some(&pattern))
-        .await
-        .map_err(|e| ImapError::protocol("LIST", e))?
-        .try_collect()
-        .await
-        .map_err(|e| ImapError::protocol("LIST", e))?;
-    if names.iter().any(|n| n.name() == wire) {
-        return Ok(());
-    }
-    session.create(wire).await.map_err(|e| ImapError::protocol(&format!("CREATE {wire}"), e))?;
-    session.subscribe(wire).await.map_err(|e| ImapError::protocol(&format!("SUBSCRIBE {wire}"), e))?;
-    tracing::info!(folder = %wire, "created and subscribed the folder");
-    Ok(())
+    Ok(Caps {
+        idle: caps.has_str("IDLE"),
+        move_: caps.has_str("MOVE"),
+        uidplus: caps.has_str("UIDPLUS"),
+        namespace: caps.has_str("NAMESPACE"),
+        special_use: caps.has_str("SPECIAL-USE"),
+        list_extended: caps.has_str("LIST-EXTENDED"),
+        acl: caps.has_str("ACL"),
+    })
 }
 
 /// An IMAP quoted string (RFC 3501 §4.3): `"` and `\` escaped.
@@ -59,12 +63,16 @@ pub struct Selected {
     pub uid_next: u32,
 }
 
-/// SELECTs `wire` (modified UTF-7).
-pub async fn select(session: &mut Session, wire: &str) -> Result<Selected, ImapError> {
-    let mailbox = session.select(wire).await.map_err(|e| ImapError::protocol(&format!("SELECT {wire}"), e))?;
+/// SELECTs `name` (UTF-8). A refusal (no such mailbox, no right to read it) is permanent, in
+/// the server's words.
+pub async fn select(session: &mut Session, name: &str) -> Result<Selected, ImapError> {
+    let fix = "check the name against the server's folder list (names are case-sensitive, except INBOX)";
+    let wire = super::utf7::encode(name);
+    let mailbox =
+        session.select(&wire).await.map_err(|e| ImapError::refused(&format!("SELECT {}", quoted(name)), e, fix))?;
     let uid_validity = mailbox
         .uid_validity
-        .ok_or_else(|| ImapError::Protocol(format!("SELECT {wire}: the server sent no UIDVALIDITY")))?;
+        .ok_or_else(|| ImapError::Protocol(format!("SELECT {}: the server sent no UIDVALIDITY", quoted(name))))?;
     Ok(Selected { uid_validity, uid_next: mailbox.uid_next.unwrap_or(1) })
 }
 
@@ -177,7 +185,7 @@ pub enum Moved {
     Impossible(&'static str),
 }
 
-/// Moves `uids` into `folder` (modified UTF-7): `UID MOVE` (RFC 6851), else `UID COPY` +
+/// Moves `uids` into `folder` (UTF-8, the server's full name): `UID MOVE` (RFC 6851), else `UID COPY` +
 /// `UID STORE +FLAGS.SILENT (\Deleted)` + `UID EXPUNGE` (RFC 4315). Never a bare EXPUNGE: it would
 /// also remove whatever else the user had marked \Deleted.
 pub async fn move_uids(session: &mut Session, caps: Caps, uids: &[u32], folder: &str) -> Result<Moved, ImapError> {
@@ -185,14 +193,13 @@ pub async fn move_uids(session: &mut Session, caps: Caps, uids: &[u32], folder: 
         return Ok(Moved::Done);
     }
     let set = uid_set(uids);
+    let folder = &super::utf7::encode(folder);
     if caps.move_ {
         session.uid_mv(&set, folder).await.map_err(|e| ImapError::protocol("UID MOVE", e))?;
         return Ok(Moved::Done);
     }
-    if !caps.uidplus {
-        return Ok(Moved::Impossible(
-            "the server offers neither MOVE (RFC 6851) nor UIDPLUS (RFC 4315), and a bare EXPUNGE would also remove other messages marked \\Deleted",
-        ));
+    if let Some(why) = caps.cannot_move() {
+        return Ok(Moved::Impossible(why));
     }
     session.uid_copy(&set, folder).await.map_err(|e| ImapError::protocol("UID COPY", e))?;
     expunge_uids(session, uids).await?;
