@@ -14,7 +14,9 @@
 //! The edges read and write files:
 //! - [`config`]: the TOML config, validated, every problem reported at once.
 //! - [`evidence`]: the Sent index of each mailbox, evidence for mail that was never signed
-//!   (its lookup is pure; its sources read Maildir folders and IMAP mailboxes).
+//!   (its lookup is pure; its sources read Maildir folders and IMAP mailboxes), and the sent
+//!   log of what we signed, against replayed carriers (its rule is pure; its day files are
+//!   appended by the drop-in and the milter).
 //! - [`keys`]: the keyring file (mode 0600 or refused), rotation and pruning.
 //! - [`sendmail`]: the signing sendmail drop-in: argv, stamping, the hand-off to the real one.
 //! - [`spf`]: SPF (RFC 7208) of delivered mail and of a bounce's origin, through DNS (async).

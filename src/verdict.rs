@@ -6,6 +6,7 @@ use serde_json::Value;
 use crate::classify::{self, Classification};
 use crate::config::Config;
 use crate::day::Day;
+use crate::evidence::sentlog::{self, SentLog};
 use crate::evidence::{self, SentIndex};
 use crate::keys::StoredKey;
 use crate::message::Message;
@@ -40,6 +41,20 @@ pub fn judge(
     sent: Option<&SentIndex>,
     config: &Config,
 ) -> Judgement {
+    judge_with_log(message, fallback_arrival, keys, sent, None, config)
+}
+
+/// [`judge`], with the sent log (`sent_log`, DESIGN §4.4) to check valid carriers against:
+/// a valid carrier made for a message that never went to the recipient the report names is
+/// a replay ([`sentlog::find`]).
+pub fn judge_with_log(
+    message: &Message<'_>,
+    fallback_arrival: i64,
+    keys: &[StoredKey],
+    sent: Option<&SentIndex>,
+    sent_log: Option<&SentLog>,
+    config: &Config,
+) -> Judgement {
     let classification = classify::classify(message);
     let own = verify::own_head(message);
     let arrival_time = own.arrival.unwrap_or(fallback_arrival);
@@ -54,8 +69,12 @@ pub fn judge(
     };
     let sent =
         sent.filter(|_| checked).and_then(|index| evidence::judge(&classification, message, arrival_time, index));
+    let replay = sent_log.filter(|_| checked).and_then(|log| {
+        let keys: Vec<_> = keys.iter().map(StoredKey::as_key).collect();
+        sentlog::find(&classification, message, &carriers, log, &keys)
+    });
     let first_key_created = keys.iter().map(StoredKey::created).min();
-    let context = Context { arrival, first_key_created, sent };
+    let context = Context { arrival, first_key_created, sent, replay };
     let decision =
         policy::decide(&classification, message, &carriers, &config.policy, &config.protected_domains, &context);
     Judgement { message_id: own.message_id, classification, arrival, carriers, decision }

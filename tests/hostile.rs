@@ -5,12 +5,14 @@
 //! process's own memory, inherited across the exec). Every case must give a clear verdict or a
 //! clear error — never a panic, a hang or memory without bound.
 //!
-//! What we accept, and why: a bounce whose returned original carries a *valid* signature header
-//! is genuine even if that header was copied from a different message of ours. The header proves
-//! that some message passed through our signer on day D (valid for D..D+7); nothing in it binds
-//! it to this bounce's recipients or Message-ID. Refusing a replayed header is the Sent log's job
-//! (DESIGN §4.4: nonce + hashed recipients), not the carrier's. Outside its window the same
-//! header is expired, and the bounce backscatter.
+//! What we accept, and why: without the sent log, a bounce whose returned original carries a
+//! *valid* signature header is genuine even if that header was copied from a different message
+//! of ours. The header proves that some message passed through our signer on day D (valid for
+//! D..D+7); nothing in it binds it to this bounce's recipients or Message-ID. With `[sign]
+//! sent_log = true` the log binds it (DESIGN §4.4: nonce + hashed recipients): a valid header
+//! whose message never went to the failed recipient is a replay, and the bounce backscatter;
+//! a valid header whose message is not in the log (signed on another host) stays genuine.
+//! Outside its window the same header is expired, and the bounce backscatter.
 //!
 //! Bounds are for the debug build `cargo test` makes (the binary is unoptimised), with room for
 //! a loaded CI machine; the figures measured here are noted beside each case. (Sampling can miss
@@ -23,6 +25,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use backscatter::day::Day;
+use backscatter::evidence::sentlog::{self, Entry};
 use backscatter::sign::{batv, header, Key, KeyId};
 
 const BIN: &str = env!("CARGO_BIN_EXE_backscatter");
@@ -352,7 +355,7 @@ fn a_forged_bounce_quoting_our_valid_signature_from_another_message() {
     // Signed on day 20600 for some other message; pasted into a bounce of a message we never sent.
     let sig = header::make(&KEY, Day(20_600), 0x0123_4567_89ab_cdef);
     let forged = |arrival| bounce(arrival, "ann@example.com", "", &original(&format!("X-Backscatter-Sig: {sig}\n")));
-    // Within its 7 days: accepted (see the module docs: replay is the Sent log's job).
+    // Within its 7 days and without a sent log: accepted (see the module docs, and the next test).
     let v = small(&case, &forged(Day(20_603)));
     assert_eq!(v["verdict"], "genuine", "{v}");
     assert_eq!(v["carriers"][0]["result"], "valid", "{v}");
@@ -373,6 +376,43 @@ fn a_forged_bounce_quoting_our_valid_signature_from_another_message() {
     );
     let v = small(&case, &quoted);
     assert_eq!(v["verdict"], "genuine", "{v}");
+}
+
+#[test]
+fn with_the_sent_log_a_quoted_signature_from_another_message_is_a_replay() {
+    let case = Case::new("");
+    let state = case.dir.path().join("state");
+    let config = format!("state_dir = {state:?}\n[sign]\nsent_log = true\n");
+    std::fs::write(case.dir.path().join("config.toml"), config).expect("config");
+    // The sent log keeps 14 days back from today: the signature is yesterday's.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    let today = Day::from_unix_seconds(i64::try_from(now).expect("seconds"));
+    let signed = Day(today.0 - 1);
+    let nonce = 0x0123_4567_89ab_cdef;
+    let sig = header::make(&KEY, signed, nonce);
+    let forged = bounce(today, "ann@example.com", "", &original(&format!("X-Backscatter-Sig: {sig}\n")));
+    // Not in the log (signed on another host, or before the log was on): the carrier rule.
+    let v = small(&case, &forged);
+    assert_eq!(v["verdict"], "genuine", "{v}");
+    assert!(v["why"].as_str().is_some_and(|w| w.contains("not in the sent log")), "{v}");
+    // The message it was made for went to friend@elsewhere.test only: a replay.
+    let entry = Entry::new(&KEY, signed, nonce, Some("<other@example.com>"), ["friend@elsewhere.test"]);
+    sentlog::file::append(&state, &entry).expect("log line");
+    let v = small(&case, &forged);
+    assert_eq!((v["verdict"].as_str(), v["action"].as_str()), (Some("backscatter"), Some("move")), "{v}");
+    let why = v["why"].as_str().unwrap_or_default();
+    assert!(why.starts_with("replayed signature: the signed message was never sent to nobody@victim.test"), "{v}");
+    assert_eq!(v["carriers"][0]["result"], "valid", "the carrier itself is ours: {v}");
+    // A real bounce of that message, for its real recipient: proof beyond replay.
+    let genuine = forged.replace("nobody@victim.test", "friend@elsewhere.test");
+    let v = small(&case, &genuine);
+    assert_eq!(v["verdict"], "genuine", "{v}");
+    assert!(
+        v["why"]
+            .as_str()
+            .is_some_and(|w| w.ends_with("the signed message was sent to friend@elsewhere.test (sent log)")),
+        "{v}"
+    );
 }
 
 #[test]

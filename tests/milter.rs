@@ -218,6 +218,21 @@ fn outbound_mail_is_signed_over_smtp_and_through_local_sendmail() {
 }
 
 #[test]
+fn a_sent_log_that_cannot_be_written_never_holds_the_mail() {
+    // A state_dir under a regular file: no directory can be made there, even by root.
+    let blocker = support::open_temp_dir();
+    let file = blocker.path().join("file");
+    std::fs::write(&file, b"").unwrap();
+    let config = format!("state_dir = {:?}\n[sign]\nsent_log = true", file.join("state"));
+    let rig = Rig::start(&config, "");
+    let out = rig.swaks("127.0.0.1", &["--from", "bob@test.invalid", "--to", "alice@test.invalid"]);
+    assert!(out.contains("250 2.0.0 Ok: queued"), "{out}");
+    let signed = rig.delivered("alice", 1);
+    assert!(header(&signed, "X-Backscatter-Sig").is_some(), "signed all the same: {signed}");
+    assert!(rig.log().contains("goes on unlogged"), "{}", rig.log());
+}
+
+#[test]
 fn a_forged_tag_is_refused_at_rcpt() {
     let rig = Rig::start("[policy]\ngrace_days = 0", "");
     let out = rig.swaks("127.0.0.2", &["--from", "<>", "--to", "prvs=0797906969=alice@test.invalid"]);
@@ -299,6 +314,8 @@ fn the_quarantine_action_holds_backscatter_in_postfix() {
     assert!(held().contains("prvs=") || held().contains("alice@test.invalid"), "{}", held());
 }
 
+/// With `[sign] sent_log` on (DESIGN §4.4), which this test also covers: the milter logs what it
+/// signs, and at end of message checks a bounce's valid carriers against that log.
 #[test]
 fn a_real_postfix_dsn_to_signed_mail_is_accepted_and_delivered() {
     let remote_smtp = support::free_port();
@@ -306,7 +323,9 @@ fn a_real_postfix_dsn_to_signed_mail_is_accepted_and_delivered() {
     let table = maps.path().join("transport");
     std::fs::write(&table, format!("remote.invalid smtp:[127.0.0.1]:{remote_smtp}\n")).unwrap();
     let transport = format!("texthash:{}", table.display());
-    let rig = Rig::with_postfix("[policy]\ngrace_days = 0", "", &[("transport_maps", &transport)]);
+    let state = maps.path().join("state");
+    let config = format!("state_dir = {state:?}\n[sign]\nsent_log = true\n[policy]\ngrace_days = 0");
+    let rig = Rig::with_postfix(&config, "", &[("transport_maps", &transport)]);
     // The remote domain: a second Postfix that takes any recipient at SMTP time, finds no such
     // user at delivery and so sends a real DSN, from 127.0.0.2, through our smtpd.
     let remote = Postfix::start("");
@@ -331,9 +350,33 @@ fn a_real_postfix_dsn_to_signed_mail_is_accepted_and_delivered() {
     assert!(header(&dsn, "X-Original-To").unwrap().starts_with("prvs="), "{dsn}");
     let verdict = header(&dsn, "X-Backscatter").unwrap();
     assert!(verdict.starts_with("genuine; valid BATV tag"), "{verdict}");
+    // The sent log: the signed message went to the recipient the DSN names.
+    assert!(verdict.ends_with("; the signed message was sent to nobody@remote.invalid (sent log)"), "{verdict}");
     // Postfix 3.7 takes the ENVID through SMFIR_CHGFROM and relays it: the DSN's
     // message/delivery-status part returns it (RFC 3464 §2.2.1).
     assert!(dsn.contains("\nOriginal-Envelope-Id: bs1."), "no ENVID returned in {dsn}");
+
+    // Whoever saw that message forges a DSN for carol, who never got it, quoting its valid
+    // signature header and sent to the same valid tag: refused as a replay.
+    let sig = dsn.lines().find(|l| l.starts_with("X-Backscatter-Sig: ")).expect("the returned signature");
+    let tagged = header(&dsn, "X-Original-To").unwrap();
+    let forged = format!(
+        "From: MAILER-DAEMON@mx.elsewhere.example\r\nTo: {tagged}\r\nSubject: Undelivered Mail Returned to Sender\r\n\
+MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+--B\r\nContent-Type: text/plain\r\n\r\nI could not deliver your message.\r\n\r\n\
+--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.elsewhere.example\r\n\r\n\
+Final-Recipient: rfc822; carol@elsewhere.example\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+--B\r\nContent-Type: text/rfc822-headers\r\n\r\n{sig}\r\nFrom: alice@test.invalid\r\n\
+To: carol@elsewhere.example\r\nSubject: test\r\n\r\n--B--\r\n"
+    );
+    let file = maps.path().join("forged.eml");
+    std::fs::write(&file, forged).unwrap();
+    let out = rig.bounce(tagged, &file);
+    let refused =
+        "550 5.7.1 backscatter: replayed signature: the signed message was never sent to carol@elsewhere.example";
+    assert!(out.contains(refused), "{out}");
+    let days: Vec<_> = std::fs::read_dir(state.join("sent-log")).unwrap().collect();
+    assert_eq!(days.len(), 1, "one day file of signed messages");
 }
 
 #[test]

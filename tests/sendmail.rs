@@ -32,8 +32,9 @@ impl Setup {
         let setup = Setup { dir };
         let sendmail_path = sendmail_path.map_or(recorder, Path::to_path_buf);
         let config = format!(
-            "keyring = {:?}\nprotected_domains = [\"test.invalid\"]\n[sign]\nsendmail_path = {:?}\nmyorigin = \"test.invalid\"\n{extra_sign}\n",
+            "keyring = {:?}\nstate_dir = {:?}\nprotected_domains = [\"test.invalid\"]\n[sign]\nsendmail_path = {:?}\nmyorigin = \"test.invalid\"\n{extra_sign}\n",
             setup.keyring(),
+            setup.dir.path().join("state"),
             sendmail_path,
         );
         std::fs::write(setup.config(), config).unwrap();
@@ -316,4 +317,69 @@ fn real_postfix_delivers_signed_and_the_bounce_verifies() {
     for kind in ["batv", "header", "msgid", "envid"] {
         assert!(valid.contains(&kind), "{kind} missing: {json}");
     }
+}
+
+/// `backscatter check FILE` and `classify --json FILE` with the setup's config: the exit status
+/// and the JSON line.
+fn judged(setup: &Setup, file: &Path) -> (Option<i32>, serde_json::Value) {
+    let check = Command::new(BIN).arg("-c").arg(setup.config()).arg("check").arg(file).output().unwrap();
+    let classify =
+        Command::new(BIN).arg("-c").arg(setup.config()).args(["classify", "--json"]).arg(file).output().unwrap();
+    assert!(classify.status.success(), "{}", stderr(&classify));
+    (check.status.code(), serde_json::from_slice(&classify.stdout).unwrap())
+}
+
+/// The sent log (DESIGN §4.4) through the real drop-in and a real Postfix: bob writes to alice
+/// and to a user Postfix does not know. Postfix's own DSN for that user is genuine, with proof
+/// beyond replay; a forged DSN for someone the message never went to, quoting the same valid
+/// signature header (alice copied it from her copy), is backscatter — before the log, it was
+/// genuine for 7 days.
+#[test]
+fn the_sent_log_tells_a_real_bounce_from_a_replayed_signature() {
+    let postfix = Postfix::start("");
+    // No BATV here: the DSN goes to plain bob (the tag's own path is tested above).
+    let setup = Setup::new(Some(Path::new("/usr/sbin/sendmail")), "batv = false\nsent_log = true");
+    let mail_config = postfix.config_dir();
+    let env = [("MAIL_CONFIG", mail_config.to_str().unwrap())];
+    let input = b"From: bob@test.invalid\nTo: alice@test.invalid, nobody@test.invalid\nSubject: hello\n\nhi\n";
+    let out = setup.run(&["-t", "-i", "-f", "bob@test.invalid"], input, &env);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let logs: Vec<_> = std::fs::read_dir(setup.dir.path().join("state/sent-log")).unwrap().collect();
+    assert_eq!(logs.len(), 1, "one day file");
+    let alice = postfix.wait_for_mail("alice", 1, Duration::from_secs(20));
+    let copy = std::fs::read_to_string(&alice[0]).unwrap();
+    let sig = copy.lines().find(|l| l.starts_with("X-Backscatter-Sig: ")).expect("signed").to_owned();
+    let id = copy.lines().find(|l| l.starts_with("Message-ID: ")).expect("a Message-ID").to_owned();
+
+    // Postfix's real DSN for nobody: genuine, and the log says the message went there.
+    let bob = postfix.wait_for_mail("bob", 1, Duration::from_secs(20));
+    let (code, json) = judged(&setup, &bob[0]);
+    assert_eq!(json["kind"], "ndr", "{json}");
+    assert_eq!((json["verdict"].as_str(), code), (Some("genuine"), Some(1)), "{json}");
+    let why = json["why"].as_str().unwrap_or_default();
+    assert!(why.ends_with("; the signed message was sent to nobody@test.invalid (sent log)"), "{json}");
+
+    // Alice forges a DSN for carol, who never got the message, quoting its valid header.
+    let forged = format!(
+        "Return-Path: <>\nDelivered-To: bob@test.invalid\nFrom: MAILER-DAEMON@mx.elsewhere.example\n\
+To: bob@test.invalid\nSubject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\n\
+Content-Type: text/plain\n\nI could not deliver your message.\n\n--B\n\
+Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.elsewhere.example\n\n\
+Final-Recipient: rfc822; carol@elsewhere.example\nAction: failed\nStatus: 5.1.1\n\n--B\n\
+Content-Type: text/rfc822-headers\n\n{sig}\n{id}\nFrom: bob@test.invalid\nTo: carol@elsewhere.example\n\
+Subject: hello\n\n--B--\n"
+    );
+    let file = setup.dir.path().join("forged.eml");
+    std::fs::write(&file, forged).unwrap();
+    let (code, json) = judged(&setup, &file);
+    assert_eq!((json["verdict"].as_str(), json["action"].as_str()), (Some("backscatter"), Some("move")), "{json}");
+    assert_eq!(code, Some(0), "check files it away: {json}");
+    let why = json["why"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("replayed signature: the signed message was never sent to carol@elsewhere.example"),
+        "{json}"
+    );
+    let valid = json["carriers"].as_array().unwrap().iter().filter(|c| c["result"] == "valid").count();
+    assert_eq!(valid, 2, "the header and the signed Message-ID are ours and valid: {json}");
 }

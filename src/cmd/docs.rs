@@ -27,6 +27,11 @@ It must be mode 0600: a keyring others can read is refused.
 .TP
 \fIstate_dir/journal.jsonl\fR
 Every move, one JSON object a line; what \fBrestore\fR undoes and \fBstats\fR counts.
+.TP
+\fIstate_dir/sent\-log/DAY.log\fR
+With \fB[sign] sent_log\fR: one line per signed message (nonce, key, day, hashed Message\-ID
+and recipients), kept 14 days; a valid carrier whose message never went to the failed
+recipient is a replay.
 .SH ENVIRONMENT
 .TP
 \fBBACKSCATTER_CONFIG\fR

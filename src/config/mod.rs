@@ -97,6 +97,10 @@ pub struct Sign {
     pub myorigin: Option<String>,
     /// `fail_open`: when stamping fails, send unstamped instead of exiting 75.
     pub fail_open: bool,
+    /// `sent_log`: the drop-in and the milter log every signed message (nonce, Message-ID,
+    /// day, hashed recipients) in `state_dir/sent-log/`, and the judgement checks valid
+    /// carriers against it (DESIGN §4.4).
+    pub sent_log: bool,
 }
 
 impl Default for Sign {
@@ -111,6 +115,7 @@ impl Default for Sign {
             sign_envid: true,
             myorigin: None,
             fail_open: false,
+            sent_log: false,
         }
     }
 }
@@ -483,6 +488,14 @@ pub fn data_dir(env: impl Fn(&str) -> Option<OsString>) -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| set("HOME").map(|home| PathBuf::from(home).join(".local").join("share")))?;
     Some(base.join("backscatter"))
+}
+
+impl Config {
+    /// Where state lives: `state_dir`, else the data dir ([`data_dir`] from the process's
+    /// environment); `None` when neither is known.
+    pub fn state_dir_or_default(&self) -> Option<PathBuf> {
+        self.state_dir.clone().or_else(|| data_dir(|name| std::env::var_os(name)))
+    }
 }
 
 /// Reads and validates the config at `path`; `~/` is expanded against `$HOME`.

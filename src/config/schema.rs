@@ -47,6 +47,7 @@ pub(super) const SIGN: Schema = Schema {
         ("sign_envid", "sign_envid = true"),
         ("myorigin", "myorigin = \"example.com\""),
         ("fail_open", "fail_open = false"),
+        ("sent_log", "sent_log = true"),
     ],
 };
 

@@ -49,6 +49,7 @@ fn an_empty_file_gives_the_defaults() {
     assert_eq!(config.sign.header, "X-Backscatter-Sig");
     assert_eq!(config.sign.sendmail_path, Path::new("/usr/sbin/sendmail.real"));
     assert!(config.sign.enabled && config.sign.batv && config.sign.message_id && !config.sign.fail_open);
+    assert!(!config.sign.sent_log, "the sent log is opt-in");
     assert!(!config.spf.enabled && config.spf.helo && config.spf.skip_authenticated);
     assert_eq!((config.spf.dns, config.spf.void_lookups, config.spf.trusted_hops), (Dns::System, 2, 1));
     assert_eq!(config.spf.fail_action, SpfAction::Nothing);
@@ -64,6 +65,7 @@ fn the_example_parses_and_validates() {
     assert_eq!(config.keyring, Some(PathBuf::from("/home/ann/.local/share/backscatter/keyring.toml")));
     assert_eq!(config.protected_domains, ["example.com"]);
     assert_eq!(config.policy.mode, Mode::Monitor, "the example starts safe");
+    assert!(config.sign.sent_log);
     assert_eq!(config.maildir, [Maildir { path: "/home/ann/Maildir".to_owned(), sent: None }]);
     let imap = config.imap.first().expect("the example has an [[imap]]");
     assert_eq!((imap.name.as_str(), imap.port, imap.tls), ("work", 993, Tls::Implicit));

@@ -175,6 +175,7 @@ impl Checker<'_> {
             sign_envid: self.boolean(s, "sign_envid").unwrap_or(d.sign_envid),
             myorigin: self.string(s, "myorigin").and_then(|value| self.domain(s, "myorigin", value)),
             fail_open: self.boolean(s, "fail_open").unwrap_or(d.fail_open),
+            sent_log: self.boolean(s, "sent_log").unwrap_or(d.sent_log),
         }
     }
 

@@ -1,10 +1,14 @@
 //! The one pipeline every store and command runs a message through: judge (classify → verify →
 //! policy, pure) → evidence (SPF: one shared async service) → a [`Plan`] (keep, would move, move
 //! into a folder, and why). Maildir, IMAP, `scan`, `watch`, `check` and `classify` all call it.
+//! With `[sign] sent_log` on, it holds the sent log of `state_dir` (DESIGN §4.4), brought up to
+//! date before each judgement.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use crate::config::{Config, Mode};
+use crate::day::Day;
+use crate::evidence::sentlog::file::Reader;
 use crate::evidence::SentIndex;
 use crate::keys::Keyring;
 use crate::message::Message;
@@ -50,6 +54,8 @@ pub struct Pipeline {
     keyring: Option<Arc<Keyring>>,
     spf: Option<Arc<Checker>>,
     clock: Arc<dyn Clock>,
+    /// The sent log, when `[sign] sent_log` is on and there is a state dir.
+    sent_log: Option<Arc<RwLock<Reader>>>,
 }
 
 impl std::fmt::Debug for Pipeline {
@@ -61,9 +67,19 @@ impl std::fmt::Debug for Pipeline {
 impl Pipeline {
     /// The pipeline for `config` and `keyring` (`None`: there is none). With `[spf] enabled` it
     /// starts the one SPF service (resolver and cache) of the run: call it inside the runtime.
+    /// With `[sign] sent_log` it reads the sent log below the state dir (lazily, at the first
+    /// judgement).
     pub fn new(config: Config, keyring: Option<Keyring>, clock: Arc<dyn Clock>) -> Result<Pipeline, SpfError> {
         let spf = if config.spf.enabled { Some(Arc::new(Checker::new(&config.spf)?)) } else { None };
-        Ok(Pipeline { config: Arc::new(config), keyring: keyring.map(Arc::new), spf, clock })
+        let sent_log = match (config.sign.sent_log, config.state_dir_or_default()) {
+            (true, Some(dir)) => Some(Arc::new(RwLock::new(Reader::new(&dir)))),
+            (true, None) => {
+                tracing::warn!("[sign] sent_log is on, but there is no state_dir and no $HOME: no sent log");
+                None
+            }
+            (false, _) => None,
+        };
+        Ok(Pipeline { config: Arc::new(config), keyring: keyring.map(Arc::new), spf, clock, sent_log })
     }
 
     /// The same pipeline with another SPF service (tests inject a resolver through the checker).
@@ -93,11 +109,30 @@ impl Pipeline {
     }
 
     /// The pure half: classify, verify, look the original up in the mailbox's Sent index
-    /// (`sent`, DESIGN §4.5) and decide (`fallback_arrival`: the file's mtime or the IMAP
-    /// INTERNALDATE, unix seconds). CPU only, so a scan runs it on several threads.
+    /// (`sent`, DESIGN §4.5) and the carriers in the sent log, and decide (`fallback_arrival`:
+    /// the file's mtime or the IMAP INTERNALDATE, unix seconds). CPU only but for bringing the
+    /// sent log up to date (a `stat` or two when nothing was appended), so a scan runs it on
+    /// several threads.
     pub fn judge(&self, message: &Message<'_>, fallback_arrival: i64, sent: Option<&SentIndex>) -> Judgement {
         let keys = self.keyring.as_deref().map_or(&[][..], Keyring::keys);
-        verdict::judge(message, fallback_arrival, keys, sent, &self.config)
+        let Some(sent_log) = &self.sent_log else {
+            return verdict::judge(message, fallback_arrival, keys, sent, &self.config);
+        };
+        self.refresh_sent_log(sent_log);
+        let reader = sent_log.read().unwrap_or_else(PoisonError::into_inner);
+        verdict::judge_with_log(message, fallback_arrival, keys, sent, Some(reader.log()), &self.config)
+    }
+
+    /// Reads what was appended to the sent log since the last judgement. A failure keeps what
+    /// was read before (the carrier rule still judges what the log does not hold), logged and
+    /// counted in `backscatter_sent_log_errors_total`.
+    fn refresh_sent_log(&self, sent_log: &RwLock<Reader>) {
+        let today = Day::from_unix_seconds(self.clock.now());
+        let mut reader = sent_log.write().unwrap_or_else(PoisonError::into_inner);
+        if let Err(err) = reader.refresh(today) {
+            metrics::get().sent_log_errors.inc();
+            tracing::warn!("{err} — judging with the sent log as read before");
+        }
     }
 
     /// The second half: the evidence that needs the network (SPF), then the plan.
@@ -185,5 +220,37 @@ mod tests {
         let attacked = pipeline(config).run(&Message::parse(BOUNCE), 0, None).await;
         assert!(matches!(&attacked.plan, Plan::Move { folder, .. } if folder == "Backscatter"), "{:?}", attacked.plan);
         assert!(attacked.spf.is_none());
+    }
+
+    /// `watch` keeps one pipeline for days: what is signed after it started is seen by the
+    /// next judgement, read incrementally.
+    #[tokio::test]
+    async fn the_sent_log_is_read_as_it_grows() {
+        use crate::day::Day;
+        use crate::evidence::sentlog::{file, Entry};
+        use crate::policy::Verdict;
+        let dir = tempfile::tempdir().unwrap();
+        let day = Day(20_425);
+        let keyring = Keyring::new(&dir.path().join("keyring.toml"), Day(day.0 - 30), "pipeline-test-secret".into());
+        let key = keyring.signing_key().unwrap().as_key();
+        let mut config = Config { state_dir: Some(dir.path().join("state")), ..Config::default() };
+        config.sign.sent_log = true;
+        let now = day.0 * 86_400 + 3_600;
+        let pipeline = Pipeline::new(config, Some(keyring.clone()), Arc::new(FixedClock(now))).unwrap();
+        let sig = crate::sign::header::make(&key, day, 42);
+        let forged = format!(
+            "From: MAILER-DAEMON@mx.example.net\nTo: ann@example.com\nSubject: failure\nMIME-Version: 1.0\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\n\n--B\n\
+Content-Type: message/delivery-status\n\nReporting-MTA: dns; mx.example.net\n\n\
+Final-Recipient: rfc822; eve@example.org\nAction: failed\nStatus: 5.1.1\n\n--B\n\
+Content-Type: text/rfc822-headers\n\nX-Backscatter-Sig: {sig}\nTo: eve@example.org\n\n--B--\n"
+        );
+        let before = pipeline.judge(&Message::parse(forged.as_bytes()), now, None);
+        assert_eq!(before.decision.verdict, Verdict::Genuine, "{}", before.decision.why);
+        let entry = Entry::new(&key, day, 42, None, ["bob@example.net"]);
+        file::append(&dir.path().join("state"), &entry).unwrap();
+        let after = pipeline.judge(&Message::parse(forged.as_bytes()), now, None);
+        assert_eq!(after.decision.verdict, Verdict::Backscatter, "{}", after.decision.why);
+        assert!(after.decision.why.starts_with("replayed signature"), "{}", after.decision.why);
     }
 }

@@ -251,12 +251,17 @@ pub fn id_hash(message_id: &str) -> u64 {
     hash(b"backscatter/sent/id\0", normalise_id(message_id).as_bytes()) as u64
 }
 
-/// The hash of an address: angle brackets, a `rfc822;` type and case do not matter.
+/// The hash of an address ([`normalise_address`]).
 pub fn address_hash(address: &str) -> u32 {
+    hash(b"backscatter/sent/address\0", normalise_address(address).as_bytes()) as u32
+}
+
+/// The normal form of an address, as both the Sent index and the sent log hash it: angle
+/// brackets, a `rfc822;` type (RFC 3464 §2.3.2) and case do not matter.
+pub fn normalise_address(address: &str) -> String {
     let address = address.trim();
     let address = address.split_once(';').map_or(address, |(_, a)| a).trim();
-    let address = address.trim_start_matches('<').trim_end_matches('>').to_lowercase();
-    hash(b"backscatter/sent/address\0", address.as_bytes()) as u32
+    address.trim_start_matches('<').trim_end_matches('>').to_lowercase()
 }
 
 /// The hash of a Subject: runs of whitespace (folding) count as one space; case does not count.

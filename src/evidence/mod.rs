@@ -8,12 +8,15 @@
 //! - [`file`]: the index on disk in `state_dir/sent/`, written atomically.
 //! - [`maildir`]: a Maildir's Sent folders as the source, read incrementally by file name.
 //! - [`imap`]: an IMAP account's `\Sent` mailbox as the source, read incrementally by UID.
+//! - [`sentlog`]: the sent log (DESIGN §4.4), every message we signed with its nonce and
+//!   recipients, so that a valid carrier copied onto a forged bounce is caught.
 
 pub mod file;
 pub mod finding;
 pub mod imap;
 pub mod index;
 pub mod maildir;
+pub mod sentlog;
 
 use std::path::PathBuf;
 

@@ -60,6 +60,9 @@ pub struct Metrics {
     pub inotify_overflows: Counter,
     /// `backscatter_milter_verdicts_total{stage,verdict,action}`.
     pub milter_verdicts: Family<Milter, Counter>,
+    /// `backscatter_sent_log_errors_total`: sent log lines not written (the mail still went
+    /// out) or reads that failed.
+    pub sent_log_errors: Counter,
     /// `backscatter_judge_seconds`: time to judge one message (classify, verify, policy, SPF).
     pub judge_seconds: Histogram,
 }
@@ -73,6 +76,7 @@ impl Metrics {
         let imap_reconnects = Family::default();
         let inotify_overflows = Counter::default();
         let milter_verdicts = Family::default();
+        let sent_log_errors = Counter::default();
         // 10 µs … ~2.6 s: ordinary mail takes microseconds, an SPF lookup milliseconds.
         let judge_seconds = Histogram::new(exponential_buckets(1e-5, 4.0, 10));
         registry.register("messages", "Messages judged, by kind and verdict", messages.clone());
@@ -81,6 +85,11 @@ impl Metrics {
         registry.register("imap_reconnects", "IMAP connections lost and retried", imap_reconnects.clone());
         registry.register("inotify_overflows", "inotify queue overflows (each a rescan)", inotify_overflows.clone());
         registry.register("milter_verdicts", "Milter verdicts by stage, verdict and action", milter_verdicts.clone());
+        registry.register(
+            "sent_log_errors",
+            "Sent log lines not written (the mail still went out) or reads that failed",
+            sent_log_errors.clone(),
+        );
         registry.register("judge_seconds", "Time to judge one message", judge_seconds.clone());
         Metrics {
             registry,
@@ -90,6 +99,7 @@ impl Metrics {
             imap_reconnects,
             inotify_overflows,
             milter_verdicts,
+            sent_log_errors,
             judge_seconds,
         }
     }

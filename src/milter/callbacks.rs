@@ -216,6 +216,9 @@ async fn sign(
     if let Some((sender, params)) = &plan.change_sender {
         cx.actions.change_sender(sender.as_str(), params.as_deref()).await?;
     }
+    if let Some(entry) = &plan.sent {
+        log_sent(milter, entry, queue_id);
+    }
     count("eom", "outbound", "sign");
     let why = match why {
         Outbound::Authenticated(user) => format!("authenticated as {user}"),
@@ -289,6 +292,20 @@ async fn judge(
         cx.actions.quarantine(reason).await?;
     }
     Ok(Status::Continue)
+}
+
+/// Appends a signed message's line to the sent log below the state dir. A failure never holds
+/// the mail (it is already signed and on its way): a warning and
+/// `backscatter_sent_log_errors_total`; its bounces are judged by the carrier rule alone.
+fn log_sent(milter: &Milter, entry: &crate::evidence::sentlog::Entry, queue_id: &str) {
+    let result = match milter.config.state_dir_or_default() {
+        Some(state_dir) => crate::evidence::sentlog::file::append(&state_dir, entry).map_err(|e| e.to_string()),
+        None => Err("no state_dir and no $HOME".to_owned()),
+    };
+    if let Err(err) = result {
+        metrics::get().sent_log_errors.inc();
+        tracing::warn!(queue_id, "sent log: {err} — the message was signed and goes on unlogged");
+    }
 }
 
 /// Counts one outcome in `backscatter_milter_verdicts_total{stage,verdict,action}`.

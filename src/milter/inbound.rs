@@ -114,6 +114,8 @@ pub fn judged_copy(session: &Session, message: &Message, now: i64) -> Vec<u8> {
 /// strengthens the why).
 pub async fn judge(milter: &Milter, message: &[u8], now: i64) -> Judgement {
     // No Sent index: at SMTP time there is no mailbox yet whose Sent folder could be asked.
+    // The sent log is the pipeline's own: with `[sign] sent_log`, what this host signed
+    // (the milter's outbound side and the drop-in, same state_dir) is checked.
     milter.pipeline().run(&crate::message::Message::parse(message), now, None).await.judgement
 }
 

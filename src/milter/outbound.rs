@@ -1,11 +1,12 @@
 //! Outbound mail at end of message: what to stamp (pure), from the same
 //! [`stamp`](crate::sign::stamp) code as the sendmail drop-in — the signature header first, a
 //! signed Message-ID when there is none, the BATV tag on the envelope sender and the signed
-//! ENVID, the last two through SMFIR_CHGFROM.
+//! ENVID, the last two through SMFIR_CHGFROM — and, with `[sign] sent_log`, its sent log line.
 
 use super::session::Message;
 use crate::config::Config;
 use crate::day::Day;
+use crate::evidence::sentlog::Entry;
 use crate::sign::stamp::{self, SenderTag};
 use crate::sign::Key;
 
@@ -18,6 +19,10 @@ pub struct Plan {
     pub tag: SenderTag,
     /// SMFIR_CHGFROM: the new envelope sender and its ESMTP parameters, when either changes.
     pub change_sender: Option<(String, Option<String>)>,
+    /// The sent log's line (DESIGN §4.4), when `[sign] sent_log` is on: the nonce, the
+    /// Message-ID (the author's, else ours) and the envelope recipients (RCPT TO, what a DSN's
+    /// `Final-Recipient` names).
+    pub sent: Option<Entry>,
 }
 
 /// The stamp for `message`, signed with `key` on `day` with the random `nonce`.
@@ -49,7 +54,12 @@ pub fn plan(message: &Message, config: &Config, key: &Key<'_>, day: Day, nonce: 
         (None, None) => None,
         (sender, params) => Some((format!("<{}>", sender.unwrap_or_else(|| message.sender.clone())), params)),
     };
-    Plan { fields, tag, change_sender }
+    let sent = sign.sent_log.then(|| {
+        let added = fields.iter().find(|(name, _)| name == "Message-ID").map(|(_, id)| id.as_str());
+        let message_id = message.message_id.as_deref().or(added);
+        Entry::new(key, day, nonce, message_id, message.recipients.iter().map(String::as_str))
+    });
+    Plan { fields, tag, change_sender, sent }
 }
 
 #[cfg(test)]
@@ -89,6 +99,28 @@ mod tests {
         let params = params.expect("ENVID");
         assert!(params.starts_with("RET=HDRS ENVID=bs1."), "{params}");
         assert!(msgid::verify_envid(&params[15..], &[KEY], DAY).is_valid());
+    }
+
+    #[test]
+    fn the_sent_log_line_has_the_nonce_id_and_envelope_recipients() {
+        let mut m = message("<ann@example.com>", &[]);
+        m.recipients = vec!["bob@example.net".into(), "carol@example.org".into()];
+        assert_eq!(plan(&m, &config(), &KEY, DAY, 7).sent, None, "off by default");
+        let mut logged = config();
+        logged.sign.sent_log = true;
+        let p = plan(&m, &logged, &KEY, DAY, 7);
+        let sent = p.sent.expect("an entry");
+        assert_eq!((sent.nonce, sent.day, sent.key), (7, DAY, KEY.id));
+        assert_eq!(sent.message_id, Some(crate::evidence::index::id_hash(&p.fields[1].1)), "our signed Message-ID");
+        let mut log = crate::evidence::sentlog::SentLog::new();
+        log.insert(sent);
+        let logged_message = log.get(7).expect("by nonce");
+        assert_eq!(logged_message.was_sent_to(&[KEY], "Bob@example.net"), Some(true));
+        assert_eq!(logged_message.was_sent_to(&[KEY], "eve@example.net"), Some(false));
+        m.message_id = Some("<mine@example.com>".into());
+        m.has_message_id = true;
+        let ids = plan(&m, &logged, &KEY, DAY, 7).sent.and_then(|e| e.message_id);
+        assert_eq!(ids, Some(crate::evidence::index::id_hash("<mine@example.com>")), "the author's");
     }
 
     #[test]

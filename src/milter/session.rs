@@ -70,6 +70,8 @@ pub struct Message {
     pub spf: Option<Outcome>,
     /// Whether the header has a Message-ID.
     pub has_message_id: bool,
+    /// The first Message-ID's value, for the sent log.
+    pub message_id: Option<String>,
     /// How many `X-Backscatter` fields came with it (removed before ours is added).
     pub incoming_verdicts: i32,
     /// The header section as received, one `Name: value` line each, CRLF.
@@ -168,6 +170,7 @@ impl Message {
             tags: Vec::new(),
             spf: None,
             has_message_id: false,
+            message_id: None,
             incoming_verdicts: 0,
             head: Vec::new(),
             body: Vec::new(),
@@ -183,8 +186,9 @@ impl Message {
     /// Takes one header field as the MTA passed it. Folded values keep their line breaks,
     /// written CRLF.
     pub fn add_header(&mut self, name: &str, value: &str) {
-        if name.eq_ignore_ascii_case("message-id") {
+        if name.eq_ignore_ascii_case("message-id") && !self.has_message_id {
             self.has_message_id = true;
+            self.message_id = Some(value.trim().to_owned());
         }
         if name.eq_ignore_ascii_case(VERDICT_HEADER) {
             self.incoming_verdicts = self.incoming_verdicts.saturating_add(1);
@@ -288,6 +292,7 @@ mod tests {
             b"Subject: a\r\n\tfolded\r\nx-backscatter: genuine; forged upstream\r\nMessage-Id: <1@x>\r\n"
         );
         assert_eq!((m.incoming_verdicts, m.has_message_id, m.sender.as_str()), (1, true, ""));
+        assert_eq!(m.message_id.as_deref(), Some("<1@x>"));
         let mut out = Message::new(direction("127.0.0.1".parse().ok(), None, &[net("127.0.0.1")]), "<a@b>", Vec::new());
         out.add_header("Message-ID", "<2@x>");
         assert!(out.head.is_empty() && out.has_message_id && !out.judged());

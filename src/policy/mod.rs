@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::classify::{Classification, Kind};
 use crate::config::{self, Mode};
 use crate::day::Day;
+use crate::evidence::sentlog::ReplayFinding;
 use crate::evidence::SentFinding;
 use crate::message::Message;
 use crate::sign::{batv, Verification};
@@ -107,6 +108,9 @@ pub struct Context {
     /// What the Sent index says about the message's original (DESIGN §4.5); `None` when there
     /// is no Sent index.
     pub sent: Option<SentFinding>,
+    /// What the sent log says about the message a valid carrier was made for (DESIGN §4.4);
+    /// `None` without a sent log, or with nothing for it to check.
+    pub replay: Option<ReplayFinding>,
 }
 
 /// Decides what `message` (classified as `c`, with `carriers` found and checked) is and what
@@ -115,7 +119,9 @@ pub struct Context {
 /// 1. a kind not in `policy.check` is `ordinary` and kept;
 /// 2. with `protected_domains` set, a message delivered only to other domains is `ordinary`;
 /// 3. a valid carrier makes it `genuine` (a BATV tag only for a protected address) — unless
-///    `all_bounces` is on;
+///    `all_bounces` is on, or the sent log shows the signed message never went to the recipient
+///    the report names (a replayed carrier: `backscatter`, moved at once in `enforce` mode —
+///    signing had begun — after exemptions);
 /// 4. a sender, reporting-MTA domain or relay IP listed in `exempt_domains` / `exempt_ips`
 ///    makes it `exempt`;
 /// 5. `all_bounces` (under attack) makes every remaining checked message `backscatter`;
@@ -154,8 +160,16 @@ pub fn decide(
                 .is_some_and(|d| protected_domains.iter().any(|p| fields::in_domain(&d, p)))
     };
     let valid = carriers.iter().find(|carrier| carrier.result.is_valid() && protected(carrier));
-    if let (Some(carrier), false) = (valid, policy.all_bounces) {
-        return Decision::keep(Verdict::Genuine, carrier.describe());
+    let replayed = match (&context.replay, valid) {
+        (Some(ReplayFinding::Replayed { why }), Some(_)) => Some(why),
+        _ => None,
+    };
+    if let (Some(carrier), false, None) = (valid, policy.all_bounces, replayed) {
+        let why = match &context.replay {
+            Some(finding) => format!("{}; {finding}", carrier.describe()),
+            None => carrier.describe(),
+        };
+        return Decision::keep(Verdict::Genuine, why);
     }
     if let Some(why) = exemption(&facts, policy) {
         return Decision::keep(Verdict::Exempt, why);
@@ -163,6 +177,9 @@ pub fn decide(
     if policy.all_bounces {
         let why = format!("all-bounces mode: every checked message is backscatter ({})", c.kind);
         return backscatter(why, policy, context, true);
+    }
+    if let Some(why) = replayed {
+        return backscatter(why.clone(), policy, context, true);
     }
     if let Some(why) = own_relay(c, policy) {
         return Decision::keep(Verdict::Genuine, why);

@@ -13,7 +13,7 @@ fn day() -> Day {
 
 /// A keyring made long before the bounce: the grace period is over.
 fn context() -> Context {
-    Context { arrival: day(), first_key_created: Some(Day(day().0 - 100)), sent: None }
+    Context { arrival: day(), first_key_created: Some(Day(day().0 - 100)), sent: None, replay: None }
 }
 
 fn carrier(kind: CarrierKind, result: Verification, token: &str) -> Carrier {
@@ -80,12 +80,12 @@ fn monitor_mode_and_grace_period_only_would_move() {
     let d = decide_with(BOUNCE, &[], &monitor, &[], &context());
     assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::WouldMove));
     assert!(d.why.ends_with("; monitor mode"), "{}", d.why);
-    let fresh = Context { arrival: day(), first_key_created: Some(Day(day().0 - 3)), sent: None };
+    let fresh = Context { arrival: day(), first_key_created: Some(Day(day().0 - 3)), sent: None, replay: None };
     let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &fresh);
     assert_eq!(d.action, Action::WouldMove);
     assert!(d.why.ends_with("; grace period until 2013-10-20"), "{}", d.why);
     // The grace period ends on created + grace_days; grace_days = 0 means none.
-    let ends = Context { arrival: day(), first_key_created: Some(Day(day().0 - 7)), sent: None };
+    let ends = Context { arrival: day(), first_key_created: Some(Day(day().0 - 7)), sent: None, replay: None };
     assert_eq!(decide_with(BOUNCE, &[], &Policy::default(), &[], &ends).action, Action::Move);
     let no_grace = Policy { grace_days: 0, ..Policy::default() };
     let d = decide_with(
@@ -93,14 +93,14 @@ fn monitor_mode_and_grace_period_only_would_move() {
         &[],
         &no_grace,
         &[],
-        &Context { arrival: day(), first_key_created: Some(day()), sent: None },
+        &Context { arrival: day(), first_key_created: Some(day()), sent: None, replay: None },
     );
     assert_eq!(d.action, Action::Move);
 }
 
 #[test]
 fn no_keyring_is_said_and_moves_nothing() {
-    let none = Context { arrival: day(), first_key_created: None, sent: None };
+    let none = Context { arrival: day(), first_key_created: None, sent: None, replay: None };
     let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &none);
     assert_eq!(
         (d.verdict, d.action, d.why.as_str()),
@@ -146,11 +146,11 @@ fn exempt_ips_of_the_relay_and_the_reporting_mta() {
 fn all_bounces_moves_even_signed_ones_but_not_exempt() {
     let attack = Policy { all_bounces: true, ..Policy::default() };
     let signed = [carrier(CarrierKind::Header, valid(), "v1")];
-    let fresh = Context { arrival: day(), first_key_created: Some(day()), sent: None };
+    let fresh = Context { arrival: day(), first_key_created: Some(day()), sent: None, replay: None };
     let d = decide_with(BOUNCE, &signed, &attack, &[], &fresh);
     assert_eq!((d.verdict, d.action), (Verdict::Backscatter, Action::Move), "no grace under attack");
     assert_eq!(d.why, "all-bounces mode: every checked message is backscatter (ndr)");
-    let none = Context { arrival: day(), first_key_created: None, sent: None };
+    let none = Context { arrival: day(), first_key_created: None, sent: None, replay: None };
     assert_eq!(decide_with(BOUNCE, &[], &attack, &[], &none).action, Action::Move);
     let monitored = Policy { mode: Mode::Monitor, ..attack.clone() };
     assert_eq!(decide_with(BOUNCE, &[], &monitored, &[], &context()).action, Action::WouldMove);
@@ -206,7 +206,7 @@ fn a_real_header_carrier_through_decide() {
 }
 
 fn with_sent(first_key_created: Option<Day>, sent: SentFinding) -> Context {
-    Context { arrival: day(), first_key_created, sent: Some(sent) }
+    Context { arrival: day(), first_key_created, sent: Some(sent), replay: None }
 }
 
 #[test]
@@ -249,4 +249,25 @@ fn what_sent_cannot_settle_is_left_to_the_carriers_and_said() {
     assert_eq!(d.why, format!("no keyring: nothing can be verified; {}", unknown.why()));
     let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &with_sent(Some(day()), unknown));
     assert_eq!(d.action, Action::WouldMove, "the grace period applies to carriers: {}", d.why);
+}
+
+#[test]
+fn a_replayed_carrier_is_backscatter_at_once_and_a_logged_one_says_so() {
+    let sig = carrier(CarrierKind::Header, valid(), "v1.3.1.0123456789abcdef.x");
+    let replay = |finding| Context { replay: Some(finding), ..context() };
+    let why = "replayed signature: the signed message was never sent to b@x.example".to_owned();
+    // Within the grace period too: the signature proves signing had begun.
+    let fresh = Context { first_key_created: Some(day()), ..replay(ReplayFinding::Replayed { why: why.clone() }) };
+    let d = decide_with(BOUNCE, std::slice::from_ref(&sig), &Policy::default(), &[], &fresh);
+    assert_eq!((d.verdict, d.action, d.why.as_str()), (Verdict::Backscatter, Action::Move, why.as_str()));
+    let exempt = Policy { exempt_domains: vec!["smtpgw.example.jp".into()], ..Policy::default() };
+    let ctx = replay(ReplayFinding::Replayed { why: why.clone() });
+    assert_eq!(decide_with(BOUNCE, std::slice::from_ref(&sig), &exempt, &[], &ctx).verdict, Verdict::Exempt);
+    let sent = replay(ReplayFinding::Sent { why: "the signed message was sent to b@x.example (sent log)".into() });
+    let d = decide_with(BOUNCE, std::slice::from_ref(&sig), &Policy::default(), &[], &sent);
+    assert_eq!(d.verdict, Verdict::Genuine);
+    assert!(d.why.ends_with("; the signed message was sent to b@x.example (sent log)"), "{}", d.why);
+    // A replay finding without a valid carrier changes nothing.
+    let d = decide_with(BOUNCE, &[], &Policy::default(), &[], &ctx);
+    assert!(d.why.starts_with("no carrier"), "{}", d.why);
 }

@@ -5,7 +5,8 @@
 //! - [`stamp`](crate::sign::stamp): what is added (pure, shared with the milter): the signature
 //!   header, a signed Message-ID, the BATV tag.
 //! - [`origin`]: who the sender is when no `-f` was given (login name, host name).
-//! - here: the flow — read the message, stamp it into an unlinked temp file, [`Handoff::exec`].
+//! - here: the flow — read the message, stamp it into an unlinked temp file, with
+//!   `[sign] sent_log` append its line to the sent log, [`Handoff::exec`].
 //!
 //! Fail safe: every failure before the hand-off is a [`SendmailError`], which the command turns
 //! into exit 75 (EX_TEMPFAIL), so the caller keeps the message and retries. After the hand-off
@@ -24,6 +25,7 @@ use std::process::{Command, Stdio};
 
 use crate::config::Config;
 use crate::day::Day;
+use crate::evidence::sentlog::{self, Entry};
 use crate::keys::{Keyring, KeyringError};
 use crate::sign::stamp;
 
@@ -164,6 +166,12 @@ pub fn prepare(invocation: &Invocation, cx: &Context<'_>, input: impl Read) -> R
     let domain = origin.as_deref().unwrap_or("localhost");
     let stamp = stamp::stamp(&message, sign, domain, &key, cx.today, nonce);
     let stdin = spool(&message, &stamp)?;
+    // Logged before the hand-off, as nothing of ours runs after it: a message the real sendmail
+    // then refuses leaves a line that no bounce will ever name.
+    if sign.sent_log {
+        let entry = sent_entry(invocation, &message, &stamp, origin.as_deref(), &key, cx.today, nonce);
+        log_sent(cx.config, &entry);
+    }
     let new_sender = match &tag {
         SenderTag::Tagged(address) => Some(address.as_str()),
         _ => None,
@@ -174,6 +182,57 @@ pub fn prepare(invocation: &Invocation, cx: &Context<'_>, input: impl Read) -> R
         stdin: Some(stdin),
         summary: format!("stamped {} bytes; sender {tag}", message.len()),
     })
+}
+
+/// The sent log's line for the stamped `message`: its Message-ID (the author's, else the one
+/// the stamp added) and its envelope recipients — the recipient arguments, and with `-t` the
+/// To, Cc and Bcc addresses (Postfix adds those to the arguments' ones), each without a domain
+/// given `@origin` as the real sendmail does.
+fn sent_entry(
+    invocation: &Invocation,
+    message: &[u8],
+    stamp: &Stamp,
+    origin: Option<&str>,
+    key: &crate::sign::Key<'_>,
+    today: Day,
+    nonce: u64,
+) -> Entry {
+    use crate::message::Message;
+    use crate::verify::fields;
+    let (head, added) = (Message::parse(message), Message::parse(&stamp.lines));
+    let mut message_id = None;
+    let mut recipients: Vec<String> = Vec::new();
+    for field in head.fields().chain(added.fields()) {
+        if field.is("message-id") && message_id.is_none() {
+            message_id = fields::message_ids(&field.value()).first().map(|id| (*id).to_owned());
+        } else if invocation.extract_recipients && (field.is("to") || field.is("cc") || field.is("bcc")) {
+            recipients.extend(fields::addresses(&field.value()).map(str::to_owned));
+        }
+    }
+    for arg in invocation.args.get(invocation.first_recipient..).unwrap_or_default() {
+        let arg = arg.to_string_lossy();
+        let words = arg.split(|c: char| c == ',' || c.is_whitespace()).map(|w| w.trim_matches(['<', '>']));
+        for word in words.filter(|w| !w.is_empty()) {
+            recipients.push(match (word.contains('@'), origin) {
+                (false, Some(origin)) => format!("{word}@{origin}"),
+                _ => word.to_owned(),
+            });
+        }
+    }
+    Entry::new(key, today, nonce, message_id.as_deref(), recipients.iter().map(String::as_str))
+}
+
+/// Appends `entry` to the sent log of the config's state dir. A failure is a warning, never a
+/// reason to hold the mail back: without its line the message's bounces are judged by the
+/// carrier rule, as with the log off.
+fn log_sent(config: &Config, entry: &Entry) {
+    let Some(state_dir) = config.state_dir_or_default() else {
+        tracing::warn!("sent log: no state_dir and no $HOME — the message goes out unlogged");
+        return;
+    };
+    if let Err(err) = sentlog::file::append(&state_dir, entry) {
+        tracing::warn!("{err} — the message goes out unlogged");
+    }
 }
 
 /// `fail_open` lets a message out unsigned: said once on stderr (a warning, so the admin sees

@@ -158,3 +158,38 @@ fn a_failing_input_is_an_error() {
     }
     assert!(matches!(read_message(Broken, false), Err(SendmailError::Read(_))));
 }
+
+#[test]
+fn the_sent_log_gets_one_line_and_its_failure_never_holds_the_mail() {
+    use crate::evidence::sentlog::{file::Reader, Recipients};
+    let dir = tempfile::tempdir().unwrap();
+    let ring = keyring(dir.path());
+    let state = dir.path().join("state");
+    let logged = Config { state_dir: Some(state.clone()), ..config(Sign { sent_log: true, ..cat_sign() }) };
+    let input = b"To: Bob <bob@example.net>\nCc: carol@example.org\nSubject: x\n\nbody\n";
+    run("-oi -t -f me@example.com -- dave", &logged, &ring, input).unwrap();
+    let mut reader = Reader::new(&state);
+    reader.refresh(Day(20_414)).unwrap();
+    assert_eq!(reader.log().len(), 1);
+    let keys = Keyring::load(&ring).unwrap();
+    let key = keys.signing_key().unwrap().as_key();
+    let text = std::fs::read_to_string(state.join("sent-log/20414.log")).unwrap();
+    let entry = crate::evidence::sentlog::Entry::parse(text.as_bytes()).unwrap();
+    assert!(entry.message_id.is_some(), "the added signed Message-ID: {text}");
+    let Recipients::Hashed(hashes) = &entry.recipients else { panic!("{text}") };
+    assert_eq!(hashes.len(), 3, "{text}");
+    let logged_entry = reader.log().get(entry.nonce).unwrap();
+    for to in ["bob@example.net", "Carol@Example.org", "dave@example.com"] {
+        assert_eq!(logged_entry.was_sent_to(&[key], to), Some(true), "{to}");
+    }
+    assert_eq!(logged_entry.was_sent_to(&[key], "eve@example.net"), Some(false));
+
+    // A state dir that cannot be made: the message still goes, unlogged.
+    let blocker = dir.path().join("blocker");
+    std::fs::write(&blocker, b"").unwrap();
+    let broken = Config { state_dir: Some(blocker.join("state")), ..logged.clone() };
+    let mut handoff = run("-oi a@example.net", &broken, &ring, b"Subject: y\n\nbody\n").unwrap();
+    let mut stamped = Vec::new();
+    handoff.stdin.take().unwrap().read_to_end(&mut stamped).unwrap();
+    assert!(stamped.starts_with(b"X-Backscatter-Sig: "), "still signed and handed over");
+}

@@ -45,6 +45,15 @@ pub fn verify(value: &str, keys: &[Key<'_>], arrival: Day) -> Verification {
     }
 }
 
+/// The key, signing day and nonce of a header value shaped like ours (surrounding whitespace
+/// ignored), without checking its MAC: what the sent log looks a verified carrier up by.
+pub fn parts(value: &str) -> Option<(KeyId, Day, u64)> {
+    let value = value.trim_matches(|c: char| c.is_ascii_whitespace());
+    let (signed, key, day, _) = parse(value)?;
+    let nonce = signed.rsplit('.').next()?;
+    Some((key, day, u64::from_str_radix(nonce, 16).ok()?))
+}
+
 /// Splits `v1.K.D.N.S` into the signed part `v1.K.D.N`, K, D and S (decoded).
 fn parse(value: &str) -> Option<(&str, KeyId, Day, Vec<u8>)> {
     if value.len() > MAX_LEN {
@@ -80,6 +89,13 @@ mod tests {
         assert_eq!(signed, "v1.4.20355.0123456789abcdef");
         assert_eq!(mac.len(), 32);
         assert!(mac.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    }
+
+    #[test]
+    fn parts_give_key_day_and_nonce() {
+        let value = make(&key(4, "secret"), Day(20355), NONCE);
+        assert_eq!(parts(&format!(" {value}\r\n")), Some((KeyId::new(4).unwrap(), Day(20355), NONCE)));
+        assert_eq!(parts("v1.4.20355.0123"), None);
     }
 
     #[test]

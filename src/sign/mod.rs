@@ -199,6 +199,17 @@ fn mac128_hex(key: &Key<'_>, label: &str, message: &str) -> String {
     hex_lower(full.get(..16).unwrap_or(&full))
 }
 
+/// The first 32 bits of HMAC-SHA256(subkey `label` of `key`, `message`): a short keyed hash,
+/// for the sent log's recipients (nobody without the keyring can test an address against it).
+pub(crate) fn mac32(key: &Key<'_>, label: &str, message: &[u8]) -> u32 {
+    let mut mac = hmac_sha256(&subkey(key.secret, label));
+    mac.update(message);
+    let full = mac.finalize().into_bytes();
+    let mut first = [0u8; 4];
+    first.copy_from_slice(full.get(..4).unwrap_or(&[0; 4]));
+    u32::from_be_bytes(first)
+}
+
 /// Checks a 128-bit MAC of `message` under every key in `keys` numbered `id`, in constant time
 /// per key: `None` if no key has that number, else whether one matched.
 fn mac128_matches(keys: &[Key<'_>], id: KeyId, label: &str, message: &str, tag: &[u8]) -> Option<bool> {

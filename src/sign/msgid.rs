@@ -65,6 +65,18 @@ pub fn verify_envid(value: &str, keys: &[Key<'_>], arrival: Day) -> Verification
     verify_token(value.trim_matches(|c: char| c.is_ascii_whitespace()), keys, arrival)
 }
 
+/// The key, signing day and nonce of a signed Message-ID (brackets optional) or bare ENVID
+/// token shaped like ours, without checking its MAC: what the sent log looks a verified carrier
+/// up by.
+pub fn parts(value: &str) -> Option<(KeyId, Day, u64)> {
+    let value = value.trim_matches(|c: char| c.is_ascii_whitespace());
+    let value = value.strip_prefix('<').and_then(|v| v.strip_suffix('>')).unwrap_or(value);
+    let token = value.split_once('@').map_or(value, |(token, _)| token);
+    let (signed, key, day, _) = parse(token)?;
+    let nonce = signed.split('.').nth(2)?;
+    Some((key, day, u64::from_str_radix(nonce, 16).ok()?))
+}
+
 fn verify_token(token: &str, keys: &[Key<'_>], arrival: Day) -> Verification {
     if !has_prefix(token) {
         return Verification::NotTagged;
@@ -117,6 +129,15 @@ mod tests {
         assert!(id.ends_with("@example.com>"), "{id}");
         assert_eq!(id.len(), "<bs1.20355.fedcba9876543210.7".len() + 32 + "@example.com>".len());
         assert_eq!(id, format!("<{}@example.com>", make_envid(&key(7, "secret"), Day(20355), NONCE)));
+    }
+
+    #[test]
+    fn parts_give_key_day_and_nonce() {
+        let k = key(7, "secret");
+        let want = Some((k.id, Day(20355), NONCE));
+        assert_eq!(parts(&make_message_id(&k, Day(20355), NONCE, "example.com")), want);
+        assert_eq!(parts(&make_envid(&k, Day(20355), NONCE)), want);
+        assert_eq!(parts("<CAF=abc@mail.gmail.com>"), None);
     }
 
     #[test]
