@@ -105,39 +105,18 @@ impl Rig {
             }
         }
         let postfix = Postfix::start("");
-        let etc = postfix.config_dir();
         let table = dir.path().join("transport");
         std::fs::write(&table, format!("sink.invalid smtp:[127.0.0.1]:{sink_port}\n")).unwrap();
-        let postconf = Command::new("postconf")
-            .arg("-c")
-            .arg(&etc)
-            .arg("-e")
-            .arg("master_service_disable =")
-            .arg(format!("transport_maps = texthash:{}", table.display()))
-            .arg("mynetworks = 127.0.0.0/8")
-            .arg("milter_default_action = tempfail")
-            .status();
-        assert!(postconf.unwrap().success());
+        let transport = format!("texthash:{}", table.display());
+        let settings = [
+            ("transport_maps", transport.as_str()),
+            ("mynetworks", "127.0.0.0/8"),
+            ("milter_default_action", "tempfail"),
+        ];
         let (plain, inbound, outbound) = (support::free_port(), support::free_port(), support::free_port());
-        let mut master = std::fs::OpenOptions::new().append(true).open(etc.join("master.cf")).unwrap();
-        writeln!(master, "127.0.0.1:{plain} inet n - n - - smtpd").unwrap();
-        for (port, (milter, _)) in [inbound, outbound].iter().zip(&milters) {
-            writeln!(master, "127.0.0.1:{port} inet n - n - - smtpd -o smtpd_milters={milter}").unwrap();
-        }
-        drop(master);
-        let start = Instant::now();
-        while ![plain, inbound, outbound].iter().all(|p| greets(*p)) {
-            assert!(start.elapsed() < Duration::from_secs(30), "postfix smtpd did not come up");
-            Command::new("postfix")
-                .arg("-c")
-                .arg(&etc)
-                .arg("reload")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .unwrap();
-            std::thread::sleep(Duration::from_secs(1));
-        }
+        let options: Vec<String> = milters.iter().map(|(milter, _)| format!("-o smtpd_milters={milter}")).collect();
+        let (inbound_options, outbound_options) = (options[0].as_str(), options[1].as_str());
+        postfix.serve_smtpd(&settings, &[(plain, ""), (inbound, inbound_options), (outbound, outbound_options)]);
         Rig { postfix, _dir: dir, _sink: sink, milters: daemons, plain, inbound, outbound }
     }
 
@@ -256,13 +235,6 @@ fn listening(socket: &str) -> bool {
         (_, Some(path)) => std::os::unix::net::UnixStream::connect(path).is_ok(),
         _ => false,
     }
-}
-
-fn greets(port: u16) -> bool {
-    let Ok(stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else { return false };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("220")
 }
 
 /// One SMTP session that sends messages and times each transaction.

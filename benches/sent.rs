@@ -7,10 +7,8 @@
 #[path = "../tests/support/mod.rs"]
 mod support;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use backscatter::evidence::file::{self, Stored};
@@ -18,27 +16,11 @@ use backscatter::evidence::imap::ImapSent;
 use backscatter::evidence::index::{Record, SentIndex};
 use support::Dovecot;
 
-/// The system allocator, counting the bytes alive.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call goes to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/heap.rs"]
+mod heap;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
@@ -62,14 +44,14 @@ fn message(i: usize) -> String {
 }
 
 fn memory(n: usize) {
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = heap::live();
     let start = Instant::now();
     let mut index = SentIndex::new();
     for i in 0..n {
         index.insert(Record::from_header(message(i).as_bytes(), 0));
     }
     let built = start.elapsed();
-    let bytes = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let bytes = heap::live().saturating_sub(before);
     let ids: Vec<String> =
         (0..n).map(|i| format!("<{i:08x}.{:016x}@mail.example.com>", i.wrapping_mul(0x9e37_79b9_7f4a_7c15))).collect();
     let start = Instant::now();

@@ -4,9 +4,7 @@
 //! valid signature against that log (with and without it). `cargo bench --bench sentlog`
 //! (release); `cargo test --all-targets` runs a tiny version (10,000 messages).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use backscatter::config::Config;
@@ -18,27 +16,11 @@ use backscatter::policy::Verdict;
 use backscatter::sign::header;
 use backscatter::verdict;
 
-/// The system allocator, counting the bytes alive.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: every call goes to the system allocator unchanged; only a counter is added.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        // SAFETY: the caller's contract is passed on.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
+#[path = "common/heap.rs"]
+mod heap;
 
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
@@ -108,12 +90,12 @@ fn main() {
     drop(out);
     let bytes = std::fs::metadata(file::dir(&state).join(format!("{}.log", day.0))).unwrap().len();
 
-    let before = LIVE.load(Ordering::Relaxed);
+    let before = heap::live();
     let start = Instant::now();
     let mut reader = file::Reader::new(&state);
     reader.refresh(today()).unwrap();
     let load = start.elapsed();
-    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(before);
+    let heap = heap::live().saturating_sub(before);
     assert_eq!(reader.log().len() as u64, n);
     let refresh = mean(1_000, || reader.refresh(today()).unwrap());
 

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::{Ipv4Addr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{Daemon, Dns, Postfix};
 
@@ -50,7 +50,8 @@ impl Rig {
             ("mynetworks", "127.0.0.1/32"),
         ];
         main_cf.extend_from_slice(settings);
-        let smtp = smtpd(&postfix, support::free_port(), &main_cf);
+        let smtp = support::free_port();
+        postfix.serve_smtpd(&main_cf, &[(smtp, "")]);
         let text = format!(
             "keyring = {:?}\nprotected_domains = [\"test.invalid\"]\n{config}\n[milter]\nlisten = \"{socket}\"\nsign_networks = [\"127.0.0.1/32\"]\n{milter}\n",
             dir.path().join("keyring.toml")
@@ -121,48 +122,6 @@ impl Rig {
 
 fn transcript(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-}
-
-/// Turns on an smtpd on loopback `port` with these main.cf settings (set with `postconf -e`, so
-/// no key is written twice: Postfix warns about each duplicate at every start of every program,
-/// and a flood of warnings can block on a full postlog socket); returns the port once it greets
-/// (a reload is repeated until the new master.cf is read).
-fn smtpd(postfix: &Postfix, port: u16, settings: &[(&str, &str)]) -> u16 {
-    let etc = postfix.config_dir();
-    let mut postconf = Command::new("postconf");
-    postconf.arg("-c").arg(&etc).arg("-e").arg("master_service_disable =");
-    for (key, value) in settings {
-        postconf.arg(format!("{key} = {value}"));
-    }
-    assert!(postconf.status().unwrap().success());
-    let mut master = std::fs::OpenOptions::new().append(true).open(etc.join("master.cf")).unwrap();
-    writeln!(master, "127.0.0.1:{port} inet n - n - - smtpd").unwrap();
-    let start = Instant::now();
-    loop {
-        Command::new("postfix")
-            .arg("-c")
-            .arg(&etc)
-            .arg("reload")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .unwrap();
-        let until = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < until {
-            if greets(port) {
-                return port;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "postfix smtpd on port {port} did not come up");
-    }
-}
-
-fn greets(port: u16) -> bool {
-    let Ok(stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else { return false };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("220")
 }
 
 /// The value of the first `name:` header of `message`.
@@ -341,7 +300,7 @@ fn a_real_postfix_dsn_to_signed_mail_is_accepted_and_delivered() {
         ("relayhost", relayhost.as_str()),
         ("smtp_bind_address", "127.0.0.2"),
     ];
-    smtpd(&remote, remote_smtp, &settings);
+    remote.serve_smtpd(&settings, &[(remote_smtp, "")]);
 
     let out = rig.swaks("127.0.0.1", &["--from", "alice@test.invalid", "--to", "nobody@remote.invalid"]);
     assert!(out.contains("250 2.0.0 Ok: queued"), "{out}");

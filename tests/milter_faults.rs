@@ -16,9 +16,8 @@
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -62,40 +61,6 @@ impl Milter {
         daemon.0.kill().unwrap();
         daemon.0.wait().unwrap();
     }
-}
-
-/// Turns on an smtpd on loopback `port` with these main.cf settings; returns once it greets.
-fn smtpd(postfix: &Postfix, port: u16, settings: &[(&str, &str)]) {
-    let etc = postfix.config_dir();
-    let mut postconf = Command::new("postconf");
-    postconf.arg("-c").arg(&etc).arg("-e").arg("master_service_disable =");
-    for (key, value) in settings {
-        postconf.arg(format!("{key} = {value}"));
-    }
-    assert!(postconf.status().unwrap().success());
-    let mut master = std::fs::OpenOptions::new().append(true).open(etc.join("master.cf")).unwrap();
-    writeln!(master, "127.0.0.1:{port} inet n - n - - smtpd").unwrap();
-    let start = Instant::now();
-    loop {
-        let mut reload = Command::new("postfix");
-        reload.arg("-c").arg(&etc).arg("reload").stdout(Stdio::null()).stderr(Stdio::null());
-        reload.status().unwrap();
-        let until = Instant::now() + Duration::from_secs(2);
-        while Instant::now() < until {
-            if greets(port) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(start.elapsed() < Duration::from_secs(30), "postfix smtpd on port {port} did not come up");
-    }
-}
-
-fn greets(port: u16) -> bool {
-    let Ok(stream) = TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else { return false };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("220")
 }
 
 /// How one attempt to send a message ended.
@@ -275,15 +240,6 @@ fn queue_empty(postfix: &Postfix) -> bool {
     String::from_utf8_lossy(&out.stdout).contains("Mail queue is empty")
 }
 
-fn maildir_files(maildir: &Path) -> Vec<PathBuf> {
-    ["new", "cur"]
-        .iter()
-        .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect()
-}
-
 #[test]
 fn the_milter_killed_under_load_tempfails_and_loses_nothing() {
     let dir = support::open_temp_dir();
@@ -303,11 +259,9 @@ fn the_milter_killed_under_load_tempfails_and_loses_nothing() {
 
     let postfix = Postfix::start("");
     let smtp = support::free_port();
-    smtpd(
-        &postfix,
-        smtp,
-        &[("smtpd_milters", &socket), ("milter_default_action", "tempfail"), ("mynetworks", "127.0.0.1/32")],
-    );
+    let settings =
+        [("smtpd_milters", socket.as_str()), ("milter_default_action", "tempfail"), ("mynetworks", "127.0.0.1/32")];
+    postfix.serve_smtpd(&settings, &[(smtp, "")]);
 
     let tally = Arc::new(Tally::default());
     let load = {
@@ -356,12 +310,12 @@ fn the_milter_killed_under_load_tempfails_and_loses_nothing() {
     // Delivered: each message exactly once, and every one through the milter.
     let maildir = postfix.maildir("alice");
     support::wait_for("every accepted message delivered", Duration::from_secs(120), || {
-        maildir_files(&maildir).len() >= accepted && queue_empty(&postfix)
+        support::maildir_messages(&maildir).len() >= accepted && queue_empty(&postfix)
     });
     let mut delivered: HashMap<usize, usize> = HashMap::new();
     let mut unmarked = Vec::new();
     let signed: HashMap<usize, bool> = messages.iter().map(|&(seq, signed, _)| (seq, signed)).collect();
-    for file in maildir_files(&maildir) {
+    for file in support::maildir_messages(&maildir) {
         let text = std::fs::read_to_string(&file).unwrap();
         let fields = fields(&text);
         let seq: usize = fields.get("x-load-seq").and_then(|s| s.parse().ok()).expect("X-Load-Seq in every message");

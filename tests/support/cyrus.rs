@@ -86,19 +86,7 @@ impl Cyrus {
 
     /// An `[[imap]]` account named `name` logging in as `user` over plain IMAP on loopback.
     pub fn account(&self, name: &str, user: &str) -> backscatter::config::Imap {
-        backscatter::config::Imap {
-            name: name.to_owned(),
-            host: "127.0.0.1".to_owned(),
-            port: self.port,
-            tls: backscatter::config::Tls::None,
-            allow_plaintext: false,
-            ca_file: None,
-            username: user.to_owned(),
-            auth: backscatter::config::Auth::Password("secret".to_owned()),
-            mailboxes: vec!["INBOX".to_owned()],
-            sent: None,
-            poll_interval: Duration::from_secs(60),
-        }
+        super::plain_account(name, user, self.port)
     }
 
     /// `user`'s folders as `LIST "" "*"` names them (modified UTF-7), sorted.

@@ -117,6 +117,39 @@ impl Postfix {
         self.dir.path().join("pf")
     }
 
+    /// Sets `settings` in main.cf and adds an smtpd on loopback for each `(port, options)` in
+    /// `listeners` (`options`: its master.cf `-o` overrides, or ""), then reloads until every
+    /// one greets. `postconf -e` writes no key twice: Postfix warns about each duplicate at
+    /// every start of every program, and a flood of warnings can block on a full postlog socket.
+    pub fn serve_smtpd(&self, settings: &[(&str, &str)], listeners: &[(u16, &str)]) {
+        use std::io::Write;
+        let etc = self.config_dir();
+        let mut postconf = Command::new("postconf");
+        postconf.arg("-c").arg(&etc).arg("-e").arg("master_service_disable =");
+        for (key, value) in settings {
+            postconf.arg(format!("{key} = {value}"));
+        }
+        assert!(postconf.status().unwrap().success(), "postconf -e in {}", etc.display());
+        let mut master = std::fs::OpenOptions::new().append(true).open(etc.join("master.cf")).unwrap();
+        for (port, options) in listeners {
+            writeln!(master, "127.0.0.1:{port} inet n - n - - smtpd {options}").unwrap();
+        }
+        drop(master);
+        let all_greet = || listeners.iter().all(|(port, _)| smtp_greets(*port));
+        let start = Instant::now();
+        // A reload is repeated until the new master.cf is read.
+        while !all_greet() {
+            assert!(start.elapsed() < Duration::from_secs(30), "postfix smtpd on {listeners:?} did not come up");
+            let mut reload = Command::new("postfix");
+            reload.arg("-c").arg(&etc).arg("reload").stdout(Stdio::null()).stderr(Stdio::null());
+            reload.status().unwrap();
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until && !all_greet() {
+                sleep(Duration::from_millis(50));
+            }
+        }
+    }
+
     /// The config directory; the real `/usr/sbin/sendmail` uses it with `MAIL_CONFIG` set to it.
     pub fn config_dir(&self) -> PathBuf {
         self.root().join("etc")
@@ -137,14 +170,7 @@ impl Postfix {
     /// Files in `user`'s `new/` and `cur/`, waiting up to `limit` for at least `count`.
     pub fn wait_for_mail(&self, user: &str, count: usize, limit: Duration) -> Vec<PathBuf> {
         let maildir = self.maildir(user);
-        let list = || -> Vec<PathBuf> {
-            ["new", "cur"]
-                .iter()
-                .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
-                .flatten()
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .collect()
-        };
+        let list = || maildir_messages(&maildir);
         wait_for(&format!("{count} message(s) for {user}"), limit, || list().len() >= count);
         list()
     }
@@ -226,19 +252,7 @@ impl Dovecot {
     /// An `[[imap]]` account named `name` logging in as `user` (password "secret", as the recipe
     /// sets for every user) over plain IMAP on loopback, watching INBOX.
     pub fn account(&self, name: &str, user: &str) -> backscatter::config::Imap {
-        backscatter::config::Imap {
-            name: name.to_owned(),
-            host: "127.0.0.1".to_owned(),
-            port: self.port,
-            tls: backscatter::config::Tls::None,
-            allow_plaintext: false,
-            ca_file: None,
-            username: user.to_owned(),
-            auth: backscatter::config::Auth::Password("secret".to_owned()),
-            mailboxes: vec!["INBOX".to_owned()],
-            sent: None,
-            poll_interval: Duration::from_secs(60),
-        }
+        plain_account(name, user, self.port)
     }
 
     /// alice's Maildir, as Dovecot serves it.
@@ -400,4 +414,41 @@ buy now\r
 --B--\r
 "
     )
+}
+
+/// An `[[imap]]` account named `name` logging in as `user` with the password "secret" over
+/// plain IMAP to `port` on loopback, watching INBOX: what the Dovecot and Cyrus recipes set up.
+pub fn plain_account(name: &str, user: &str, port: u16) -> backscatter::config::Imap {
+    backscatter::config::Imap {
+        name: name.to_owned(),
+        host: "127.0.0.1".to_owned(),
+        port,
+        tls: backscatter::config::Tls::None,
+        allow_plaintext: false,
+        ca_file: None,
+        username: user.to_owned(),
+        auth: backscatter::config::Auth::Password("secret".to_owned()),
+        mailboxes: vec!["INBOX".to_owned()],
+        sent: None,
+        poll_interval: Duration::from_secs(60),
+    }
+}
+
+/// True if an SMTP server on loopback `port` greets with 220 within two seconds.
+pub fn smtp_greets(port: u16) -> bool {
+    use std::io::{BufRead, BufReader};
+    let Ok(stream) = std::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)) else { return false };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).is_ok() && line.starts_with("220")
+}
+
+/// The message files in a Maildir's `new/` and `cur/`.
+pub fn maildir_messages(maildir: &Path) -> Vec<PathBuf> {
+    ["new", "cur"]
+        .iter()
+        .filter_map(|sub| std::fs::read_dir(maildir.join(sub)).ok())
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect()
 }
