@@ -1,7 +1,7 @@
 //! Fuzz target: the message read once and the whole classifier on arbitrary bytes. The read
-//! must agree whether the bytes are borrowed or owned, and every field and the body must lie
-//! inside the message; the classification must serialise, and the auto-reply tests must not
-//! panic on whatever mail-parser makes of them.
+//! must agree whether the bytes are borrowed or owned, and every field name must be printable
+//! ASCII; the classification must serialise, and the auto-reply tests must not panic on
+//! whatever mail-parser makes of them.
 //! `fuzz/run classify` (or `RUSTC_BOOTSTRAP=1 cargo fuzz run -s none classify`).
 //! Built with debug assertions and overflow checks; mail-parser's assertions reach the guard in
 //! `classify` (see contain.rs).
@@ -21,7 +21,6 @@ fuzz_target!(|data: &[u8]| {
     let owned = Message::from(data.to_vec());
     assert_eq!(message.bytes(), owned.bytes());
     assert!(message.fields().eq(owned.fields()), "borrowed and owned reads agree");
-    assert!(message.head().len() + message.body().len() <= message.bytes().len());
     for field in message.fields() {
         assert!(!field.name().is_empty() && field.name().iter().all(u8::is_ascii_graphic));
         let _ = field.value();

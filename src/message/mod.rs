@@ -58,10 +58,9 @@ impl<'a> Message<'a> {
         &self.bytes
     }
 
-    /// The header block, up to (not including) the empty line that ends it.
+    /// Everything before the body: the header block and the empty line that ends it.
     pub fn head(&self) -> &[u8] {
-        let end = self.fields.last().map_or(0, |f| f.value.end);
-        self.bytes.get(..end).unwrap_or_default()
+        self.bytes.get(..self.body_at).unwrap_or_default()
     }
 
     /// The body: what follows the empty line after the header block (empty when there is none).
@@ -201,7 +200,7 @@ mod tests {
             [("Received".into(), "from a by b; Mon, 1 Jan 2024".into()), ("To".into(), "x@y".into())]
         );
         assert_eq!(m.body(), b"B: body\n");
-        assert_eq!(m.head(), b"Received: from a\r\n\tby b; Mon, 1 Jan 2024\r\nTo: x@y\r\n");
+        assert_eq!(m.head(), b"Received: from a\r\n\tby b; Mon, 1 Jan 2024\r\nTo: x@y\r\nbogus line\r\n\r\n");
         assert_eq!(m.field("to").map(|f| f.raw()), Some(&b" x@y\r\n"[..]));
     }
 
