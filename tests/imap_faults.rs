@@ -126,9 +126,13 @@ fn ids(dir: &Path) -> Vec<String> {
 }
 
 fn run_with_faults(dovecot_env: &[(&str, &str)]) {
+    // The engine's log, shown when the test fails.
+    let _ = tracing_subscriber::fmt().with_test_writer().with_max_level(tracing::Level::INFO).try_init();
     let dovecot = Dovecot::start(dovecot_env);
-    let seed = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64;
-    eprintln!("fault seed {seed}");
+    // FAULT_SEED=N replays a run's cuts (the connections' timing still varies).
+    let seed = std::env::var("FAULT_SEED").ok().and_then(|s| s.parse().ok());
+    let seed = seed.unwrap_or_else(|| SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos() as u64);
+    eprintln!("fault seed {seed} (FAULT_SEED={seed} replays it)");
     let proxy = Proxy::start(dovecot.port, seed);
     let state = tempfile::tempdir().unwrap();
     let mut config = Config::default();
