@@ -174,7 +174,10 @@ fn run_with_faults(dovecot_env: &[(&str, &str)]) {
     proxy.faulty.store(false, Ordering::Relaxed);
     // Fault-free connections from now on (new ones; the current one may still be cut once).
     let folder = maildir.join(".Backscatter");
-    wait_for("every bounce moved once the faults stop", Duration::from_secs(60), || ids(&folder).len() >= bounces);
+    // A connection left waiting is failed by the engine's 120 s command timeout (its recovery of
+    // last resort), so the wait outlasts it; a passing run takes seconds.
+    let settle = Duration::from_secs(150);
+    wait_for("every bounce moved once the faults stop", settle, || ids(&folder).len() >= bounces);
     std::thread::sleep(Duration::from_millis(500));
     token.cancel();
     runtime.block_on(watcher).unwrap().unwrap();
