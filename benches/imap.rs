@@ -6,6 +6,8 @@
 //! `cargo bench --bench imap` (release): 200 arrivals, a 10,000-message mailbox, 200 accounts
 //! with 1,000 arrivals; `cargo test --all-targets` runs a tiny version (10, 200, 10 accounts).
 
+#[path = "common/process.rs"]
+mod process;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -22,6 +24,8 @@ use backscatter::keys::Keyring;
 use backscatter::verdict;
 use support::{wait_for, Dovecot};
 use tokio_util::sync::CancellationToken;
+
+use process::{percentile, usage};
 
 fn full() -> bool {
     std::env::args().any(|a| a == "--bench")
@@ -57,11 +61,6 @@ fn seq(bytes: &[u8]) -> Option<usize> {
     let rest = bytes.get(at + 12..)?;
     let digits: String = rest.iter().skip(1).take_while(|b| b.is_ascii_digit()).map(|&b| char::from(b)).collect();
     digits.parse().ok()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
 }
 
 /// Delivers `count` bounces, one every `gap`, into a watched INBOX and measures each one's
@@ -384,21 +383,6 @@ fn many_accounts(accounts: usize, messages: usize, rate: f64) {
     assert_eq!(twice, 0, "bounces moved twice");
     assert_eq!(lost_ordinary, 0, "ordinary mail moved or lost");
     assert_eq!(reconnects, 0, "no connection should drop under this load");
-}
-
-/// (VmHWM kB, utime + stime in clock ticks) of `pid`.
-fn usage(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the `(comm)`: utime is the 14th field of the line, stime the 15th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let ticks = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
-    (hwm, ticks)
 }
 
 fn main() {

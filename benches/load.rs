@@ -6,6 +6,9 @@
 //! 5 ms, ≤ 64 MB RSS. Without `--bench` (`cargo test --all-targets`) a tiny run: 50 Maildirs,
 //! 100 messages a second for 2 seconds.
 
+#[path = "common/process.rs"]
+mod process;
+
 use std::collections::HashMap;
 use std::fs;
 use std::path::PathBuf;
@@ -14,6 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use backscatter::day::Day;
 use backscatter::keys::Keyring;
+
+use process::{percentile, usage};
 
 /// (mailboxes, messages per second, seconds).
 fn sizes() -> (usize, u64, u64) {
@@ -45,25 +50,6 @@ fn bounce(date: &str) -> String {
 
 fn ordinary(n: u64) -> String {
     format!("From: bob@example.net\r\nTo: ann@example.test\r\nSubject: note {n}\r\nMessage-ID: <{n}@load.test>\r\n\r\n{}\r\n", "text ".repeat(400))
-}
-
-/// (VmHWM kB, utime + stime in clock ticks) of `pid`.
-fn usage(pid: u32) -> (u64, u64) {
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the `(comm)`: state is 3rd, utime 14th, stime 15th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let fields: Vec<u64> = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse().ok()).collect();
-    (hwm, fields.iter().sum())
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted.get(((sorted.len() as f64 - 1.0) * p).round() as usize).copied().unwrap_or_default()
 }
 
 fn main() {

@@ -22,6 +22,8 @@
 //!
 //! Without `--bench` (`cargo test --all-targets`) a tiny run shows it still works.
 
+#[path = "common/process.rs"]
+mod process;
 #[path = "../tests/support/mod.rs"]
 mod support;
 
@@ -30,6 +32,7 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use process::{percentile, usage};
 use support::{Daemon, Postfix};
 
 const BIN: &str = env!("CARGO_BIN_EXE_backscatter");
@@ -213,21 +216,6 @@ impl Rig {
     }
 }
 
-/// (VmHWM kB, utime + stime in clock ticks) of `pid`.
-fn usage(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the `(comm)`: utime is the 14th field of the line, stime the 15th.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let ticks: u64 = rest.split_whitespace().skip(11).take(2).filter_map(|f| f.parse::<u64>().ok()).sum();
-    (hwm, ticks)
-}
-
 /// Whether the milter at `socket` (Postfix notation) accepts connections.
 fn listening(socket: &str) -> bool {
     match (socket.strip_prefix("inet:"), socket.strip_prefix("unix:")) {
@@ -327,12 +315,6 @@ Content-Type: text/plain; charset=us-ascii\n\n",
     smtp_data(&text)
 }
 
-/// Nearest-rank percentile of sorted `values`.
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -376,7 +358,7 @@ fn main() {
             let mut times: Vec<Duration> =
                 (0..latency_messages).map(|_| client.send(from, "bob@sink.invalid", data)).collect();
             times.sort();
-            stats.push((percentile(&times, 50.0), percentile(&times, 99.0)));
+            stats.push((percentile(&times, 0.5), percentile(&times, 0.99)));
         }
         let [(p50, p99), (m50, m99)] = [stats[0], stats[1]];
         println!("  {:<34} {:>7.2} {:>7.2}", format!("{name}, no milter"), ms(p50), ms(p99));
@@ -402,7 +384,7 @@ fn main() {
     for (name, port, milter) in ports {
         let c = rig.concurrent(port, per_session, milter);
         let rate = c.times.len() as f64 / c.took.as_secs_f64();
-        let (p50, p99) = (percentile(&c.times, 50.0), percentile(&c.times, 99.0));
+        let (p50, p99) = (percentile(&c.times, 0.5), percentile(&c.times, 0.99));
         let (cpu, rss) = match c.milter {
             Some((cpu, hwm)) => (
                 format!("{:.0}%", cpu.as_secs_f64() / c.took.as_secs_f64() * 100.0),
