@@ -108,7 +108,7 @@ impl From<Vec<u8>> for Message<'static> {
 }
 
 impl<'m> Field<'m> {
-    /// The name as written.
+    /// The name as written, without blanks before the colon.
     pub fn name(&self) -> &'m [u8] {
         self.name
     }
