@@ -3,6 +3,8 @@
 //! monitor mode move nothing, restore brings everything back byte for byte, a killed watcher
 //! loses and duplicates nothing.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -48,15 +50,11 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_backscatter"));
-        command.arg("-c").arg(self.dir.path().join("config.toml")).args(args);
-        command
+        support::backscatter(&self.dir.path().join("config.toml"), args)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let output = self.command(args).output().unwrap();
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        output
+        support::backscatter_ok(&self.dir.path().join("config.toml"), args)
     }
 
     fn key(&self) -> sign::Key<'_> {

@@ -45,15 +45,11 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_backscatter"));
-        command.arg("-c").arg(self.dir.path().join("config.toml")).args(args).env_remove("BACKSCATTER_CONFIG");
-        command
+        support::backscatter(&self.dir.path().join("config.toml"), args)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let output = self.command(args).output().expect("run backscatter");
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        output
+        support::backscatter_ok(&self.dir.path().join("config.toml"), args)
     }
 
     /// `scan --json` (with `extra` arguments): one object per message, by file name.

@@ -125,15 +125,11 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_backscatter"));
-        command.arg("-c").arg(self.dir.path().join("config.toml")).args(args);
-        command
+        support::backscatter(&self.dir.path().join("config.toml"), args)
     }
 
     fn run(&self, args: &[&str]) -> Output {
-        let output = self.command(args).output().unwrap();
-        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
-        output
+        support::backscatter_ok(&self.dir.path().join("config.toml"), args)
     }
 
     /// The corpus bounces into INBOX, the originals of [`KEPT`] into `.Sent` (with an old

@@ -115,12 +115,12 @@ impl Pipeline {
     /// several threads.
     pub fn judge(&self, message: &Message<'_>, fallback_arrival: i64, sent: Option<&SentIndex>) -> Judgement {
         let keys = self.keyring.as_deref().map_or(&[][..], Keyring::keys);
-        let Some(sent_log) = &self.sent_log else {
-            return verdict::judge(message, fallback_arrival, keys, sent, &self.config);
-        };
-        self.refresh_sent_log(sent_log);
-        let reader = sent_log.read().unwrap_or_else(PoisonError::into_inner);
-        verdict::judge_with_log(message, fallback_arrival, keys, sent, Some(reader.log()), &self.config)
+        let reader = self.sent_log.as_deref().map(|sent_log| {
+            self.refresh_sent_log(sent_log);
+            sent_log.read().unwrap_or_else(PoisonError::into_inner)
+        });
+        let log = reader.as_ref().map(|r| r.log());
+        verdict::judge_with_log(message, fallback_arrival, keys, sent, log, &self.config)
     }
 
     /// Reads what was appended to the sent log since the last judgement. A failure keeps what

@@ -11,7 +11,7 @@ pub mod cyrus;
 
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -451,4 +451,19 @@ pub fn maildir_messages(maildir: &Path) -> Vec<PathBuf> {
         .flatten()
         .filter_map(|e| e.ok().map(|e| e.path()))
         .collect()
+}
+
+/// `backscatter -c CONFIG ARGS…`, with `$BACKSCATTER_CONFIG` removed so that only `config`
+/// counts.
+pub fn backscatter(config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_backscatter"));
+    command.arg("-c").arg(config).args(args).env_remove("BACKSCATTER_CONFIG");
+    command
+}
+
+/// Runs [`backscatter`], which must succeed; its output.
+pub fn backscatter_ok(config: &Path, args: &[&str]) -> Output {
+    let output = backscatter(config, args).output().expect("run backscatter");
+    assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    output
 }
